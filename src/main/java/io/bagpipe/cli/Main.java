@@ -1,8 +1,65 @@
 package io.bagpipe.cli;
 
-/** Placeholder entry point; replaced by the picocli command tree. */
-public final class Main {
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/**
+ * The {@code bagpipe} command line. Each verb is a picocli subcommand in this
+ * package; it loads configuration with {@link ConfigOptions} and calls into the
+ * domain packages. Exit codes: 0 success, 1 failure of the work, 2 bad usage or
+ * bad configuration.
+ */
+@Command(
+    name = "bagpipe",
+    mixinStandardHelpOptions = true,
+    versionProvider = Main.Version.class,
+    description = "Train multiple-instance-learning models on whole-slide images with actors.",
+    subcommands = {SynthCommand.class, BenchCommand.class},
+    commandListHeading = "%nCommands:%n")
+public final class Main implements Runnable {
+
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public void run() {
+    spec.commandLine().usage(System.out);
+  }
+
   public static void main(String[] args) {
-    System.out.println("bagpipe");
+    System.exit(commandLine().execute(args));
+  }
+
+  /** The configured picocli tree; errors print one clear line instead of a stack trace. */
+  public static CommandLine commandLine() {
+    CommandLine cl = new CommandLine(new Main());
+    cl.setExecutionExceptionHandler(
+        (ex, cmd, parsed) -> {
+          if (ex instanceof ConfigOptions.BadConfigException) {
+            cmd.getErr().println("bagpipe: " + ex.getMessage());
+            return 2;
+          }
+          cmd.getErr().println("bagpipe " + cmd.getCommandName() + ": " + describe(ex));
+          if (System.getenv("BAGPIPE_DEBUG") != null) {
+            ex.printStackTrace(cmd.getErr());
+          } else {
+            cmd.getErr().println("(set BAGPIPE_DEBUG=1 for the stack trace)");
+          }
+          return 1;
+        });
+    return cl;
+  }
+
+  private static String describe(Throwable ex) {
+    String m = ex.getMessage();
+    return m == null || m.isBlank() ? ex.getClass().getSimpleName() : m;
+  }
+
+  /** Version from the jar manifest, or "dev" when run from classes. */
+  static final class Version implements CommandLine.IVersionProvider {
+    @Override
+    public String[] getVersion() {
+      String v = Main.class.getPackage().getImplementationVersion();
+      return new String[] {"bagpipe " + (v == null ? "dev" : v)};
+    }
   }
 }

@@ -1,0 +1,14 @@
+package io.bagpipe.cli;
+
+import picocli.CommandLine.Command;
+
+/** Benchmarks against the peer pipeline and the physical limits. */
+@Command(name = "bench", description = "Measure Bagpipe against the peer pipeline and the machine's limits.")
+final class BenchCommand implements Runnable {
+  @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public void run() {
+    spec.commandLine().usage(System.out);
+  }
+}
