@@ -35,8 +35,9 @@ public final class Main implements Runnable {
     CommandLine cl = new CommandLine(new Main());
     cl.setExecutionExceptionHandler(
         (ex, cmd, parsed) -> {
-          if (ex instanceof ConfigOptions.BadConfigException) {
-            cmd.getErr().println("bagpipe: " + ex.getMessage());
+          if (ex instanceof ConfigOptions.BadConfigException
+              || ex instanceof com.typesafe.config.ConfigException) {
+            cmd.getErr().println("bagpipe: bad configuration: " + ex.getMessage());
             return 2;
           }
           cmd.getErr().println("bagpipe " + cmd.getCommandName() + ": " + describe(ex));
