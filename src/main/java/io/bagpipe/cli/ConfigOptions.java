@@ -90,7 +90,8 @@ public final class ConfigOptions {
     Config merged;
     try {
       merged = userAll.withFallback(reference).withFallback(ConfigFactory.defaultReferenceUnresolved()).resolve();
-      merged.checkValid(reference.resolve(), "bagpipe");
+      Config resolvedReference = reference.resolve();
+      merged.checkValid(resolvedReference, "bagpipe");
     } catch (ConfigException e) {
       throw new BadConfigException(e.getMessage(), e);
     }

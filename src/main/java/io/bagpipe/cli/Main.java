@@ -40,7 +40,7 @@ public final class Main implements Runnable {
             cmd.getErr().println("bagpipe: bad configuration: " + ex.getMessage());
             return 2;
           }
-          cmd.getErr().println("bagpipe " + cmd.getCommandName() + ": " + describe(ex));
+          cmd.getErr().println(cmd.getCommandSpec().qualifiedName() + ": " + describe(ex));
           if (System.getenv("BAGPIPE_DEBUG") != null) {
             ex.printStackTrace(cmd.getErr());
           } else {
