@@ -1,0 +1,49 @@
+package io.bagpipe.api;
+
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.Flow;
+
+/**
+ * A running training run: observe its {@link #events()}, {@link #stop()} it
+ * gracefully, and wait for its {@link #result()}.
+ */
+public final class BagpipeRun {
+
+  private final EventPublisher events;
+  private final CompletableFuture<RunResult> result;
+  private final Runnable stop;
+
+  BagpipeRun(EventPublisher events, CompletableFuture<RunResult> result, Runnable stop) {
+    this.events = events;
+    this.result = result;
+    this.stop = stop;
+  }
+
+  /**
+   * The run's events in order. A subscriber gets the events so far first (so
+   * nothing is missed by subscribing after {@link Bagpipe#start}), then live ones;
+   * the stream completes when the run ends.
+   */
+  public Flow.Publisher<RunEvent> events() {
+    return events;
+  }
+
+  /**
+   * Completes with the result when the run ends (also after {@link #stop()}, with
+   * {@link RunResult#stopped()} true), or exceptionally with a
+   * {@link RunFailedException} saying why it failed.
+   */
+  public CompletionStage<RunResult> result() {
+    return result.minimalCompletionStage();
+  }
+
+  /**
+   * Asks the run to stop gracefully: every worker finishes the same step, a
+   * checkpoint is written at that plan position (a later run with
+   * {@code bagpipe.train.resume = true} continues from it), and the run completes.
+   */
+  public void stop() {
+    stop.run();
+  }
+}

@@ -1,0 +1,53 @@
+package io.bagpipe.api;
+
+import io.bagpipe.coordinator.EpochRecord;
+import io.bagpipe.serialization.BagpipeMessage;
+
+/**
+ * What happens in a run, in order, as the Coordinator publishes it. Observe them
+ * with {@link BagpipeRun#events()}. Events are data: they serialise, so a
+ * listener on another node than the Coordinator receives the same ones.
+ */
+public sealed interface RunEvent extends BagpipeMessage {
+
+  /** The run began (or resumed at {@code startEpoch}/{@code startStep}). */
+  record RunStarted(String runDir, int workers, int epochs, int startEpoch, long startStep, int trainSlides,
+      int validationSlides) implements RunEvent {}
+
+  /** A worker took its place; {@code device} is e.g. {@code cpu} or {@code gpu0}. */
+  record WorkerJoined(int rank, String device) implements RunEvent {}
+
+  /** A worker stopped; {@code reason} says why. */
+  record WorkerLeft(int rank, String reason) implements RunEvent {}
+
+  /** Training of an epoch began: {@code steps} optimizer steps over {@code bags} bags, from {@code firstStep}. */
+  record EpochStarted(int epoch, int steps, int firstStep, int bags) implements RunEvent {}
+
+  /**
+   * An optimizer step completed on every worker: {@code step} of {@code steps}
+   * done in this epoch, with the epoch's mean training loss and bags/s so far.
+   */
+  record StepCompleted(int epoch, int step, int steps, double meanLoss, double bagsPerSecond, int bagsDone)
+      implements RunEvent {}
+
+  /** Validation of an epoch began over {@code bags} bags. */
+  record ValidationStarted(int epoch, int bags) implements RunEvent {}
+
+  /** A bag was skipped: its slide could not be read or a patch fell outside it. */
+  record BagSkipped(int epoch, long bagKey, String slideId, String reason) implements RunEvent {}
+
+  /** An epoch's merged record (also appended to the run's metrics file). */
+  record EpochCompleted(EpochRecord record) implements RunEvent {}
+
+  /** A checkpoint was written; {@code best} also holds the best one's path, or is empty. */
+  record CheckpointSaved(int epoch, long step, String path, String best) implements RunEvent {}
+
+  /** A checkpoint could not be written; the run goes on, the older ones are intact. */
+  record CheckpointFailed(int epoch, String reason) implements RunEvent {}
+
+  /** The run ended normally, or was stopped gracefully ({@link RunResult#stopped()}). */
+  record RunCompleted(RunResult result) implements RunEvent {}
+
+  /** The run failed; {@code reason} says why and what to do. */
+  record RunFailed(String reason) implements RunEvent {}
+}

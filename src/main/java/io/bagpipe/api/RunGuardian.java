@@ -1,0 +1,94 @@
+package io.bagpipe.api;
+
+import io.bagpipe.allreduce.LocalAllReduce;
+import io.bagpipe.coordinator.Coordinator;
+import io.bagpipe.loader.BagBuffers;
+import io.bagpipe.loader.LoaderPool;
+import io.bagpipe.serialization.NodeLocal;
+import io.bagpipe.slide.SlidePool;
+import io.bagpipe.worker.Worker;
+import java.util.concurrent.CompletableFuture;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.DispatcherSelector;
+import org.apache.pekko.actor.typed.PostStop;
+import org.apache.pekko.actor.typed.Terminated;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+
+/**
+ * The root of one run on one node: spawns the node's loaders, one worker per
+ * device (each on its own thread), the in-process all-reduce and the Coordinator,
+ * registers the workers, and relays the Coordinator's events to the run's
+ * publisher and result. Stops itself (and with it the run's actors) when the run
+ * ends; closes the slide pool on the way out.
+ */
+final class RunGuardian {
+
+  private RunGuardian() {}
+
+  /** Messages of the guardian; local to the embedding JVM. */
+  sealed interface Command extends NodeLocal permits Published, StopRun {}
+
+  /** An event from the Coordinator. */
+  record Published(RunEvent event) implements Command {}
+
+  /** The user asked to stop. */
+  enum StopRun implements Command {
+    INSTANCE
+  }
+
+  static Behavior<Command> create(RunSpec spec, EventPublisher publisher, CompletableFuture<RunResult> result) {
+    return Behaviors.setup(
+        ctx -> {
+          SlidePool slides = new SlidePool(spec.slide());
+          BagBuffers buffers = new BagBuffers(spec.loader().idleBuffers());
+          ActorRef<LoaderPool.Command> loaders =
+              ctx.spawn(LoaderPool.create(spec.loader(), slides, buffers), "loader-pool");
+          int world = spec.worker().devices().size();
+          LocalAllReduce allReduce = new LocalAllReduce(world);
+          ActorRef<RunEvent> events = ctx.messageAdapter(RunEvent.class, Published::new);
+          ActorRef<Coordinator.Command> coordinator =
+              ctx.spawn(Coordinator.create(spec.coordinatorSetup(events)), "coordinator");
+          ctx.watch(coordinator);
+          for (int rank = 0; rank < world; rank++) {
+            String device = spec.worker().devices().get(rank);
+            int r = rank;
+            ActorRef<Worker.Command> worker =
+                ctx.spawn(
+                    Worker.create(r, () -> spec.replicas().create(device, r), allReduce, loaders,
+                        spec.loader().prefetchBags(), spec.checkpointDir(), spec.checkpoint().keepLast()),
+                    "worker-" + rank,
+                    DispatcherSelector.fromConfig("bagpipe.worker.dispatcher"));
+            coordinator.tell(new Coordinator.RegisterWorker(rank, device, worker));
+          }
+          return Behaviors.receive(Command.class)
+              .onMessage(Published.class, m -> {
+                publisher.publish(m.event());
+                switch (m.event()) {
+                  case RunEvent.RunCompleted c -> result.complete(c.result());
+                  case RunEvent.RunFailed f -> result.completeExceptionally(new RunFailedException(f.reason()));
+                  default -> {}
+                }
+                return Behaviors.same();
+              })
+              .onMessageEquals(StopRun.INSTANCE, () -> {
+                coordinator.tell(Coordinator.Stop.INSTANCE);
+                return Behaviors.same();
+              })
+              .onSignal(Terminated.class, t -> {
+                if (!result.isDone()) {
+                  String reason = "the run's coordinator stopped unexpectedly; see the log above";
+                  publisher.publish(new RunEvent.RunFailed(reason));
+                  result.completeExceptionally(new RunFailedException(reason));
+                }
+                return Behaviors.stopped();
+              })
+              .onSignal(PostStop.class, s -> {
+                slides.close();
+                publisher.complete();
+                return Behaviors.same();
+              })
+              .build();
+        });
+  }
+}

@@ -1,0 +1,14 @@
+package io.bagpipe.coordinator;
+
+/**
+ * What the Coordinator does about a failure, decided by {@link FailurePolicy}
+ * and then carried out.
+ */
+public sealed interface FailureDecision {
+
+  /** Report the bag and go on without it; its step counts one bag fewer. */
+  record Skip(String report) implements FailureDecision {}
+
+  /** End the run; {@code reason} tells the user what happened and what to do. */
+  record Abort(String reason) implements FailureDecision {}
+}

@@ -1,0 +1,33 @@
+package io.bagpipe.coordinator;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
+import java.nio.file.Path;
+
+/**
+ * The {@code bagpipe.train} settings.
+ *
+ * @param epochs epochs to train (a resumed run stops at the same total)
+ * @param runDir where metrics, checkpoints and the run's record go
+ * @param resume continue from the newest good checkpoint in {@code runDir} when there is one
+ * @param workers workers that must be registered before training starts
+ */
+public record TrainSettings(int epochs, Path runDir, boolean resume, int workers) {
+  public TrainSettings {
+    if (epochs < 1) {
+      throw new IllegalArgumentException("bagpipe.train.epochs must be >= 1, got " + epochs);
+    }
+    if (workers < 1) {
+      throw new IllegalArgumentException("need at least one worker, got " + workers);
+    }
+  }
+
+  /** Reads {@code bagpipe.train}; {@code workers} comes from the devices in use. */
+  public static TrainSettings fromConfig(Config c, int workers) {
+    try {
+      return new TrainSettings(c.getInt("epochs"), Path.of(c.getString("run-dir")), c.getBoolean("resume"), workers);
+    } catch (ConfigException e) {
+      throw new IllegalArgumentException("bagpipe.train: " + e.getMessage(), e);
+    }
+  }
+}

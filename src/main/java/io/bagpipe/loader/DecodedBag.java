@@ -1,0 +1,61 @@
+package io.bagpipe.loader;
+
+import io.bagpipe.bag.BagRef;
+import java.nio.ByteBuffer;
+
+/**
+ * A bag's patches decoded to uint8 RGB, {@code patches x size x size x 3} bytes
+ * (NHWC) in an off-heap buffer borrowed from {@link BagBuffers}. It stays on the
+ * node that decoded it. The consumer calls {@link #release()} once the pixels are
+ * on the device; the buffer is then reused for another bag.
+ */
+public final class DecodedBag {
+
+  private final BagRef bag;
+  private final ByteBuffer pixels;
+  private final BagBuffers owner;
+  private final long decodeNanos;
+  private boolean released;
+
+  DecodedBag(BagRef bag, ByteBuffer pixels, BagBuffers owner, long decodeNanos) {
+    this.bag = bag;
+    this.pixels = pixels;
+    this.owner = owner;
+    this.decodeNanos = decodeNanos;
+  }
+
+  public BagRef bag() {
+    return bag;
+  }
+
+  /** Number of patches. */
+  public int patches() {
+    return bag.size();
+  }
+
+  /** Side of each square patch in pixels. */
+  public int patchSize() {
+    return bag.patchSize();
+  }
+
+  /** The pixels: a view at position 0 with limit {@code patches * size * size * 3}; do not write. */
+  public ByteBuffer pixels() {
+    if (released) {
+      throw new IllegalStateException("bag " + bag.key() + " was released");
+    }
+    return pixels.duplicate().position(0);
+  }
+
+  /** Wall time the loaders spent decoding this bag (summed over its chunks). */
+  public long decodeNanos() {
+    return decodeNanos;
+  }
+
+  /** Gives the buffer back to the pool; idempotent. */
+  public void release() {
+    if (!released) {
+      released = true;
+      owner.give(pixels);
+    }
+  }
+}

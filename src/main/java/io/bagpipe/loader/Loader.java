@@ -1,0 +1,84 @@
+package io.bagpipe.loader;
+
+import io.bagpipe.bag.BagRef;
+import io.bagpipe.serialization.NodeLocal;
+import io.bagpipe.slide.Level;
+import io.bagpipe.slide.SlideException;
+import io.bagpipe.slide.SlidePool;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+
+/**
+ * Decodes a run of one bag's patches into the bag's buffer, through the node's
+ * shared {@link SlidePool}. Runs on a blocking dispatcher: a read is a blocking
+ * native call. One loader decodes one task at a time; {@link LoaderPool} spreads
+ * a bag's tasks over its loaders.
+ *
+ * <p>A patch outside the slide, or a slide that can't be opened or read, fails
+ * the task with a message naming the slide, the coordinate and the bag; the
+ * loader itself carries on with the next task.
+ */
+public final class Loader {
+
+  private Loader() {}
+
+  /** Messages a loader accepts. */
+  public sealed interface Command extends NodeLocal permits DecodePatches {}
+
+  /**
+   * Decode patches {@code [from, to)} of {@code bag} into {@code target} at the
+   * patches' offsets (NHWC uint8). Sent by {@link LoaderPool} only; the target is
+   * a node-local buffer that no other task writes to in that range.
+   */
+  public record DecodePatches(long task, BagRef bag, int from, int to, ByteBuffer target, ActorRef<TaskDone> replyTo)
+      implements Command {}
+
+  /** Reply to {@link DecodePatches}: {@code error} is null on success. */
+  public record TaskDone(long task, long nanos, String error) implements NodeLocal {}
+
+  public static Behavior<Command> create(SlidePool slides) {
+    return Behaviors.receive(Command.class).onMessage(DecodePatches.class, m -> decode(slides, m)).build();
+  }
+
+  private static Behavior<Command> decode(SlidePool slides, DecodePatches m) {
+    long t0 = System.nanoTime();
+    String error = null;
+    try {
+      decodeInto(slides, m.bag(), m.from(), m.to(), m.target());
+    } catch (RuntimeException e) {
+      // Any failure is this bag's: answer so the bag is reported and skipped, never lost.
+      error = e instanceof SlideException || e instanceof IllegalArgumentException
+          ? e.getMessage()
+          : "decoding bag " + m.bag().key() + " of slide '" + m.bag().slideId() + "' failed: " + e;
+    }
+    m.replyTo().tell(new TaskDone(m.task(), System.nanoTime() - t0, error));
+    return Behaviors.same();
+  }
+
+  /** Reads patches {@code [from, to)} of {@code bag} into {@code target}; public for benchmarks and tests. */
+  public static void decodeInto(SlidePool slides, BagRef bag, int from, int to, ByteBuffer target) {
+    int p = bag.patchSize();
+    int bytes = p * p * 3;
+    int[] xy = bag.coordinates();
+    ByteBuffer out = target.duplicate();
+    try (SlidePool.Lease lease = slides.acquire(Path.of(bag.slidePath()))) {
+      Level level0 = lease.slide().level(0);
+      Level level = lease.slide().level(bag.level());
+      long span = (long) Math.ceil(p * level.downsample());
+      for (int i = from; i < to; i++) {
+        int x = xy[2 * i];
+        int y = xy[2 * i + 1];
+        if (x < 0 || y < 0 || x + span > level0.width() || y + span > level0.height()) {
+          throw new IllegalArgumentException(
+              "patch (" + x + "," + y + ") of bag " + bag.key() + " falls outside slide '" + bag.slideId() + "' ("
+                  + level0.width() + "x" + level0.height() + " at level 0); check its coordinate file");
+        }
+        out.limit((i + 1) * bytes).position(i * bytes);
+        lease.readRegion(bag.level(), x, y, p, p, out);
+      }
+    }
+  }
+}

@@ -1,0 +1,138 @@
+package io.bagpipe.loader;
+
+import io.bagpipe.bag.BagRef;
+import io.bagpipe.serialization.NodeLocal;
+import io.bagpipe.slide.SlidePool;
+import java.nio.ByteBuffer;
+import java.util.HashMap;
+import java.util.Map;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.DispatcherSelector;
+import org.apache.pekko.actor.typed.SupervisorStrategy;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Routers;
+
+/**
+ * A node's loaders behind one address. A worker asks for a bag with
+ * {@link LoadBag} only when it has room for it (work pulling: the pool never
+ * pushes), so decoded bags in memory are bounded by the workers' prefetch. The
+ * pool takes a reused buffer, cuts the bag into tasks of
+ * {@code patches-per-task} patches, spreads them over its {@code threads} loader
+ * actors on the blocking dispatcher, and answers {@link BagLoaded} when all tasks
+ * are done, or {@link BagFailed} naming the slide and the reason when any failed
+ * (the buffer then goes back to the pool once every task has stopped writing).
+ */
+public final class LoaderPool {
+
+  private LoaderPool() {}
+
+  /** Messages the pool accepts. */
+  public sealed interface Command extends NodeLocal permits LoadBag, TaskFinished {}
+
+  /** Decode {@code bag}; sent by a worker when it has room for one more decoded bag. */
+  public record LoadBag(BagRef bag, ActorRef<Loaded> replyTo) implements Command {}
+
+  /** The answer to {@link LoadBag}. */
+  public sealed interface Loaded extends NodeLocal permits BagLoaded, BagFailed {}
+
+  /** The bag's pixels; the receiver must {@link DecodedBag#release()} it. */
+  public record BagLoaded(DecodedBag decoded) implements Loaded {}
+
+  /** The bag could not be decoded; {@code reason} names the slide and what failed. */
+  public record BagFailed(BagRef bag, String reason) implements Loaded {}
+
+  private record TaskFinished(Loader.TaskDone done) implements Command {}
+
+  private static final class Pending {
+    final BagRef bag;
+    final ByteBuffer buffer;
+    final ActorRef<Loaded> replyTo;
+    int remaining;
+    long nanos;
+    String error;
+
+    Pending(BagRef bag, ByteBuffer buffer, ActorRef<Loaded> replyTo, int tasks) {
+      this.bag = bag;
+      this.buffer = buffer;
+      this.replyTo = replyTo;
+      this.remaining = tasks;
+    }
+  }
+
+  public static Behavior<Command> create(LoaderSettings settings, SlidePool slides, BagBuffers buffers) {
+    return Behaviors.setup(
+        ctx -> {
+          ActorRef<Loader.Command> loaders =
+              ctx.spawn(
+                  Routers.pool(
+                          settings.threads(),
+                          Behaviors.supervise(Loader.create(slides)).onFailure(SupervisorStrategy.restart()))
+                      .withRoundRobinRouting()
+                      .withRouteeProps(DispatcherSelector.blocking()),
+                  "loaders");
+          return new Running(ctx, settings, buffers, loaders).behavior();
+        });
+  }
+
+  private static final class Running {
+    private final LoaderSettings settings;
+    private final BagBuffers buffers;
+    private final ActorRef<Loader.Command> loaders;
+    private final ActorRef<Loader.TaskDone> taskAdapter;
+    private final Map<Long, Pending> byTask = new HashMap<>();
+    private long nextTask;
+
+    Running(ActorContext<Command> ctx, LoaderSettings settings, BagBuffers buffers, ActorRef<Loader.Command> loaders) {
+      this.settings = settings;
+      this.buffers = buffers;
+      this.loaders = loaders;
+      this.taskAdapter = ctx.messageAdapter(Loader.TaskDone.class, TaskFinished::new);
+    }
+
+    Behavior<Command> behavior() {
+      return Behaviors.receive(Command.class)
+          .onMessage(LoadBag.class, this::load)
+          .onMessage(TaskFinished.class, this::finished)
+          .build();
+    }
+
+    private Behavior<Command> load(LoadBag m) {
+      BagRef bag = m.bag();
+      int n = bag.size();
+      int p = bag.patchSize();
+      if (n == 0) {
+        m.replyTo().tell(new BagFailed(bag, "bag " + bag.key() + " of slide '" + bag.slideId() + "' has no patches"));
+        return Behaviors.same();
+      }
+      int per = settings.patchesPerTask();
+      int tasks = (n + per - 1) / per;
+      ByteBuffer buffer = buffers.take(n * p * p * 3);
+      Pending pending = new Pending(bag, buffer, m.replyTo(), tasks);
+      for (int from = 0; from < n; from += per) {
+        long task = nextTask++;
+        byTask.put(task, pending);
+        loaders.tell(new Loader.DecodePatches(task, bag, from, Math.min(n, from + per), buffer, taskAdapter));
+      }
+      return Behaviors.same();
+    }
+
+    private Behavior<Command> finished(TaskFinished m) {
+      Pending pending = byTask.remove(m.done().task());
+      pending.nanos += m.done().nanos();
+      if (m.done().error() != null && pending.error == null) {
+        pending.error = m.done().error();
+      }
+      if (--pending.remaining == 0) {
+        if (pending.error == null) {
+          pending.replyTo.tell(new BagLoaded(new DecodedBag(pending.bag, pending.buffer, buffers, pending.nanos)));
+        } else {
+          buffers.give(pending.buffer);
+          pending.replyTo.tell(new BagFailed(pending.bag, pending.error));
+        }
+      }
+      return Behaviors.same();
+    }
+  }
+}

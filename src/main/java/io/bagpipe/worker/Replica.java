@@ -1,0 +1,59 @@
+package io.bagpipe.worker;
+
+import io.bagpipe.checkpoint.NamedTensor;
+import io.bagpipe.loader.DecodedBag;
+import java.util.List;
+
+/**
+ * One model replica on one device: the model, its optimizer and the gradient
+ * buffers, owned by exactly one {@link Worker} and used only from its thread.
+ * The worker drives a step as: {@link #accumulate} for each of its bags, then
+ * {@link #gradient()} into the all-reduce, then {@link #apply} of the average.
+ */
+public interface Replica extends AutoCloseable {
+
+  /**
+   * Uploads the bag's uint8 pixels to the device, normalises them there, runs
+   * forward and backward, and adds the bag's gradient to the accumulated one.
+   */
+  BagOutcome accumulate(DecodedBag bag);
+
+  /** Number of floats in the flat gradient (all trainable parameters, fixed order). */
+  int gradientLength();
+
+  /**
+   * Copies the accumulated gradient (the sum over the bags since the last
+   * {@link #apply}) into {@code into}, in the fixed parameter order.
+   */
+  void gradient(float[] into);
+
+  /**
+   * Replaces the accumulated gradient by {@code average} and takes one optimizer
+   * step with it, then clears the accumulation.
+   */
+  void apply(float[] average);
+
+  /** Clears the accumulated gradient without a step (a step all of whose bags failed). */
+  void discard();
+
+  /** Forward only: class probabilities and cross-entropy loss of the bag. */
+  BagOutcome evaluate(DecodedBag bag);
+
+  /** The trainable parameters, by name, in the fixed order. */
+  List<NamedTensor> parameters();
+
+  /** The optimizer's state (momentum buffers, moments, step count), by name. */
+  List<NamedTensor> optimizerState();
+
+  /** Replaces parameters and optimizer state (a resumed run, or a joining worker). */
+  void load(List<NamedTensor> parameters, List<NamedTensor> optimizerState);
+
+  @Override
+  void close();
+
+  /**
+   * What one bag gave: its loss, class probabilities (evaluation) and the time
+   * of each stage in nanoseconds.
+   */
+  record BagOutcome(double loss, float[] probabilities, long uploadNanos, long forwardNanos, long backwardNanos) {}
+}
