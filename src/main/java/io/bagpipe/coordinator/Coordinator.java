@@ -118,6 +118,7 @@ public final class Coordinator {
     private String bestCheckpoint = "";
     private int epochsCompleted;
     private boolean stopRequested;
+    private EpochRun current;
 
     Run(ActorContext<Command> ctx, Setup setup) {
       this.ctx = ctx;
@@ -247,6 +248,7 @@ public final class Coordinator {
       double lossSum;
       StageNanos times = new StageNanos(0, 0, 0, 0, 0, 0);
       int reports;
+      double trainSeconds;
 
       EpochRun(int epoch, int firstStep, long firstGlobalStep, int steps) {
         this.epoch = epoch;
@@ -287,6 +289,7 @@ public final class Coordinator {
       TrainSchedule schedule = TrainSchedule.of(plan, world, setup.plan().bagsPerStep());
       int firstStep = (int) Math.min(state.step(), schedule.steps());
       EpochRun run = new EpochRun(epoch, firstStep, state.globalStep(), schedule.steps());
+      current = run;
       setup.events().tell(new RunEvent.EpochStarted(epoch, schedule.steps(), firstStep, plan.size()));
       if (firstStep == schedule.steps()) {
         return startValidation(run);
@@ -310,12 +313,16 @@ public final class Coordinator {
             run.bags == 0 ? Double.NaN : run.lossSum / run.bags, run.bags / Math.max(run.seconds(), 1e-9), run.bags));
       }
       if (run.reports == world * (run.steps - run.firstStep)) {
+        run.trainSeconds = run.seconds();
         return startValidation(run);
       }
       return Behaviors.same();
     }
 
     private Behavior<Command> skipped(BagSkipped m, java.util.function.Supplier<Behavior<Command>> phase) {
+      if (m.epoch() >= 0 && current != null) {
+        current.skippedBags++;
+      }
       return switch (FailurePolicy.bagFailed(m.epoch(), m.bagKey(), m.slideId(), m.reason())) {
         case FailureDecision.Skip(String report) -> {
           ctx.getLog().warn(report);
@@ -358,19 +365,42 @@ public final class Coordinator {
 
     private Behavior<Command> evaluated(EpochRun run, Validation v, Evaluated m) {
       for (BagScore s : m.scores()) {
-        v.predictions.add(s.key(), s.slideId(), s.label(), s.probabilities(), s.loss());
+        double[] p = new double[s.probabilities().length];
+        for (int i = 0; i < p.length; i++) {
+          p[i] = s.probabilities()[i];
+        }
+        v.predictions.add(new BagPrediction(s.key(), s.slideId(), s.label(), p, s.loss()));
       }
       if (++v.reported < world) {
         return Behaviors.same();
       }
-      EpochRecord record = EpochRecord.of(run.epoch, run, v);
-      return recordEpoch(run, v, record);
+      return recordEpoch(run, v, epochRecord(run, v));
+    }
+
+    /** The epoch's merged record: training from the step reports, validation per slide. */
+    private EpochRecord epochRecord(EpochRun run, Validation v) {
+      ClassificationMetrics m = v.predictions.bags() == 0 ? null : ClassificationMetrics.of(v.predictions);
+      int workerSteps = Math.max(1, run.reports);
+      StageNanos t = run.times;
+      StageTimes stages = new StageTimes(t.decodeWait() / 1e6 / workerSteps, t.upload() / 1e6 / workerSteps,
+          t.forward() / 1e6 / workerSteps, t.backward() / 1e6 / workerSteps, t.allReduce() / 1e6 / workerSteps,
+          t.optimizer() / 1e6 / workerSteps);
+      double nan = Double.NaN;
+      return new EpochRecord(run.epoch, run.bags == 0 ? nan : run.lossSum / run.bags, m == null ? nan : m.loss(),
+          m == null ? nan : m.accuracy(), m == null ? nan : m.auc(), m == null ? null : m.confusion(),
+          run.trainSeconds > 0 ? run.bags / run.trainSeconds : 0, run.bags, v.predictions.bags(),
+          run.seconds(), stages, new java.util.TreeMap<>(Map.of("skipped_bags", run.skippedBags + v.skipped,
+              "val_seconds", (System.nanoTime() - v.startNanos) / 1e9)));
     }
 
     private Behavior<Command> recordEpoch(EpochRun run, Validation v, EpochRecord record) {
       lastRecord = record;
       epochsCompleted++;
-      setup.metrics().append(record);
+      try {
+        setup.metrics().append(record);
+      } catch (java.io.IOException e) {
+        ctx.getLog().warn("cannot append to {}: {}", setup.metrics().file(), e.getMessage());
+      }
       setup.events().tell(new RunEvent.EpochCompleted(record));
       double value = record.metric(state.bestMetric());
       boolean better = !Double.isNaN(value)
