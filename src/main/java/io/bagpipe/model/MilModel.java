@@ -18,9 +18,9 @@ import java.util.Objects;
  * bag of patches (N,3,H,W); output an {@link NDList} of the logits (1,classes) and the patch
  * weights (N) of the pooling (see {@link MilPooling}).
  *
- * <p>Its parameters, in {@link #getParameters()} order, are encoder ({@code encoder_...}),
- * pooling ({@code pooling_...}) and head ({@code head_...}); {@link TrainableParameters} fixes
- * the flat gradient layout from that order.
+ * <p>Its parameters, in {@link #getParameters()} order, are encoder ({@code 01encoder_...}),
+ * pooling ({@code 02pooling_...}) and head ({@code 03head_...}; DJL prefixes child blocks with
+ * their position); {@link TrainableParameters} fixes the flat gradient layout from that order.
  */
 public final class MilModel extends AbstractBlock {
 
