@@ -1,0 +1,47 @@
+package io.bagpipe.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Activation;
+import ai.djl.nn.core.Linear;
+import ai.djl.training.ParameterStore;
+
+/**
+ * Gated attention MIL pooling (Ilse et al. 2018): a = softmax over patches of
+ * w^T (tanh(V h) * sigmoid(U h)), embedding sum_i a_i h_i. V and U are Linear(D->L), w is
+ * Linear(L->1), all with bias.
+ */
+public final class GatedAttentionPooling extends MilPooling {
+
+  private final Linear v;
+  private final Linear u;
+  private final Linear w;
+
+  /** @param attentionDim L, the hidden size of the attention network */
+  public GatedAttentionPooling(int attentionDim) {
+    if (attentionDim < 1) {
+      throw new IllegalArgumentException("attention-dim must be positive, got " + attentionDim);
+    }
+    v = addChildBlock("V", Linear.builder().setUnits(attentionDim).build());
+    u = addChildBlock("U", Linear.builder().setUnits(attentionDim).build());
+    w = addChildBlock("w", Linear.builder().setUnits(1).build());
+  }
+
+  @Override
+  NDList pool(ParameterStore ps, NDArray h, boolean training) {
+    NDArray tanh = v.forward(ps, new NDList(h), training).singletonOrThrow().tanh();
+    NDArray gate = Activation.sigmoid(u.forward(ps, new NDList(h), training).singletonOrThrow());
+    NDArray scores = w.forward(ps, new NDList(tanh.mul(gate)), training).singletonOrThrow();
+    return weighted(h, scores);
+  }
+
+  @Override
+  protected void initializeChildBlocks(NDManager manager, DataType dataType, Shape... inputShapes) {
+    v.initialize(manager, dataType, inputShapes[0]);
+    u.initialize(manager, dataType, inputShapes[0]);
+    w.initialize(manager, dataType, v.getOutputShapes(inputShapes)[0]);
+  }
+}

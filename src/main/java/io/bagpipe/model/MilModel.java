@@ -1,0 +1,128 @@
+package io.bagpipe.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.AbstractBlock;
+import ai.djl.nn.Block;
+import ai.djl.nn.SymbolBlock;
+import ai.djl.nn.core.Linear;
+import ai.djl.training.ParameterStore;
+import ai.djl.util.PairList;
+import java.util.Objects;
+
+/**
+ * A MIL model for one bag: patch encoder, MIL pooling, linear head. Input a normalised float
+ * bag of patches (N,3,H,W); output an {@link NDList} of the logits (1,classes) and the patch
+ * weights (N) of the pooling (see {@link MilPooling}).
+ *
+ * <p>Its parameters, in {@link #getParameters()} order, are encoder ({@code 01encoder_...}),
+ * pooling ({@code 02pooling_...}) and head ({@code 03head_...}; DJL prefixes child blocks with
+ * their position); {@link TrainableParameters} fixes the flat gradient layout from that order.
+ */
+public final class MilModel extends AbstractBlock {
+
+  private final Block encoder;
+  private final MilPooling pooling;
+  private final Linear head;
+  private final int classes;
+
+  /**
+   * Composes a model; it is uninitialised until {@link #initialize} (or use {@link #build}).
+   *
+   * @param encoder maps (N,3,H,W) to (N,D)
+   * @param pooling maps (N,D) to [(1,D), (N)]
+   * @param classes outputs of the linear head D->classes
+   */
+  public MilModel(Block encoder, MilPooling pooling, int classes) {
+    if (classes < 1) {
+      throw new IllegalArgumentException("classes must be positive, got " + classes);
+    }
+    this.encoder = addChildBlock("encoder", Objects.requireNonNull(encoder, "encoder"));
+    this.pooling = addChildBlock("pooling", Objects.requireNonNull(pooling, "pooling"));
+    this.head = addChildBlock("head", Linear.builder().setUnits(classes).build());
+    this.classes = classes;
+  }
+
+  /**
+   * Builds, initialises (for patches of side {@code patchSize}) and seeds a model as
+   * {@code settings} say. Parameters live in {@code manager}; the TorchScript encoder keeps the
+   * parameters of its file, everything else is set by {@link SeededInit} from the seed.
+   */
+  public static MilModel build(ModelSettings settings, NDManager manager, int patchSize) {
+    MilModel model = new MilModel(
+        Encoders.create(settings.encoder(), manager),
+        MilPooling.create(settings.pooling(), settings.attentionDim()),
+        settings.classes());
+    model.initialize(manager, DataType.FLOAT32, new Shape(2, 3, patchSize, patchSize));
+    if (model.encoder instanceof SymbolBlock) {
+      SeededInit.apply(model.pooling, settings.seed() ^ 0x706f6f6cL);
+      SeededInit.apply(model.head, settings.seed() ^ 0x68656164L);
+    } else {
+      SeededInit.apply(model, settings.seed());
+    }
+    return model;
+  }
+
+  /** The patch encoder. */
+  public Block encoder() {
+    return encoder;
+  }
+
+  /** The MIL pooling. */
+  public MilPooling pooling() {
+    return pooling;
+  }
+
+  /** The linear head D->classes. */
+  public Linear head() {
+    return head;
+  }
+
+  /** Number of classes (outputs of the head). */
+  public int classes() {
+    return classes;
+  }
+
+  /** The logits (1,classes) of a {@link #forward} output. */
+  public static NDArray logits(NDList output) {
+    return output.get(0);
+  }
+
+  /** The patch weights (N) of a {@link #forward} output. */
+  public static NDArray weights(NDList output) {
+    return output.get(1);
+  }
+
+  @Override
+  protected NDList forwardInternal(
+      ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
+    NDArray bag = inputs.singletonOrThrow();
+    if (bag.getShape().dimension() != 4 || bag.getShape().get(1) != 3) {
+      throw new IllegalArgumentException("a bag must be patches (N,3,H,W), got " + bag.getShape());
+    }
+    NDArray h = encoder.forward(ps, new NDList(bag), training).singletonOrThrow();
+    if (h.getShape().dimension() != 2) {
+      h = h.reshape(h.getShape().get(0), -1);
+    }
+    NDList pooled = pooling.forward(ps, new NDList(h), training);
+    NDArray logits = head.forward(ps, new NDList(MilPooling.embedding(pooled)), training).singletonOrThrow();
+    return new NDList(logits, MilPooling.weights(pooled));
+  }
+
+  @Override
+  public Shape[] getOutputShapes(Shape[] inputShapes) {
+    return new Shape[] {new Shape(1, classes), new Shape(inputShapes[0].get(0))};
+  }
+
+  @Override
+  protected void initializeChildBlocks(NDManager manager, DataType dataType, Shape... inputShapes) {
+    encoder.initialize(manager, dataType, inputShapes);
+    Shape features = encoder.getOutputShapes(inputShapes)[0];
+    Shape h = new Shape(features.get(0), features.size() / features.get(0));
+    pooling.initialize(manager, dataType, h);
+    head.initialize(manager, dataType, new Shape(1, h.get(1)));
+  }
+}

@@ -1,0 +1,58 @@
+package io.bagpipe.model;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
+import java.util.Objects;
+
+/**
+ * The MIL model to build ({@code bagpipe.model}): patch encoder, MIL pooling, linear head, and the
+ * seed of the initial parameters.
+ *
+ * @param encoder the patch encoder
+ * @param pooling how patch features become the bag embedding
+ * @param attentionDim L, the hidden size of (gated) attention pooling; unused by mean and max
+ * @param classes number of classes of the head (at least 2)
+ * @param seed seeds the initial parameters: the same seed gives bit-identical parameters
+ */
+public record ModelSettings(EncoderSpec encoder, PoolingKind pooling, int attentionDim, int classes, long seed) {
+
+  private static final String KEY = "bagpipe.model.";
+
+  public ModelSettings {
+    Objects.requireNonNull(encoder, "encoder");
+    Objects.requireNonNull(pooling, "pooling");
+    if (attentionDim < 1) {
+      throw new IllegalArgumentException(KEY + "attention-dim must be positive, got " + attentionDim);
+    }
+    if (classes < 2) {
+      throw new IllegalArgumentException(KEY + "classes must be at least 2, got " + classes);
+    }
+  }
+
+  /** Reads {@code bagpipe.model}; a bad value is a {@link ConfigException.BadValue} naming its key. */
+  public static ModelSettings fromConfig(Config model) {
+    EncoderSpec encoder;
+    try {
+      encoder = EncoderSpec.named(model.getString("encoder"), model.getString("torchscript-path"));
+    } catch (IllegalArgumentException e) {
+      throw new ConfigException.BadValue(model.origin(), KEY + "encoder", e.getMessage());
+    }
+    PoolingKind pooling;
+    try {
+      pooling = PoolingKind.named(model.getString("pooling"));
+    } catch (IllegalArgumentException e) {
+      throw new ConfigException.BadValue(model.getValue("pooling").origin(), KEY + "pooling", e.getMessage());
+    }
+    return new ModelSettings(encoder, pooling,
+        atLeast(model, "attention-dim", 1), atLeast(model, "classes", 2), model.getLong("seed"));
+  }
+
+  private static int atLeast(Config c, String key, int min) {
+    int v = c.getInt(key);
+    if (v < min) {
+      throw new ConfigException.BadValue(c.getValue(key).origin(), KEY + key,
+          "must be an integer >= " + min + ", got " + v);
+    }
+    return v;
+  }
+}
