@@ -65,8 +65,11 @@ public final class Coordinator {
   /** A worker skipped a bag it could not get decoded; {@code reason} names the slide and the cause. */
   public record BagSkipped(int rank, int epoch, long bagKey, String slideId, String reason) implements Command {}
 
-  /** A worker's validation results for the bags it was given. */
-  public record Evaluated(int rank, int epoch, List<BagScore> scores) implements Command {
+  /**
+   * A worker's validation results for the bags it was given, and the digest of
+   * its parameters (all replicas must report the same one).
+   */
+  public record Evaluated(int rank, int epoch, List<BagScore> scores, long parameterDigest) implements Command {
     public Evaluated {
       scores = List.copyOf(scores);
     }
@@ -348,6 +351,7 @@ public final class Coordinator {
       final long startNanos = System.nanoTime();
       int reported;
       int skipped;
+      long digest;
 
       Validation(int classes) {
         predictions = new SlidePredictions(classes);
@@ -371,6 +375,13 @@ public final class Coordinator {
         }
         v.predictions.add(new BagPrediction(s.key(), s.slideId(), s.label(), p, s.loss()));
       }
+      if (v.reported == 0) {
+        v.digest = m.parameterDigest();
+      } else if (v.digest != m.parameterDigest()) {
+        return fail(String.format("replicas diverged after epoch %d: worker %d's parameters differ from worker %d's"
+            + " (digest %016x vs %016x); this is a bug, please report it", run.epoch + 1, m.rank(),
+            workers.keySet().iterator().next(), m.parameterDigest(), v.digest));
+      }
       if (++v.reported < world) {
         return Behaviors.same();
       }
@@ -390,7 +401,8 @@ public final class Coordinator {
           m == null ? nan : m.accuracy(), m == null ? nan : m.auc(), m == null ? null : m.confusion(),
           run.trainSeconds > 0 ? run.bags / run.trainSeconds : 0, run.bags, v.predictions.bags(),
           run.seconds(), stages, new java.util.TreeMap<>(Map.of("skipped_bags", run.skippedBags + v.skipped,
-              "val_seconds", (System.nanoTime() - v.startNanos) / 1e9)));
+              "val_seconds", (System.nanoTime() - v.startNanos) / 1e9,
+              "replica_digest", String.format("%016x", v.digest))));
     }
 
     private Behavior<Command> recordEpoch(EpochRun run, Validation v, EpochRecord record) {

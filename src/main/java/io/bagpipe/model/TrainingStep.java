@@ -1,11 +1,10 @@
 package io.bagpipe.model;
 
-import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
-import ai.djl.training.GradientCollector;
 import ai.djl.training.ParameterStore;
 import java.util.Objects;
 
@@ -16,8 +15,10 @@ import java.util.Objects;
  * direct views of the gradients' memory), then {@link #applyOptimizer}, which updates the
  * parameters and zeroes the gradients.
  *
- * <p>Not thread-safe; one per replica. DJL allows one {@code GradientCollector} per process at a
- * time, so replicas in the same JVM must not run {@link #forwardBackward} concurrently.
+ * <p>Not thread-safe; one per replica, used from one thread. Gradients are recorded under
+ * PyTorch's grad mode, which is thread-local, and not through DJL's {@code GradientCollector},
+ * which allows one collector per process: so replicas on different threads of one JVM (two CPU
+ * workers) train at the same time.
  */
 public final class TrainingStep implements AutoCloseable {
 
@@ -25,6 +26,8 @@ public final class TrainingStep implements AutoCloseable {
   private final TrainableParameters parameters;
   private final Optimizer optimizer;
   private final ParameterStore store;
+  private long lastForwardNanos;
+  private long lastBackwardNanos;
 
   /**
    * A step for an initialised {@code model}, with a new optimizer as {@code settings} say (closed
@@ -69,16 +72,34 @@ public final class TrainingStep implements AutoCloseable {
    */
   public BagOutput forwardBackward(NDArray bag, int label) {
     checkLabel(label);
+    boolean gradMode = JniUtils.isGradMode();
     try (NDManager scope = bag.getManager().newSubManager()) {
       bag.tempAttach(scope);
-      try (GradientCollector collector = Engine.getEngine(bag.getManager().getEngine().getEngineName())
-          .newGradientCollector()) {
-        NDList out = model.forward(store, new NDList(bag), true);
-        NDArray loss = CrossEntropyLoss.of(MilModel.logits(out), label);
-        collector.backward(loss);
-        return output(loss, out);
-      }
+      JniUtils.setGradMode(true);
+      long t0 = System.nanoTime();
+      NDList out = model.forward(store, new NDList(bag), true);
+      NDArray loss = CrossEntropyLoss.of(MilModel.logits(out), label);
+      BagOutput result = output(loss, out);
+      long t1 = System.nanoTime();
+      NDArray seed = scope.ones(loss.getShape(), loss.getDataType(), loss.getDevice());
+      JniUtils.backward((PtNDArray) loss, (PtNDArray) seed, false, false);
+      long t2 = System.nanoTime();
+      lastForwardNanos = t1 - t0;
+      lastBackwardNanos = t2 - t1;
+      return result;
+    } finally {
+      JniUtils.setGradMode(gradMode);
     }
+  }
+
+  /** Nanoseconds of the forward pass (with the loss) of the last {@link #forwardBackward}. */
+  public long lastForwardNanos() {
+    return lastForwardNanos;
+  }
+
+  /** Nanoseconds of the backward pass of the last {@link #forwardBackward}. */
+  public long lastBackwardNanos() {
+    return lastBackwardNanos;
   }
 
   /**

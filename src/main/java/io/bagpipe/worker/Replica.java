@@ -39,7 +39,13 @@ public interface Replica extends AutoCloseable {
   /** Forward only: class probabilities and cross-entropy loss of the bag. */
   BagOutcome evaluate(DecodedBag bag);
 
-  /** The trainable parameters, by name, in the fixed order. */
+  /**
+   * A digest (CRC-32C) of every parameter's bits: equal on replicas that are
+   * bit-identical, which the Coordinator checks after every epoch.
+   */
+  long parameterDigest();
+
+  /** The parameters, by name, in the fixed order. */
   List<NamedTensor> parameters();
 
   /** The optimizer's state (momentum buffers, moments, step count), by name. */

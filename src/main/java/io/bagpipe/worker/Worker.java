@@ -361,7 +361,7 @@ public final class Worker {
         }
         job.next++;
       }
-      job.order.replyTo().tell(new Coordinator.Evaluated(rank, job.order.epoch(), job.scores));
+      job.order.replyTo().tell(new Coordinator.Evaluated(rank, job.order.epoch(), job.scores, replica.parameterDigest()));
       return idle();
     }
 

@@ -1,0 +1,158 @@
+package io.bagpipe.api;
+
+import ai.djl.engine.Engine;
+import com.typesafe.config.Config;
+import io.bagpipe.bag.DataSet;
+import io.bagpipe.bag.DataSettings;
+import io.bagpipe.bag.FoldSettings;
+import io.bagpipe.bag.PlanSettings;
+import io.bagpipe.bag.SlideEntry;
+import io.bagpipe.checkpoint.Checkpoint;
+import io.bagpipe.checkpoint.CheckpointSettings;
+import io.bagpipe.checkpoint.CheckpointStore;
+import io.bagpipe.checkpoint.RunState;
+import io.bagpipe.coordinator.MetricsLog;
+import io.bagpipe.coordinator.TrainSettings;
+import io.bagpipe.loader.LoaderSettings;
+import io.bagpipe.model.ModelSettings;
+import io.bagpipe.model.OptimizerSettings;
+import io.bagpipe.slide.SlideSettings;
+import io.bagpipe.worker.DjlReplica;
+import io.bagpipe.worker.Replica;
+import io.bagpipe.worker.ReplicaFactory;
+import io.bagpipe.worker.WorkerSettings;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.Props;
+
+/**
+ * Bagpipe's embedding API: start a training run from a {@link Config} (the
+ * {@code bagpipe} subtree over reference.conf), standalone or inside an
+ * application's own {@link ActorSystem}, then observe it through the returned
+ * {@link BagpipeRun}.
+ *
+ * <pre>{@code
+ * Config config = ConfigFactory.parseString("bagpipe.data.dir = /data/camelyon16")
+ *     .withFallback(ConfigFactory.load());
+ * BagpipeRun run = Bagpipe.start(config);
+ * run.events().subscribe(mySubscriber);          // RunStarted, EpochCompleted, ...
+ * RunResult result = run.result().toCompletableFuture().join();
+ * }</pre>
+ *
+ * <p>Bad configuration or data (an unknown model, a malformed manifest line, a
+ * missing slide) fails {@code start} itself with a message naming the key, file
+ * and line; nothing is started then.
+ */
+public final class Bagpipe {
+
+  private static final AtomicLong RUNS = new AtomicLong();
+
+  private Bagpipe() {}
+
+  /**
+   * Starts a run in an ActorSystem of its own (named {@code bagpipe}), which
+   * terminates when the run ends.
+   */
+  public static BagpipeRun start(Config config) {
+    RunSpec spec = spec(config);
+    EventPublisher events = new EventPublisher(ForkJoinPool.commonPool());
+    CompletableFuture<RunResult> result = new CompletableFuture<>();
+    ActorSystem<RunGuardian.Command> system =
+        ActorSystem.create(RunGuardian.create(spec, events, result), "bagpipe", config);
+    result.whenComplete((r, e) -> system.terminate());
+    return new BagpipeRun(events, result, () -> system.tell(RunGuardian.StopRun.INSTANCE));
+  }
+
+  /** Starts a run inside {@code system}, which stays up when the run ends. */
+  public static BagpipeRun start(Config config, ActorSystem<?> system) {
+    RunSpec spec = spec(config);
+    EventPublisher events = new EventPublisher(ForkJoinPool.commonPool());
+    CompletableFuture<RunResult> result = new CompletableFuture<>();
+    ActorRef<RunGuardian.Command> guardian =
+        system.systemActorOf(RunGuardian.create(spec, events, result), "bagpipe-run-" + RUNS.incrementAndGet(), Props.empty());
+    return new BagpipeRun(events, result, () -> guardian.tell(RunGuardian.StopRun.INSTANCE));
+  }
+
+  /** Reads and checks every setting and the data set; resumes from a checkpoint when asked. */
+  static RunSpec spec(Config config) {
+    Config b = config.getConfig("bagpipe");
+    SlideSettings slide = SlideSettings.fromConfig(b.getConfig("slide"));
+    LoaderSettings loader = LoaderSettings.fromConfig(b.getConfig("loader"));
+    PlanSettings plan = PlanSettings.fromConfig(b.getConfig("plan"));
+    ModelSettings model = ModelSettings.fromConfig(b.getConfig("model"));
+    OptimizerSettings optimizer = OptimizerSettings.fromConfig(b.getConfig("optimizer"));
+    CheckpointSettings checkpoint = CheckpointSettings.fromConfig(b.getConfig("checkpoint"));
+    WorkerSettings worker = WorkerSettings.fromConfig(b.getConfig("worker"), gpuCount(b.getConfig("worker")));
+    TrainSettings train = TrainSettings.fromConfig(b.getConfig("train"), worker.devices().size());
+    DataSet data = DataSet.load(DataSettings.fromConfig(b.getConfig("data")), FoldSettings.fromConfig(b.getConfig("plan.folds")));
+    for (SlideEntry e : data.manifest().slides()) {
+      if (e.label() >= model.classes()) {
+        throw new IllegalArgumentException(data.manifest().path() + " line " + e.line() + ": label " + e.label()
+            + " of slide '" + e.slideId() + "' is not below bagpipe.model.classes = " + model.classes());
+      }
+    }
+    if (data.train().isEmpty()) {
+      throw new IllegalArgumentException("no training slides: folds " + b.getString("plan.folds.train")
+          + " of " + data.manifest().path() + " are empty (bagpipe.plan.folds.train)");
+    }
+    try {
+      Files.createDirectories(train.runDir());
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot create the run directory " + train.runDir() + " (bagpipe.train.run-dir)", e);
+    }
+    RunState start = RunState.start(plan.seed(), checkpoint.bestMetric(),
+        Map.of("encoder", b.getString("model.encoder"), "pooling", b.getString("model.pooling")));
+    Optional<Checkpoint> resume = Optional.empty();
+    if (train.resume()) {
+      try {
+        resume = CheckpointStore.open(checkpoint, train.runDir()).loadLatest();
+      } catch (IOException e) {
+        throw new UncheckedIOException("cannot read checkpoints in " + train.runDir().resolve(checkpoint.dir()), e);
+      }
+      if (resume.isPresent()) {
+        start = resume.get().state();
+      }
+    }
+    Optional<Checkpoint> from = resume;
+    applyThreads(worker);
+    ReplicaFactory replicas = (device, rank) -> {
+      Replica r = new DjlReplica(model, optimizer, worker, device, plan.patchSize());
+      from.ifPresent(c -> r.load(c.parameters(), c.optimizerState()));
+      return r;
+    };
+    return new RunSpec(slide, loader, worker, train, plan, checkpoint, data, model.classes(), start, replicas,
+        new MetricsLog(train.runDir().resolve("metrics.jsonl")));
+  }
+
+  private static int gpuCount(Config worker) {
+    return worker.getValue("devices").unwrapped() instanceof String ? Engine.getInstance().getGpuCount() : 0;
+  }
+
+  private static boolean interopSet;
+
+  /**
+   * PyTorch's thread counts are per process. Inter-op threads can be set only once,
+   * before any parallel work; intra-op threads may change between runs.
+   */
+  private static synchronized void applyThreads(WorkerSettings worker) {
+    if (worker.intraOpThreads() > 0) {
+      if (!interopSet) {
+        interopSet = true;
+        try {
+          ai.djl.pytorch.jni.JniUtils.setNumInteropThreads(1);
+        } catch (RuntimeException e) {
+          // already fixed by earlier work in this process; the intra-op count is what matters
+        }
+      }
+      ai.djl.pytorch.jni.JniUtils.setNumThreads(worker.intraOpThreads());
+    }
+  }
+}

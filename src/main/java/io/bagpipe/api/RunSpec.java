@@ -1,0 +1,30 @@
+package io.bagpipe.api;
+
+import io.bagpipe.bag.DataSet;
+import io.bagpipe.bag.PlanSettings;
+import io.bagpipe.checkpoint.BestMode;
+import io.bagpipe.checkpoint.CheckpointSettings;
+import io.bagpipe.checkpoint.RunState;
+import io.bagpipe.coordinator.Coordinator;
+import io.bagpipe.coordinator.MetricsLog;
+import io.bagpipe.coordinator.TrainSettings;
+import io.bagpipe.loader.LoaderSettings;
+import io.bagpipe.slide.SlideSettings;
+import io.bagpipe.worker.ReplicaFactory;
+import io.bagpipe.worker.WorkerSettings;
+import java.nio.file.Path;
+import org.apache.pekko.actor.typed.ActorRef;
+
+/** Everything one run needs, validated before any actor starts. */
+record RunSpec(SlideSettings slide, LoaderSettings loader, WorkerSettings worker, TrainSettings train,
+    PlanSettings plan, CheckpointSettings checkpoint, DataSet data, int classes, RunState start,
+    ReplicaFactory replicas, MetricsLog metrics) {
+
+  Path checkpointDir() {
+    return train.runDir().resolve(checkpoint.dir());
+  }
+
+  Coordinator.Setup coordinatorSetup(ActorRef<RunEvent> events) {
+    return new Coordinator.Setup(train, plan, data, classes, start, checkpoint.bestMode() == BestMode.MAX, metrics, events);
+  }
+}

@@ -1,0 +1,196 @@
+package io.bagpipe.worker;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Parameter;
+import ai.djl.util.Pair;
+import io.bagpipe.checkpoint.NamedTensor;
+import io.bagpipe.loader.DecodedBag;
+import io.bagpipe.model.BagOutput;
+import io.bagpipe.model.MilModel;
+import io.bagpipe.model.ModelSettings;
+import io.bagpipe.model.OptimizerSettings;
+import io.bagpipe.model.OptimizerState;
+import io.bagpipe.model.TrainingStep;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A {@link Replica} on DJL's PyTorch engine. Patches travel to the device as
+ * uint8 NHWC (a quarter of the bytes of float) and are scaled, normalised and
+ * transposed to NCHW there. Every parameter, trainable or not (BatchNorm running
+ * statistics), goes into checkpoints.
+ */
+public final class DjlReplica implements Replica {
+
+  /** Name of the optimizer's step count in checkpoints. */
+  static final String OPTIMIZER_STEP = "optimizer.step";
+
+  private final NDManager manager;
+  private final MilModel model;
+  private final TrainingStep step;
+  private final NDArray mean;
+  private final NDArray std;
+
+  /**
+   * Builds the model on {@code device} ({@code cpu} or {@code gpuN}) for patches of
+   * side {@code patchSize}, seeded by the model settings (identical on every worker).
+   */
+  public DjlReplica(ModelSettings model, OptimizerSettings optimizer, WorkerSettings worker, String device, int patchSize) {
+    this.manager = NDManager.newBaseManager(device(device));
+    try {
+      this.model = MilModel.build(model, manager, patchSize);
+      this.step = new TrainingStep(this.model, optimizer);
+      this.mean = manager.create(worker.mean()).reshape(1, 1, 1, 3);
+      this.std = manager.create(worker.std()).reshape(1, 1, 1, 3);
+    } catch (RuntimeException e) {
+      manager.close();
+      throw e;
+    }
+  }
+
+  static Device device(String name) {
+    return name.equals("cpu") ? Device.cpu() : Device.gpu(Integer.parseInt(name.substring(3)));
+  }
+
+  /** Uploads the bag and normalises it on the device: (N,3,H,W) float32. */
+  private NDArray upload(NDManager scope, DecodedBag bag) {
+    int p = bag.patchSize();
+    NDArray u8 = scope.create(bag.pixels(), new Shape(bag.patches(), p, p, 3), DataType.UINT8);
+    return u8.toType(DataType.FLOAT32, false).divi(255f).subi(mean).divi(std).transpose(0, 3, 1, 2);
+  }
+
+  @Override
+  public BagOutcome accumulate(DecodedBag bag) {
+    try (NDManager scope = manager.newSubManager()) {
+      long t0 = System.nanoTime();
+      NDArray x = upload(scope, bag);
+      long upload = System.nanoTime() - t0;
+      BagOutput out = step.forwardBackward(x, bag.bag().label());
+      return new BagOutcome(out.loss(), null, upload, step.lastForwardNanos(), step.lastBackwardNanos());
+    }
+  }
+
+  @Override
+  public BagOutcome evaluate(DecodedBag bag) {
+    try (NDManager scope = manager.newSubManager()) {
+      long t0 = System.nanoTime();
+      NDArray x = upload(scope, bag);
+      long t1 = System.nanoTime();
+      BagOutput out = step.evaluate(x, bag.bag().label());
+      return new BagOutcome(out.loss(), softmax(out.logits()), t1 - t0, System.nanoTime() - t1, 0);
+    }
+  }
+
+  static float[] softmax(float[] logits) {
+    double max = Double.NEGATIVE_INFINITY;
+    for (float l : logits) {
+      max = Math.max(max, l);
+    }
+    double sum = 0;
+    double[] e = new double[logits.length];
+    for (int i = 0; i < logits.length; i++) {
+      e[i] = Math.exp(logits[i] - max);
+      sum += e[i];
+    }
+    float[] p = new float[logits.length];
+    for (int i = 0; i < p.length; i++) {
+      p[i] = (float) (e[i] / sum);
+    }
+    return p;
+  }
+
+  @Override
+  public int gradientLength() {
+    return step.gradientSize();
+  }
+
+  @Override
+  public void gradient(float[] into) {
+    step.readGradient(into);
+  }
+
+  @Override
+  public void apply(float[] average) {
+    step.writeGradient(average);
+    step.applyOptimizer();
+  }
+
+  @Override
+  public void discard() {
+    step.parameters().zeroGradients();
+  }
+
+  @Override
+  public long parameterDigest() {
+    java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+    for (Pair<String, Parameter> p : model.getParameters()) {
+      crc.update(p.getValue().getArray().toByteBuffer());
+    }
+    return crc.getValue();
+  }
+
+  @Override
+  public List<NamedTensor> parameters() {
+    List<NamedTensor> out = new ArrayList<>();
+    for (Pair<String, Parameter> p : model.getParameters()) {
+      NDArray a = p.getValue().getArray();
+      out.add(new NamedTensor(p.getKey(), a.getShape().getShape(), a.toType(DataType.FLOAT32, false).toFloatArray()));
+    }
+    return out;
+  }
+
+  @Override
+  public List<NamedTensor> optimizerState() {
+    OptimizerState s = step.optimizer().state();
+    List<NamedTensor> out = new ArrayList<>();
+    out.add(new NamedTensor(OPTIMIZER_STEP, new long[] {2}, new float[] {(float) (s.step() >>> 24), (float) (s.step() & 0xFFFFFF)}));
+    for (Map.Entry<String, float[]> b : s.buffers().entrySet()) {
+      out.add(new NamedTensor(b.getKey(), new long[] {b.getValue().length}, b.getValue()));
+    }
+    return out;
+  }
+
+  @Override
+  public void load(List<NamedTensor> parameters, List<NamedTensor> optimizerState) {
+    Map<String, NamedTensor> byName = new HashMap<>();
+    for (NamedTensor t : parameters) {
+      byName.put(t.name(), t);
+    }
+    for (Pair<String, Parameter> p : model.getParameters()) {
+      NamedTensor t = byName.remove(p.getKey());
+      NDArray a = p.getValue().getArray();
+      if (t == null || !new Shape(t.shape()).equals(a.getShape())) {
+        throw new IllegalArgumentException("checkpoint does not fit this model: parameter " + p.getKey()
+            + (t == null ? " is missing" : " has shape " + new Shape(t.shape()) + ", model " + a.getShape())
+            + "; was it written with another bagpipe.model?");
+      }
+      a.set(t.data());
+    }
+    if (!byName.isEmpty()) {
+      throw new IllegalArgumentException("checkpoint has parameters this model lacks: " + byName.keySet());
+    }
+    long steps = 0;
+    Map<String, float[]> buffers = new LinkedHashMap<>();
+    for (NamedTensor t : optimizerState) {
+      if (t.name().equals(OPTIMIZER_STEP)) {
+        steps = ((long) t.data()[0] << 24) | (long) t.data()[1];
+      } else {
+        buffers.put(t.name(), t.data());
+      }
+    }
+    step.optimizer().load(new OptimizerState(steps, buffers));
+  }
+
+  @Override
+  public void close() {
+    step.close();
+    manager.close();
+  }
+}
