@@ -144,6 +144,7 @@ public final class Bagpipe {
    */
   private static synchronized void applyThreads(WorkerSettings worker) {
     if (worker.intraOpThreads() > 0) {
+      Engine.getEngine("PyTorch"); // loads the native library the calls below need
       if (!interopSet) {
         interopSet = true;
         try {

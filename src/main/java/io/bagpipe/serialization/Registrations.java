@@ -76,12 +76,20 @@ public final class Registrations {
         walk(sub, found);
       }
     }
-    if (c.isRecord() || c.isEnum()) {
-      found.add(c);
+    if (c.isInterface() || java.lang.reflect.Modifier.isAbstract(c.getModifiers())) {
+      return;
     }
+    found.add(c);
     if (c.isRecord()) {
       for (RecordComponent rc : c.getRecordComponents()) {
         walk(rc.getGenericType(), found);
+      }
+    } else if (!c.isEnum()) {
+      // A plain data class (e.g. ConfusionMatrix) travels field by field.
+      for (java.lang.reflect.Field f : c.getDeclaredFields()) {
+        if (!java.lang.reflect.Modifier.isStatic(f.getModifiers())) {
+          walk(f.getGenericType(), found);
+        }
       }
     }
   }
@@ -91,13 +99,18 @@ public final class Registrations {
     Kryo kryo = new Kryo();
     kryo.setRegistrationRequired(true);
     kryo.setReferences(false);
+    kryo.setInstantiatorStrategy(
+        new com.esotericsoftware.kryo.util.DefaultInstantiatorStrategy(new org.objenesis.strategy.StdInstantiatorStrategy()));
     int id = 20;
     for (Class<?> c :
         List.of(int[].class, long[].class, float[].class, double[].class, byte[].class, boolean[].class,
-            String[].class, java.util.ArrayList.class, java.util.HashMap.class, java.util.LinkedHashMap.class,
-            java.util.Optional.class)) {
+            String[].class, long[][].class, double[][].class, java.util.ArrayList.class, java.util.HashMap.class,
+            java.util.LinkedHashMap.class, java.util.TreeMap.class, java.util.Optional.class)) {
       kryo.register(c, id++);
     }
+    kryo.register(UnmodifiableSortedMapSerializer.TYPE, new UnmodifiableSortedMapSerializer(), id++);
+    kryo.register(java.util.Collections.unmodifiableMap(new java.util.HashMap<>()).getClass(),
+        new UnmodifiableMapSerializer(), id++);
     ImmutableCollectionsSerializers.addDefaultSerializers(kryo);
     ImmutableCollectionsSerializers.registerSerializers(kryo);
     registerActorRefs(kryo, refs, 60);
