@@ -1,0 +1,87 @@
+package io.bagpipe.loader;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.bagpipe.bag.BagRef;
+import io.bagpipe.slide.Slide;
+import io.bagpipe.slide.SlideFixtures;
+import io.bagpipe.slide.SlidePool;
+import io.bagpipe.slide.SlideSettings;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class LoaderPoolTest {
+
+  static final ActorTestKit kit = ActorTestKit.create();
+  @TempDir static Path dir;
+  static Path slide;
+  static SlidePool slides;
+  static ActorRef<LoaderPool.Command> pool;
+
+  @BeforeAll
+  static void start() throws Exception {
+    slide = SlideFixtures.vipsSlide(dir, "s", 700, 500);
+    slides = new SlidePool(new SlideSettings(SlideFixtures.WHITE, 4));
+    // 3 patches per task: a 7-patch bag is cut into tasks of 3, 3 and 1 over 2 loaders.
+    pool = kit.spawn(LoaderPool.create(new LoaderSettings(2, 2, 3, 4), slides, new BagBuffers(4)));
+  }
+
+  @AfterAll
+  static void stop() {
+    kit.shutdownTestKit();
+    slides.close();
+  }
+
+  static BagRef bag(int... xy) {
+    return new BagRef("s", slide.toString(), 1, xy, 32, 0, 0, 9);
+  }
+
+  @Test
+  void decodesEveryPatchOfABagInOrderAcrossTasks() throws Exception {
+    int[] xy = {0, 0, 100, 40, 200, 80, 300, 120, 400, 160, 500, 200, 600, 240};
+    TestProbe<LoaderPool.Loaded> probe = kit.createTestProbe();
+    pool.tell(new LoaderPool.LoadBag(bag(xy), probe.getRef()));
+    LoaderPool.BagLoaded loaded = probe.expectMessageClass(LoaderPool.BagLoaded.class, Duration.ofSeconds(20));
+    DecodedBag d = loaded.decoded();
+    assertEquals(7, d.patches());
+    ByteBuffer got = d.pixels();
+    assertEquals(7 * 32 * 32 * 3, got.remaining());
+    ByteBuffer want = ByteBuffer.allocate(7 * 32 * 32 * 3);
+    try (Slide s = Slide.open(slide, SlideFixtures.WHITE)) {
+      for (int i = 0; i < 7; i++) {
+        s.readRegion(0, xy[2 * i], xy[2 * i + 1], 32, 32, want);
+      }
+    }
+    assertEquals(want.flip(), got);
+    assertTrue(d.decodeNanos() > 0);
+    d.release();
+  }
+
+  @Test
+  void aPatchOutsideTheSlideFailsTheBagNamingSlideAndCoordinate() {
+    TestProbe<LoaderPool.Loaded> probe = kit.createTestProbe();
+    pool.tell(new LoaderPool.LoadBag(bag(0, 0, 690, 10), probe.getRef()));
+    LoaderPool.BagFailed failed = probe.expectMessageClass(LoaderPool.BagFailed.class, Duration.ofSeconds(20));
+    assertTrue(failed.reason().contains("(690,10)"), failed.reason());
+    assertTrue(failed.reason().contains("'s'"), failed.reason());
+    assertTrue(failed.reason().contains("700x500"), failed.reason());
+  }
+
+  @Test
+  void aMissingSlideFailsTheBagNamingTheFile() {
+    TestProbe<LoaderPool.Loaded> probe = kit.createTestProbe();
+    BagRef missing = new BagRef("gone", dir.resolve("gone.tif").toString(), 0, new int[] {0, 0}, 32, 0, 0, 3);
+    pool.tell(new LoaderPool.LoadBag(missing, probe.getRef()));
+    LoaderPool.BagFailed failed = probe.expectMessageClass(LoaderPool.BagFailed.class, Duration.ofSeconds(20));
+    assertTrue(failed.reason().contains("gone.tif"), failed.reason());
+  }
+}

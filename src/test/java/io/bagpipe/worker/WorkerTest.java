@@ -1,0 +1,157 @@
+package io.bagpipe.worker;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.bagpipe.allreduce.LocalAllReduce;
+import io.bagpipe.bag.BagRef;
+import io.bagpipe.checkpoint.NamedTensor;
+import io.bagpipe.coordinator.Coordinator;
+import io.bagpipe.loader.BagBuffers;
+import io.bagpipe.loader.DecodedBag;
+import io.bagpipe.loader.LoaderPool;
+import io.bagpipe.loader.LoaderTesting;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class WorkerTest {
+
+  static final ActorTestKit kit = ActorTestKit.create();
+
+  @TempDir Path dir;
+
+  @AfterAll
+  static void stop() {
+    kit.shutdownTestKit();
+  }
+
+  /** A replica that counts what it was asked to do; a gradient of one float = bags trained. */
+  static final class CountingReplica implements Replica {
+    final AtomicInteger accumulated = new AtomicInteger();
+    final AtomicInteger applied = new AtomicInteger();
+    final AtomicInteger discarded = new AtomicInteger();
+    int pending;
+
+    @Override
+    public BagOutcome accumulate(DecodedBag bag) {
+      accumulated.incrementAndGet();
+      pending++;
+      return new BagOutcome(0.5, null, 1, 1, 1);
+    }
+
+    @Override
+    public int gradientLength() {
+      return 1;
+    }
+
+    @Override
+    public void gradient(float[] into) {
+      into[0] = pending;
+    }
+
+    @Override
+    public void apply(float[] average) {
+      applied.incrementAndGet();
+      pending = 0;
+    }
+
+    @Override
+    public void discard() {
+      discarded.incrementAndGet();
+      pending = 0;
+    }
+
+    @Override
+    public BagOutcome evaluate(DecodedBag bag) {
+      return new BagOutcome(0.1, new float[] {0.3f, 0.7f}, 1, 1, 0);
+    }
+
+    @Override
+    public long parameterDigest() {
+      return 1;
+    }
+
+    @Override
+    public List<NamedTensor> parameters() {
+      return List.of();
+    }
+
+    @Override
+    public List<NamedTensor> optimizerState() {
+      return List.of();
+    }
+
+    @Override
+    public void load(List<NamedTensor> parameters, List<NamedTensor> optimizerState) {}
+
+    @Override
+    public void close() {}
+  }
+
+  static BagRef bag(long key) {
+    return new BagRef("s" + key, "/nowhere/s" + key + ".tif", (int) (key % 2), new int[] {0, 0}, 8, 0, 0, key);
+  }
+
+  @Test
+  void pullsAtMostPrefetchBagsAheadAndTrainsInPlanOrder() {
+    TestProbe<LoaderPool.Command> loaders = kit.createTestProbe();
+    TestProbe<Coordinator.Command> coordinator = kit.createTestProbe();
+    CountingReplica replica = new CountingReplica();
+    ActorRef<Worker.Command> worker = kit.spawn(
+        Worker.create(0, () -> replica, new LocalAllReduce(1), loaders.getRef(), 2, dir, 2));
+    List<List<BagRef>> steps = new ArrayList<>();
+    for (int s = 0; s < 5; s++) {
+      steps.add(List.of(bag(2L * s), bag(2L * s + 1)));
+    }
+    worker.tell(new Worker.TrainSteps(0, 0, 0, steps, coordinator.getRef()));
+
+    BagBuffers buffers = new BagBuffers(4);
+    List<LoaderPool.LoadBag> asked = new ArrayList<>();
+    asked.add(loaders.expectMessageClass(LoaderPool.LoadBag.class));
+    asked.add(loaders.expectMessageClass(LoaderPool.LoadBag.class));
+    loaders.expectNoMessage(Duration.ofMillis(200)); // never more than prefetch-bags ahead
+    assertEquals(List.of(0L, 1L), asked.stream().map(m -> m.bag().key()).toList());
+
+    // Answer out of order: the worker still trains bag 0 first, and asks for one more per bag used.
+    asked.get(1).replyTo().tell(new LoaderPool.BagLoaded(LoaderTesting.decoded(asked.get(1).bag(), buffers)));
+    loaders.expectNoMessage(Duration.ofMillis(100));
+    asked.get(0).replyTo().tell(new LoaderPool.BagLoaded(LoaderTesting.decoded(asked.get(0).bag(), buffers)));
+    Coordinator.StepDone first = coordinator.expectMessageClass(Coordinator.StepDone.class);
+    assertEquals(0, first.step());
+    assertEquals(2, first.bags());
+    assertEquals(2, first.stepBags());
+
+    // A bag that fails is reported and weighs nothing; its step still completes.
+    for (int served = 2; served < 10; served++) {
+      LoaderPool.LoadBag m = loaders.expectMessageClass(LoaderPool.LoadBag.class);
+      assertEquals(served, m.bag().key());
+      if (served == 5) {
+        m.replyTo().tell(new LoaderPool.BagFailed(m.bag(), "slide 's5' cannot be read"));
+      } else {
+        m.replyTo().tell(new LoaderPool.BagLoaded(LoaderTesting.decoded(m.bag(), buffers)));
+      }
+    }
+    List<Object> rest = new ArrayList<>();
+    for (int i = 0; i < 5; i++) {
+      rest.add(coordinator.receiveMessage());
+    }
+    Coordinator.BagSkipped skipped = (Coordinator.BagSkipped) rest.stream()
+        .filter(m -> m instanceof Coordinator.BagSkipped).findFirst().orElseThrow();
+    assertEquals("s5", skipped.slideId());
+    Coordinator.StepDone step2 = (Coordinator.StepDone) rest.stream()
+        .filter(m -> m instanceof Coordinator.StepDone d && d.step() == 2).findFirst().orElseThrow();
+    assertEquals(1, step2.bags());
+    assertEquals(9, replica.accumulated.get());
+    assertEquals(5, replica.applied.get());
+    assertTrue(buffers.allocations() <= 3, "buffers are reused, not allocated per bag: " + buffers.allocations());
+  }
+}
