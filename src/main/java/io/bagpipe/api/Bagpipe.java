@@ -20,6 +20,7 @@ import io.bagpipe.slide.SlideSettings;
 import io.bagpipe.worker.DjlReplica;
 import io.bagpipe.worker.Replica;
 import io.bagpipe.worker.ReplicaFactory;
+import io.bagpipe.worker.TorchThreads;
 import io.bagpipe.worker.WorkerSettings;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -122,7 +123,7 @@ public final class Bagpipe {
       }
     }
     Optional<Checkpoint> from = resume;
-    applyThreads(worker);
+    TorchThreads.configure(worker.intraOpThreads());
     ReplicaFactory replicas = (device, rank) -> {
       Replica r = new DjlReplica(model, optimizer, worker, device, plan.patchSize());
       from.ifPresent(c -> r.load(c.parameters(), c.optimizerState()));
@@ -136,24 +137,4 @@ public final class Bagpipe {
     return worker.getValue("devices").unwrapped() instanceof String ? Engine.getInstance().getGpuCount() : 0;
   }
 
-  private static boolean interopSet;
-
-  /**
-   * PyTorch's thread counts are per process. Inter-op threads can be set only once,
-   * before any parallel work; intra-op threads may change between runs.
-   */
-  private static synchronized void applyThreads(WorkerSettings worker) {
-    if (worker.intraOpThreads() > 0) {
-      Engine.getEngine("PyTorch"); // loads the native library the calls below need
-      if (!interopSet) {
-        interopSet = true;
-        try {
-          ai.djl.pytorch.jni.JniUtils.setNumInteropThreads(1);
-        } catch (RuntimeException e) {
-          // already fixed by earlier work in this process; the intra-op count is what matters
-        }
-      }
-      ai.djl.pytorch.jni.JniUtils.setNumThreads(worker.intraOpThreads());
-    }
-  }
 }

@@ -24,6 +24,18 @@ public final class DecodedBag {
     this.decodeNanos = decodeNanos;
   }
 
+  /**
+   * A bag whose pixels are already in memory (benchmarks of the model step, tests):
+   * {@code pixels} holds {@code bag.size() * size * size * 3} bytes; release does nothing.
+   */
+  public static DecodedBag inMemory(BagRef bag, ByteBuffer pixels) {
+    int bytes = bag.size() * bag.patchSize() * bag.patchSize() * 3;
+    if (pixels.capacity() < bytes) {
+      throw new IllegalArgumentException("bag " + bag.key() + " needs " + bytes + " bytes, buffer has " + pixels.capacity());
+    }
+    return new DecodedBag(bag, pixels.duplicate().clear().limit(bytes), new BagBuffers(0), 0);
+  }
+
   public BagRef bag() {
     return bag;
   }

@@ -1,0 +1,298 @@
+package io.bagpipe.cli;
+
+import com.sun.management.OperatingSystemMXBean;
+import com.typesafe.config.Config;
+import io.bagpipe.api.Bagpipe;
+import io.bagpipe.api.BagpipeRun;
+import io.bagpipe.api.RunEvent;
+import io.bagpipe.bag.BagRef;
+import io.bagpipe.loader.DecodedBag;
+import io.bagpipe.model.ModelSettings;
+import io.bagpipe.model.OptimizerSettings;
+import io.bagpipe.worker.DjlReplica;
+import io.bagpipe.worker.Replica;
+import io.bagpipe.worker.TorchThreads;
+import io.bagpipe.worker.WorkerSettings;
+import java.lang.management.ManagementFactory;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+import java.util.concurrent.Flow;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code bagpipe bench train}: end-to-end training bags/s and CPU per bag on the
+ * peer's data set (MIL-CNN-S, bag_size 32, bag_num 8), beside the peer's
+ * {@code seed_mil.py ddp}, {@code train} and {@code compute} and the C read limit,
+ * all in one run, interleaved over rounds. Reports the ratios the targets are set
+ * on: Bagpipe's CPU per bag over the essential cost (the C read of a bag's patches
+ * plus Bagpipe's own model step on an in-memory bag), Bagpipe's model step over
+ * the peer's, and Bagpipe's bags/s over the peer's DDP.
+ */
+@Command(name = "train", mixinStandardHelpOptions = true,
+    description = "Training bags/s and CPU/bag vs the peer's ddp/train/compute and the C read limit, one run.")
+final class BenchTrainCommand implements Callable<Integer> {
+
+  private static final int BAG_SIZE = 32;
+  private static final int PATCH = 224;
+
+  @Mixin ConfigOptions configOptions;
+
+  @Option(names = "--data", paramLabel = "DIR", description = "Peer-layout data set (default: bagpipe.bench.peer-data, made when missing).")
+  Path data;
+
+  @Option(names = "--bags", description = "Measured bags per run (default: ${DEFAULT-VALUE}).")
+  int bags = 64;
+
+  @Option(names = "--warmup", description = "Warm-up bags before measuring (default: ${DEFAULT-VALUE}).")
+  int warmup = 8;
+
+  @Option(names = "--rounds", description = "Interleaved rounds; medians are reported (default: ${DEFAULT-VALUE}).")
+  int rounds = 2;
+
+  @Option(names = "--workers", description = "Bagpipe CPU workers (one intra-op thread each) (default: ${DEFAULT-VALUE}).")
+  int workers = 2;
+
+  @Override
+  public Integer call() throws Exception {
+    Config config = configOptions.load();
+    BenchSettings bench = BenchSettings.fromConfig(config.getConfig("bagpipe.bench"));
+    Path dir = (data != null ? data : bench.peerData()).toAbsolutePath().normalize();
+    PeerTools peers = new PeerTools(bench.peers(), bench.out().resolve("bin"));
+    peers.ensurePeerData(dir);
+    Path limit = peers.compile("read_limit");
+    String python = "/usr/bin/python3";
+    String seed = bench.peers().resolve("seed_mil.py").toString();
+    if (!Files.isExecutable(Path.of(python))) {
+      throw new IllegalStateException("the peer needs Debian's python: sudo apt-get install -y python3-torch python3-torchvision python3-openslide");
+    }
+
+    Map<String, List<Double>> f = new LinkedHashMap<>();
+    for (int r = 0; r < rounds; r++) {
+      int port = 29600 + 10 * r;
+      say("round %d/%d: C read limit", r + 1, rounds);
+      Map<String, String> raw = peers.result(List.of(limit.toString(), dir.toString(), "1024", "2", "raw", Integer.toString(r + 1)), 600);
+      put(f, "c_raw_patches_per_cpu_s", raw.get("patches_per_cpu_s"));
+      put(f, "c_raw_patches_per_s", raw.get("patches_per_s"));
+      Map<String, String> bag = peers.result(List.of(limit.toString(), dir.toString(), "1024", "2", "bag", Integer.toString(r + 1)), 600);
+      put(f, "c_bag_patches_per_cpu_s", bag.get("patches_per_cpu_s"));
+
+      say("round %d/%d: peer compute (model step only)", r + 1, rounds);
+      Map<String, String> compute = peers.result(List.of(python, seed, "compute", "--bags", "32", "--data", dir.toString()), 600);
+      put(f, "peer_compute_bags_per_s", compute.get("bags_per_s"));
+      put(f, "peer_compute_cpu_ms_per_bag", 1000 * d(compute, "cpu_s") / d(compute, "bags"));
+
+      say("round %d/%d: Bagpipe model step only", r + 1, rounds);
+      double[] step = modelStep(config, 32);
+      put(f, "bagpipe_step_bags_per_s_1thread", step[0]);
+      put(f, "bagpipe_step_cpu_ms_per_bag_1thread", step[1]);
+      put(f, "bagpipe_step_bags_per_s_2threads", step[2]);
+
+      say("round %d/%d: peer ddp (2 ranks, num_workers=2)", r + 1, rounds);
+      Map<String, String> ddp = peers.result(List.of(python, seed, "ddp", "--workers", "2", "--bags", Integer.toString(bags),
+          "--data", dir.toString(), "--port", Integer.toString(port)), 900);
+      put(f, "peer_ddp_bags_per_s", ddp.get("bags_per_s"));
+      put(f, "peer_ddp_cpu_ms_per_bag", 1000 * d(ddp, "cpu_s") / d(ddp, "bags"));
+
+      say("round %d/%d: peer train (1 process, num_workers=2)", r + 1, rounds);
+      Map<String, String> train = peers.result(List.of(python, seed, "train", "--workers", "2", "--bags", Integer.toString(bags),
+          "--data", dir.toString()), 900);
+      put(f, "peer_train_bags_per_s", train.get("bags_per_s"));
+      put(f, "peer_train_cpu_ms_per_bag", 1000 * d(train, "cpu_s") / d(train, "bags"));
+
+      say("round %d/%d: Bagpipe train (%d cpu workers)", r + 1, rounds, workers);
+      double[] ours = pipeline(config, dir, bench.out().resolve("bench-run"));
+      put(f, "bagpipe_train_bags_per_s", ours[0]);
+      put(f, "bagpipe_train_cpu_ms_per_bag", ours[1]);
+
+      double cReadMs = 1000.0 * BAG_SIZE / last(f, "c_raw_patches_per_cpu_s");
+      put(f, "essential_cpu_ms_per_bag", cReadMs + last(f, "bagpipe_step_cpu_ms_per_bag_1thread"));
+      put(f, "ratio_bagpipe_cpu_per_bag_to_essential", last(f, "bagpipe_train_cpu_ms_per_bag") / last(f, "essential_cpu_ms_per_bag"));
+      put(f, "ratio_peer_ddp_cpu_per_bag_to_essential", last(f, "peer_ddp_cpu_ms_per_bag") / last(f, "essential_cpu_ms_per_bag"));
+      put(f, "ratio_bagpipe_step_to_peer_compute", last(f, "bagpipe_step_bags_per_s_2threads") / last(f, "peer_compute_bags_per_s"));
+      put(f, "ratio_bagpipe_bags_per_s_to_peer_ddp", last(f, "bagpipe_train_bags_per_s") / last(f, "peer_ddp_bags_per_s"));
+      put(f, "ratio_bagpipe_bags_per_s_to_peer_train", last(f, "bagpipe_train_bags_per_s") / last(f, "peer_train_bags_per_s"));
+    }
+
+    StringBuilder md = new StringBuilder("# bagpipe bench train\n\n")
+        .append("- date: ").append(LocalDateTime.now().withNano(0)).append('\n')
+        .append("- data: ").append(dir).append(" (MIL-CNN-S, bag_size 32, bag_num 8, SGD 0.01/0.9/1e-4)\n")
+        .append("- Bagpipe: ").append(workers).append(" cpu worker(s) x 1 intra-op thread, loaders = CPUs; ")
+        .append(warmup).append(" warm-up bags then ").append(bags).append(" measured; CPU = the JVM's process CPU time\n")
+        .append("- peer: ").append(seed).append(" (").append(bags).append(" measured bags; CPU of the process tree)\n")
+        .append("- essential CPU per bag = C read_region of 32 patches (raw, slides open, 2 threads, per CPU-second)")
+        .append(" + Bagpipe's model step on an in-memory bag (1 thread)\n")
+        .append("- rounds: ").append(rounds).append(", interleaved; median (per round)\n\n")
+        .append("| figure | median | per round |\n|---|---|---|\n");
+    for (Map.Entry<String, List<Double>> e : f.entrySet()) {
+      List<Double> v = e.getValue();
+      double[] a = v.stream().mapToDouble(Double::doubleValue).toArray();
+      StringBuilder per = new StringBuilder();
+      for (double x : a) {
+        per.append(per.isEmpty() ? "" : ", ").append(String.format("%.3f", x));
+      }
+      String name = e.getKey();
+      md.append(String.format("| %s | %s%.3f%s | %s |%n", name, name.startsWith("ratio") ? "**" : "",
+          BenchReadCommand.median(a), name.startsWith("ratio") ? "**" : "", per));
+    }
+    md.append("\nTargets: ratio_bagpipe_cpu_per_bag_to_essential <= 1.05; ratio_bagpipe_step_to_peer_compute >= 1;")
+        .append(" ratio_bagpipe_bags_per_s_to_peer_ddp >= 1.6.\n");
+    Files.createDirectories(bench.out());
+    Path report = bench.out().resolve("train-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")) + ".md");
+    Files.writeString(report, md);
+    System.out.print(md);
+    System.out.println("\nreport: " + report);
+    return 0;
+  }
+
+  /**
+   * Bagpipe's model step alone on a fixed in-memory bag of random uint8 patches:
+   * {bags/s and CPU ms per bag with 1 intra-op thread, bags/s with 2 threads}.
+   */
+  private static double[] modelStep(Config config, int n) {
+    ModelSettings model = ModelSettings.fromConfig(config.getConfig("bagpipe.model"));
+    OptimizerSettings optimizer = OptimizerSettings.fromConfig(config.getConfig("bagpipe.optimizer"));
+    WorkerSettings worker = WorkerSettings.fromConfig(config.getConfig("bagpipe.worker"), 0);
+    ByteBuffer pixels = ByteBuffer.allocateDirect(BAG_SIZE * PATCH * PATCH * 3);
+    SplittableRandom rnd = new SplittableRandom(1);
+    while (pixels.hasRemaining()) {
+      pixels.put((byte) rnd.nextInt(256));
+    }
+    DecodedBag bag = DecodedBag.inMemory(new BagRef("mem", "mem", 1, new int[2 * BAG_SIZE], PATCH, 0, 0, 0), pixels);
+    OperatingSystemMXBean os = (OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
+    double[] out = new double[3];
+    for (int threads : new int[] {1, 2}) {
+      TorchThreads.configure(threads);
+      try (Replica r = new DjlReplica(model, optimizer, worker, "cpu", PATCH)) {
+        float[] g = new float[r.gradientLength()];
+        for (int i = 0; i < 4; i++) {
+          step(r, bag, g);
+        }
+        long t0 = System.nanoTime();
+        long c0 = os.getProcessCpuTime();
+        for (int i = 0; i < n; i++) {
+          step(r, bag, g);
+        }
+        double secs = (System.nanoTime() - t0) / 1e9;
+        double cpu = (os.getProcessCpuTime() - c0) / 1e9;
+        if (threads == 1) {
+          out[0] = n / secs;
+          out[1] = 1000 * cpu / n;
+        } else {
+          out[2] = n / secs;
+        }
+      }
+    }
+    return out;
+  }
+
+  private static void step(Replica r, DecodedBag bag, float[] g) {
+    r.accumulate(bag);
+    r.gradient(g);
+    r.apply(g);
+  }
+
+  /** Bagpipe's whole pipeline on the peer's data: {bags/s, CPU ms per bag} over the measured window. */
+  private double[] pipeline(Config base, Path dir, Path runDir) throws Exception {
+    deleteTree(runDir);
+    int perEpoch = 8 * 8;
+    int epochs = (warmup + bags + perEpoch - 1) / perEpoch;
+    StringBuilder devices = new StringBuilder("[");
+    for (int i = 0; i < workers; i++) {
+      devices.append(i == 0 ? "cpu" : ",cpu");
+    }
+    Config config = ConfigOptions.defaults(List.of(
+        "bagpipe.data.dir=" + dir, "bagpipe.train.run-dir=" + runDir, "bagpipe.train.epochs=" + epochs,
+        "bagpipe.train.resume=false", "bagpipe.plan.bag-size=" + BAG_SIZE, "bagpipe.plan.bag-num=8",
+        "bagpipe.plan.patch-size=" + PATCH, "bagpipe.plan.folds.k=1", "bagpipe.plan.folds.train=1",
+        "bagpipe.plan.folds.val=\"\"", "bagpipe.model.encoder=mil-cnn-s", "bagpipe.optimizer.name=sgd",
+        "bagpipe.worker.devices=" + devices + "]", "bagpipe.worker.intra-op-threads=1"))
+        .withFallback(base);
+    OperatingSystemMXBean os = (OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
+    AtomicLong startNanos = new AtomicLong(-1);
+    AtomicLong startCpu = new AtomicLong();
+    AtomicLong startBags = new AtomicLong();
+    long[] end = new long[3];
+    BagpipeRun run = Bagpipe.start(config);
+    run.events().subscribe(new Flow.Subscriber<>() {
+      long finished;
+
+      @Override
+      public void onSubscribe(Flow.Subscription s) {
+        s.request(Long.MAX_VALUE);
+      }
+
+      @Override
+      public void onNext(RunEvent e) {
+        if (e instanceof RunEvent.StepCompleted s) {
+          long total = finished + s.bagsDone();
+          if (startNanos.get() < 0 && total >= warmup) {
+            startCpu.set(os.getProcessCpuTime());
+            startBags.set(total);
+            startNanos.set(System.nanoTime());
+          } else if (startNanos.get() >= 0) {
+            end[0] = System.nanoTime();
+            end[1] = os.getProcessCpuTime();
+            end[2] = total;
+          }
+          if (s.step() == s.steps()) {
+            finished += s.bagsDone();
+          }
+        }
+      }
+
+      @Override
+      public void onError(Throwable t) {}
+
+      @Override
+      public void onComplete() {}
+    });
+    run.result().toCompletableFuture().get(30, TimeUnit.MINUTES);
+    long measured = end[2] - startBags.get();
+    double secs = (end[0] - startNanos.get()) / 1e9;
+    double cpu = (end[1] - startCpu.get()) / 1e9;
+    return new double[] {measured / secs, 1000 * cpu / measured};
+  }
+
+  private static void deleteTree(Path p) throws java.io.IOException {
+    if (Files.exists(p)) {
+      try (var s = Files.walk(p)) {
+        for (Path q : (Iterable<Path>) s.sorted(java.util.Comparator.reverseOrder())::iterator) {
+          Files.delete(q);
+        }
+      }
+    }
+  }
+
+  private static double d(Map<String, String> m, String k) {
+    return Double.parseDouble(m.get(k));
+  }
+
+  private static void put(Map<String, List<Double>> f, String k, String v) {
+    put(f, k, Double.parseDouble(v));
+  }
+
+  private static void put(Map<String, List<Double>> f, String k, double v) {
+    f.computeIfAbsent(k, x -> new ArrayList<>()).add(v);
+  }
+
+  private static double last(Map<String, List<Double>> f, String k) {
+    return f.get(k).getLast();
+  }
+
+  private static void say(String fmt, Object... args) {
+    System.err.printf("bench train: " + fmt + "%n", args);
+  }
+}
