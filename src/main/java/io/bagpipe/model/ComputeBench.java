@@ -56,7 +56,12 @@ public final class ComputeBench {
       for (int i = 0; i < values.length; i++) {
         values[i] = random.nextFloat();
       }
-      NDArray bag = manager.create(values, shape);
+      // Like the peer's torch.rand bag, let libtorch allocate it (64-byte aligned); a tensor made from a
+      // Java direct buffer starts 16 bytes off a 64-byte boundary.
+      NDArray bag;
+      try (NDArray fromJava = manager.create(values, shape)) {
+        bag = fromJava.duplicate();
+      }
       float[] gradient = new float[step.gradientSize()];
       for (int i = 0; i < warmup; i++) {
         trainStep(step, bag, gradient, flat);

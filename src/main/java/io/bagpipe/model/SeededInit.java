@@ -6,7 +6,6 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
 import ai.djl.util.Pair;
-import java.nio.ByteOrder;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
@@ -65,7 +64,7 @@ public final class SeededInit {
 
   /** Writes {@code values} into a CPU float32 array in place, through a direct view of its memory. */
   static void write(NDArray array, float[] values) {
-    array.toByteBuffer(true).order(ByteOrder.nativeOrder()).asFloatBuffer().put(values);
+    TrainableParameters.view(array).put(values);
   }
 
   private static Parameter sibling(Map<String, Parameter> byName, String biasName) {
