@@ -58,8 +58,8 @@ public final class MilModel extends AbstractBlock {
         settings.classes());
     model.initialize(manager, DataType.FLOAT32, new Shape(2, 3, patchSize, patchSize));
     if (model.encoder instanceof SymbolBlock) {
-      SeededInit.apply(model.pooling, settings.seed() ^ 0x706f6f6cL);
-      SeededInit.apply(model.head, settings.seed() ^ 0x68656164L);
+      SeededInit.apply(model.pooling, settings.seed());
+      SeededInit.apply(model.head, settings.seed());
     } else {
       SeededInit.apply(model, settings.seed());
     }

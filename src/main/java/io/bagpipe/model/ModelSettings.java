@@ -35,7 +35,7 @@ public record ModelSettings(EncoderSpec encoder, PoolingKind pooling, int attent
     try {
       encoder = EncoderSpec.named(model.getString("encoder"), model.getString("torchscript-path"));
     } catch (IllegalArgumentException e) {
-      throw new ConfigException.BadValue(model.origin(), KEY + "encoder", e.getMessage());
+      throw new ConfigException.BadValue(model.getValue("encoder").origin(), KEY + "encoder", e.getMessage());
     }
     PoolingKind pooling;
     try {

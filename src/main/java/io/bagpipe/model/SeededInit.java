@@ -6,7 +6,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
 import ai.djl.util.Pair;
-import java.nio.ByteOrder;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -53,8 +53,8 @@ public final class SeededInit {
       switch (param.getType()) {
         case WEIGHT -> uniform(values, 1 / Math.sqrt(fanIn(array.getShape())), name, seed);
         case BIAS -> uniform(values, 1 / Math.sqrt(fanIn(sibling(byName, name).getArray().getShape())), name, seed);
-        case GAMMA, RUNNING_VAR -> java.util.Arrays.fill(values, 1f);
-        case BETA, RUNNING_MEAN -> java.util.Arrays.fill(values, 0f);
+        case GAMMA, RUNNING_VAR -> Arrays.fill(values, 1f);
+        case BETA, RUNNING_MEAN -> Arrays.fill(values, 0f);
         default -> throw new IllegalStateException("parameter " + name + " has type " + param.getType()
             + ", which SeededInit does not know how to initialise");
       }
@@ -64,7 +64,7 @@ public final class SeededInit {
 
   /** Writes {@code values} into a CPU float32 array in place, through a direct view of its memory. */
   static void write(NDArray array, float[] values) {
-    array.toByteBuffer(true).order(ByteOrder.nativeOrder()).asFloatBuffer().put(values);
+    TrainableParameters.view(array).put(values);
   }
 
   private static Parameter sibling(Map<String, Parameter> byName, String biasName) {

@@ -1,5 +1,6 @@
 package io.bagpipe.model;
 
+import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
@@ -149,7 +150,15 @@ public final class TrainableParameters {
     return g;
   }
 
-  private static FloatBuffer view(NDArray array) {
+  /**
+   * A direct view of a CPU array's memory. DJL would silently hand out a copy for an array on
+   * another device, and writes to it would be lost, hence the check.
+   */
+  static FloatBuffer view(NDArray array) {
+    if (!array.getDevice().equals(Device.cpu())) {
+      throw new UnsupportedOperationException("flat parameter and gradient access works on CPU arrays only, got "
+          + array.getDevice());
+    }
     return array.toByteBuffer(true).order(ByteOrder.nativeOrder()).asFloatBuffer();
   }
 

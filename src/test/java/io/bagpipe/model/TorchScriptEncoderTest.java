@@ -14,6 +14,7 @@ import ai.djl.training.ParameterStore;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -31,16 +32,15 @@ class TorchScriptEncoderTest {
   }
 
   static float[] expected() throws IOException {
-    return Files.readAllLines(ModelFixtures.resource("tiny-encoder-expected.txt")).stream()
+    List<String> lines = Files.readAllLines(ModelFixtures.resource("tiny-encoder-expected.txt")).stream()
         .filter(l -> !l.startsWith("#") && !l.isBlank())
-        .map(Float::parseFloat)
-        .collect(java.util.stream.Collectors.collectingAndThen(java.util.stream.Collectors.toList(), l -> {
-          float[] f = new float[l.size()];
-          for (int i = 0; i < f.length; i++) {
-            f[i] = l.get(i);
-          }
-          return f;
-        }));
+        .toList();
+    float[] f = new float[lines.size()];
+    for (int i = 0; i < f.length; i++) {
+      f[i] = Float.parseFloat(lines.get(i));
+    }
+    assertEquals(12, f.length);
+    return f;
   }
 
   @Test
