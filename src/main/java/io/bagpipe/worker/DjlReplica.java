@@ -74,7 +74,7 @@ public final class DjlReplica implements Replica {
    * the scale and shift broadcast over contiguous planes and vectorise: a third of
    * the cost of normalising interleaved RGB.
    */
-  private NDArray upload(NDManager scope, DecodedBag bag) {
+  NDArray upload(NDManager scope, DecodedBag bag) {
     int p = bag.patchSize();
     NDArray u8 = scope.create(bag.pixels(), new Shape(bag.patches(), p, p, 3), DataType.UINT8);
     NDArray planes = NDArrays.stack(new NDList(u8.get(":,:,:,0"), u8.get(":,:,:,1"), u8.get(":,:,:,2")), 1);
@@ -186,7 +186,12 @@ public final class DjlReplica implements Replica {
             + (t == null ? " is missing" : " has shape " + new Shape(t.shape()) + ", model " + a.getShape())
             + "; was it written with another bagpipe.model?");
       }
-      a.set(t.data());
+      if (a.getDevice().equals(Device.cpu()) && a.getDataType() == DataType.FLOAT32) {
+        // Straight into the tensor's memory: NDArray.set goes through a deprecated libtorch mode and warns.
+        a.toByteBuffer(true).order(java.nio.ByteOrder.nativeOrder()).asFloatBuffer().put(t.data());
+      } else {
+        a.set(t.data());
+      }
     }
     if (!byName.isEmpty()) {
       throw new IllegalArgumentException("checkpoint has parameters this model lacks: " + byName.keySet());
