@@ -14,7 +14,6 @@ import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.LocalDateTime;
-import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -55,11 +54,8 @@ final class BenchReadCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     Config config = configOptions.load();
     BenchSettings bench = BenchSettings.fromConfig(config.getConfig("bagpipe.bench"));
-    Path dir = (data != null ? data : bench.peerData()).toAbsolutePath().normalize();
-    PeerTools peers = new PeerTools(bench.peers(), bench.out().resolve("bin"));
-    if (data == null) {
-      peers.ensurePeerData(dir);
-    }
+    PeerTools peers = bench.tools();
+    Path dir = bench.data(data, peers);
     if (patches < 1 || rounds < 1 || threads.isEmpty() || threads.stream().anyMatch(t -> t < 1)) {
       throw new IllegalArgumentException("--patches, --rounds and --threads must be positive");
     }
@@ -131,11 +127,7 @@ final class BenchReadCommand implements Callable<Integer> {
           threads.get(i), median(c[i]), median(j[i]), median(ratio), per, median(cCpu[i]), median(jCpu[i]), median(cpuRatio)));
     }
     md.append("\nRatio = Bagpipe ÷ C limit within a round (Bagpipe also converts ARGB to RGB; the C `raw` mode does not).\n");
-    Files.createDirectories(bench.out());
-    Path report = bench.out().resolve("read-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")) + ".md");
-    Files.writeString(report, md);
-    System.out.print(md);
-    System.out.println("\nreport: " + report);
+    bench.report("read", md);
     return 0;
   }
 

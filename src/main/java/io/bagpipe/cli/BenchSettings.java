@@ -11,6 +11,32 @@ import java.nio.file.Path;
  * @param out where reports and compiled probes go
  */
 record BenchSettings(Path peers, Path peerData, Path out) {
+
+  /** The data set to measure on: {@code option} when given, else the peer's (made when missing). */
+  Path data(Path option, PeerTools tools) throws java.io.IOException, InterruptedException {
+    if (option != null) {
+      return option.toAbsolutePath().normalize();
+    }
+    Path dir = peerData.toAbsolutePath().normalize();
+    tools.ensurePeerData(dir);
+    return dir;
+  }
+
+  /** The peer pipeline and probes, compiled into {@code out/bin}. */
+  PeerTools tools() {
+    return new PeerTools(peers, out.resolve("bin"));
+  }
+
+  /** Prints {@code markdown} and saves it as {@code out/KIND-TIMESTAMP.md}. */
+  void report(String kind, CharSequence markdown) throws java.io.IOException {
+    java.nio.file.Files.createDirectories(out);
+    Path file = out.resolve(kind + "-" + java.time.LocalDateTime.now()
+        .format(java.time.format.DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")) + ".md");
+    java.nio.file.Files.writeString(file, markdown);
+    System.out.print(markdown);
+    System.out.println("\nreport: " + file);
+  }
+
   static BenchSettings fromConfig(Config c) {
     return new BenchSettings(Path.of(c.getString("peers")), Path.of(c.getString("peer-data")), Path.of(c.getString("out")));
   }

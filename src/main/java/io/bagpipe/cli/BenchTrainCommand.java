@@ -18,7 +18,6 @@ import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.LocalDateTime;
-import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -69,9 +68,8 @@ final class BenchTrainCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     Config config = configOptions.load();
     BenchSettings bench = BenchSettings.fromConfig(config.getConfig("bagpipe.bench"));
-    Path dir = (data != null ? data : bench.peerData()).toAbsolutePath().normalize();
-    PeerTools peers = new PeerTools(bench.peers(), bench.out().resolve("bin"));
-    peers.ensurePeerData(dir);
+    PeerTools peers = bench.tools();
+    Path dir = bench.data(data, peers);
     Path limit = peers.compile("read_limit");
     String python = "/usr/bin/python3";
     String seed = bench.peers().resolve("seed_mil.py").toString();
@@ -149,11 +147,7 @@ final class BenchTrainCommand implements Callable<Integer> {
     }
     md.append("\nTargets: ratio_bagpipe_cpu_per_bag_to_essential <= 1.05; ratio_bagpipe_step_to_peer_compute >= 1;")
         .append(" ratio_bagpipe_bags_per_s_to_peer_ddp >= 1.6.\n");
-    Files.createDirectories(bench.out());
-    Path report = bench.out().resolve("train-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")) + ".md");
-    Files.writeString(report, md);
-    System.out.print(md);
-    System.out.println("\nreport: " + report);
+    bench.report("train", md);
     return 0;
   }
 

@@ -108,9 +108,7 @@ public final class Registrations {
             java.util.LinkedHashMap.class, java.util.TreeMap.class, java.util.Optional.class)) {
       kryo.register(c, id++);
     }
-    kryo.register(UnmodifiableSortedMapSerializer.TYPE, new UnmodifiableSortedMapSerializer(), id++);
-    kryo.register(java.util.Collections.unmodifiableMap(new java.util.HashMap<>()).getClass(),
-        new UnmodifiableMapSerializer(), id++);
+    UnmodifiableMapSerializer.register(kryo, id);
     ImmutableCollectionsSerializers.addDefaultSerializers(kryo);
     ImmutableCollectionsSerializers.registerSerializers(kryo);
     registerActorRefs(kryo, refs, 60);

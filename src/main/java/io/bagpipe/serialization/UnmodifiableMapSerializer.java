@@ -7,12 +7,32 @@ import com.esotericsoftware.kryo.io.Output;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.TreeMap;
+import java.util.function.Function;
+import java.util.function.Supplier;
 
-/** {@code Collections.unmodifiableMap}, keeping the iteration order. */
+/**
+ * The JDK's unmodifiable map views (records keep their maps that way): entries
+ * are written in iteration order and read into a fresh map wrapped the same way.
+ */
 final class UnmodifiableMapSerializer extends Serializer<Map<Object, Object>> {
 
-  UnmodifiableMapSerializer() {
+  private final Supplier<Map<Object, Object>> empty;
+  private final Function<Map<Object, Object>, Map<Object, Object>> wrap;
+
+  private UnmodifiableMapSerializer(Supplier<Map<Object, Object>> empty, Function<Map<Object, Object>, Map<Object, Object>> wrap) {
+    this.empty = empty;
+    this.wrap = wrap;
     setImmutable(true);
+  }
+
+  /** Registers the sorted and the plain unmodifiable view classes from id {@code id}. */
+  static int register(Kryo kryo, int id) {
+    kryo.register(Collections.unmodifiableSortedMap(new TreeMap<>()).getClass(),
+        new UnmodifiableMapSerializer(TreeMap::new, m -> Collections.unmodifiableSortedMap((TreeMap<Object, Object>) m)), id++);
+    kryo.register(Collections.unmodifiableMap(new LinkedHashMap<>()).getClass(),
+        new UnmodifiableMapSerializer(LinkedHashMap::new, Collections::unmodifiableMap), id++);
+    return id;
   }
 
   @Override
@@ -27,10 +47,10 @@ final class UnmodifiableMapSerializer extends Serializer<Map<Object, Object>> {
   @Override
   public Map<Object, Object> read(Kryo kryo, Input in, Class<? extends Map<Object, Object>> type) {
     int n = in.readVarInt(true);
-    Map<Object, Object> map = new LinkedHashMap<>();
+    Map<Object, Object> map = empty.get();
     for (int i = 0; i < n; i++) {
       map.put(kryo.readClassAndObject(in), kryo.readClassAndObject(in));
     }
-    return Collections.unmodifiableMap(map);
+    return wrap.apply(map);
   }
 }
