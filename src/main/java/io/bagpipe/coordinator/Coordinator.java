@@ -415,8 +415,10 @@ public final class Coordinator {
       }
       setup.events().tell(new RunEvent.EpochCompleted(record));
       double value = record.metric(state.bestMetric());
+      // Ties go to the later epoch: with few validation slides AUC saturates early, and
+      // the later model has trained longer at the same score.
       boolean better = !Double.isNaN(value)
-          && (!state.hasBest() || (setup.maximize() ? value > state.bestValue() : value < state.bestValue()));
+          && (!state.hasBest() || (setup.maximize() ? value >= state.bestValue() : value <= state.bestValue()));
       if (better) {
         state = state.withBest(value, run.epoch);
       }
