@@ -25,10 +25,14 @@ class SlideTest {
 
   @TempDir static Path dir;
   static Path vips;
+  static Path synth;
 
   @BeforeAll
   static void slides() throws Exception {
     vips = SlideFixtures.vipsSlide(dir, "vips", 1500, 1100);
+    io.bagpipe.slide.synth.SyntheticDataSet.ensure(new io.bagpipe.slide.synth.SynthSettings(
+        dir.resolve("synth"), 2, 1500, 1100, 0.15, 0.4, 0.6, 224, 1, 3, 0.9f, 0.5), line -> {});
+    synth = dir.resolve("synth/slides/synth_001.tif");
   }
 
   static Stream<Arguments> regions() {
@@ -42,11 +46,18 @@ class SlideTest {
         Arguments.of("entirely outside", 0, 5000L, 5000L, 40, 30));
   }
 
-  @ParameterizedTest(name = "{0}")
+  @ParameterizedTest(name = "vips slide: {0}")
   @MethodSource("regions")
   void readsEqualOpenSlideWritePngPixelForPixel(String what, int level, long x, long y, int w, int h)
       throws Exception {
     assertMatchesWritePng(vips, level, x, y, w, h, SlideFixtures.WHITE);
+  }
+
+  @ParameterizedTest(name = "synth slide: {0}")
+  @MethodSource("regions")
+  void readsOfASynthSlideEqualOpenSlideWritePng(String what, int level, long x, long y, int w, int h)
+      throws Exception {
+    assertMatchesWritePng(synth, level, x, y, w, h, SlideFixtures.WHITE);
   }
 
   @Test
