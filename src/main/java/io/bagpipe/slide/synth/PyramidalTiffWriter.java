@@ -89,6 +89,9 @@ public final class PyramidalTiffWriter {
   }
 
   private final TiffOptions options;
+  private final long maxBytes;
+  /** Room kept for the IFDs at the end (tile tables plus fixed tags). */
+  private final long ifdReserve;
   private final int tile;
   private final List<Level> levels = new ArrayList<>();
   private final ByteArrayOutputStream jpegBytes = new ByteArrayOutputStream(1 << 16);
@@ -107,8 +110,9 @@ public final class PyramidalTiffWriter {
   private long position;
   private Path target;
 
-  private PyramidalTiffWriter(int width, int height, TiffOptions options) {
+  private PyramidalTiffWriter(int width, int height, TiffOptions options, long maxBytes) {
     this.options = options;
+    this.maxBytes = maxBytes;
     this.tile = options.tileSize();
     int w = width;
     int h = height;
@@ -120,6 +124,11 @@ public final class PyramidalTiffWriter {
       w = (w + 1) / 2;
       h = (h + 1) / 2;
     }
+    long reserve = 2;
+    for (Level l : levels) {
+      reserve += 8L * l.offsets.length + 400 + options.description().length();
+    }
+    ifdReserve = reserve;
     tileImage = new BufferedImage(tile, tile, BufferedImage.TYPE_3BYTE_BGR);
     tileBgr = ((DataBufferByte) tileImage.getRaster().getDataBuffer()).getData();
     jpeg = ImageIO.getImageWritersByFormatName("jpeg").next();
@@ -152,13 +161,20 @@ public final class PyramidalTiffWriter {
    */
   public static WrittenTiff write(Path target, int width, int height, TiffOptions options, StripPainter painter)
       throws IOException {
+    return write(target, width, height, options, painter, MAX_CLASSIC_TIFF_BYTES);
+  }
+
+  /** {@link #write} with a lower size limit, so tests can reach it cheaply. */
+  static WrittenTiff write(
+      Path target, int width, int height, TiffOptions options, StripPainter painter, long maxBytes)
+      throws IOException {
     if (width <= 0 || height <= 0) {
       throw new IllegalArgumentException("slide size must be positive, got " + width + "x" + height);
     }
     if ((long) width * 3 * options.tileSize() > Integer.MAX_VALUE - 64) {
       throw new IllegalArgumentException("slide width " + width + " is too large for one strip buffer");
     }
-    PyramidalTiffWriter w = new PyramidalTiffWriter(width, height, options);
+    PyramidalTiffWriter w = new PyramidalTiffWriter(width, height, options, maxBytes);
     try {
       return w.run(target, painter);
     } finally {
@@ -267,7 +283,7 @@ public final class PyramidalTiffWriter {
       jpeg.write(null, new IIOImage(tileImage, null, null), jpegParam);
     }
     byte[] bytes = jpegBytes.toByteArray();
-    if (position + bytes.length > MAX_CLASSIC_TIFF_BYTES - (1 << 22)) {
+    if (position + bytes.length > maxBytes - ifdReserve) {
       throw new IOException(
           target + ": the slide would pass 4 GiB, the limit of classic TIFF that OpenSlide 3.4.1 reads; "
               + "make it smaller (bagpipe.synth.width/height) or lower bagpipe.synth.jpeg-quality");
@@ -354,7 +370,7 @@ public final class PyramidalTiffWriter {
     for (Level level : levels) {
       boolean last = level.index == levels.size() - 1;
       byte[] ifd = ifd(level, position, last);
-      if (position + ifd.length > MAX_CLASSIC_TIFF_BYTES) {
+      if (position + ifd.length > maxBytes) {
         throw new IOException(target + ": the slide would pass 4 GiB, the limit of classic TIFF");
       }
       append(ifd);

@@ -176,7 +176,7 @@ public final class TissueMap {
 
   private static double border(double u) {
     double d = Math.min(u, 1 - u);
-    return Noise.fade(Noise.clamp01((d - 0.01) / 0.08));
+    return Noise.fade(Noise.clamp01((d - 0.02) / 0.14));
   }
 
   /** The raw tissue value above which the recipe's fraction of the slide lies. */
