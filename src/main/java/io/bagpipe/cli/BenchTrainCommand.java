@@ -171,7 +171,7 @@ final class BenchTrainCommand implements Callable<Integer> {
       TorchThreads.configure(threads);
       try (Replica r = new DjlReplica(model, optimizer, worker, "cpu", PATCH)) {
         float[] g = new float[r.gradientLength()];
-        for (int i = 0; i < 4; i++) {
+        for (int i = 0; i < 12; i++) { // libtorch's allocator and the JIT settle within ~10 steps
           step(r, bag, g);
         }
         long t0 = System.nanoTime();
