@@ -124,7 +124,7 @@ public final class Bagpipe {
     }
     Optional<Checkpoint> from = resume;
     TorchThreads.configure(worker.intraOpThreads());
-    ReplicaFactory replicas = (device, rank) -> {
+    ReplicaFactory replicas = device -> {
       Replica r = new DjlReplica(model, optimizer, worker, device, plan.patchSize());
       from.ifPresent(c -> r.load(c.parameters(), c.optimizerState()));
       return r;

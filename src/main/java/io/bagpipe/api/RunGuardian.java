@@ -1,6 +1,7 @@
 package io.bagpipe.api;
 
-import io.bagpipe.allreduce.LocalAllReduce;
+import io.bagpipe.allreduce.LocalRing;
+import java.util.List;
 import io.bagpipe.coordinator.Coordinator;
 import io.bagpipe.loader.BagBuffers;
 import io.bagpipe.loader.LoaderPool;
@@ -17,8 +18,8 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
 
 /**
  * The root of one run on one node: spawns the node's loaders, one worker per
- * device (each on its own thread), the in-process all-reduce and the Coordinator,
- * registers the workers, and relays the Coordinator's events to the run's
+ * device (each on its own thread, found by the Coordinator through the
+ * Receptionist), an in-process ring and the Coordinator, and relays the Coordinator's events to the run's
  * publisher and result. Stops itself (and with it the run's actors) when the run
  * ends; closes the slide pool on the way out.
  */
@@ -44,22 +45,19 @@ final class RunGuardian {
           BagBuffers buffers = new BagBuffers(spec.loader().idleBuffers());
           ActorRef<LoaderPool.Command> loaders =
               ctx.spawn(LoaderPool.create(spec.loader(), slides, buffers), "loader-pool");
-          int world = spec.worker().devices().size();
-          LocalAllReduce allReduce = new LocalAllReduce(world);
+          LocalRing ring = new LocalRing();
           ActorRef<RunEvent> events = ctx.messageAdapter(RunEvent.class, Published::new);
           ActorRef<Coordinator.Command> coordinator =
               ctx.spawn(Coordinator.create(spec.coordinatorSetup(events)), "coordinator");
           ctx.watch(coordinator);
-          for (int rank = 0; rank < world; rank++) {
-            String device = spec.worker().devices().get(rank);
-            int r = rank;
-            ActorRef<Worker.Command> worker =
-                ctx.spawn(
-                    Worker.create(r, () -> spec.replicas().create(device, r), allReduce, loaders,
-                        spec.loader().prefetchBags(), spec.checkpointDir(), spec.checkpoint().keepLast()),
-                    "worker-" + rank,
-                    DispatcherSelector.fromConfig("bagpipe.worker.dispatcher"));
-            coordinator.tell(new Coordinator.RegisterWorker(rank, device, worker));
+          List<String> devices = spec.worker().devices();
+          for (int i = 0; i < devices.size(); i++) {
+            String device = devices.get(i);
+            ctx.spawn(
+                Worker.create(device, () -> spec.replicas().create(device), ring.worker(), loaders,
+                    spec.loader().prefetchBags(), spec.checkpointDir(), spec.checkpoint().keepLast(), spec.workersKey()),
+                "worker-" + i,
+                DispatcherSelector.fromConfig("bagpipe.worker.dispatcher"));
           }
           return Behaviors.receive(Command.class)
               .onMessage(Published.class, m -> {

@@ -13,7 +13,9 @@ import io.bagpipe.slide.SlideSettings;
 import io.bagpipe.worker.ReplicaFactory;
 import io.bagpipe.worker.WorkerSettings;
 import java.nio.file.Path;
+import io.bagpipe.worker.Worker;
 import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.receptionist.ServiceKey;
 
 /** Everything one run needs, validated before any actor starts. */
 record RunSpec(SlideSettings slide, LoaderSettings loader, WorkerSettings worker, TrainSettings train,
@@ -25,6 +27,12 @@ record RunSpec(SlideSettings slide, LoaderSettings loader, WorkerSettings worker
   }
 
   Coordinator.Setup coordinatorSetup(ActorRef<RunEvent> events) {
-    return new Coordinator.Setup(train, plan, data, classes, start, checkpoint.bestMode() == BestMode.MAX, metrics, events);
+    return new Coordinator.Setup(train, plan, data, classes, start, checkpoint.bestMode() == BestMode.MAX, metrics, events,
+        workersKey());
+  }
+
+  /** The run's workers register under this key; it names the run directory, the same on every node. */
+  ServiceKey<Worker.Command> workersKey() {
+    return ServiceKey.create(Worker.Command.class, "bagpipe-workers:" + train.runDir());
   }
 }

@@ -10,6 +10,7 @@ import io.bagpipe.bag.PlanSettings;
 import io.bagpipe.bag.TrainSchedule;
 import io.bagpipe.checkpoint.RunState;
 import io.bagpipe.serialization.BagpipeMessage;
+import io.bagpipe.serialization.NodeLocal;
 import io.bagpipe.worker.Worker;
 import java.util.ArrayList;
 import java.util.List;
@@ -19,6 +20,8 @@ import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.receptionist.Receptionist;
+import org.apache.pekko.actor.typed.receptionist.ServiceKey;
 
 /**
  * Runs a training run: plans each epoch, assigns bags to workers, keeps the epoch
@@ -26,7 +29,9 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
  * mean. It carries no pixels and no gradients: only bag coordinates, step
  * reports and metrics pass through it.
  *
- * <p>Phases: {@code awaitingWorkers} (until every worker registered) →
+ * <p>Phases: {@code awaitingWorkers} (workers found through the Receptionist are
+ * introduced; once {@code bagpipe.train} needs are met the ring is formed with a
+ * generation number and each worker gets its rank and the ranks' data addresses) →
  * {@code training(epoch)} (each worker got its share of the epoch's lockstep
  * steps; the Coordinator counts {@link StepDone}s) → barrier when every worker
  * finished every step → {@code validating(epoch)} (validation bags spread over the
@@ -41,10 +46,17 @@ public final class Coordinator {
 
   /** Messages the Coordinator accepts. */
   public sealed interface Command extends BagpipeMessage
-      permits RegisterWorker, StepDone, BagSkipped, Evaluated, CheckpointWritten, Halted, Stop, WorkerTerminated {}
+      permits WorkerReady, RingJoined, StepDone, BagSkipped, Evaluated, CheckpointWritten, Halted, Stop,
+          WorkersListed, WorkerTerminated {}
 
-  /** A worker offers itself as {@code rank}; sent once per worker when it starts. */
-  public record RegisterWorker(int rank, String device, ActorRef<Worker.Command> worker) implements Command {}
+  /**
+   * A worker found through the Receptionist answered {@link Worker.Introduce}: its
+   * device and the data address its peers reach its all-reduce at.
+   */
+  public record WorkerReady(String device, String address, ActorRef<Worker.Command> worker) implements Command {}
+
+  /** A worker took its rank in ring {@code generation}. */
+  public record RingJoined(long generation, int rank) implements Command {}
 
   /**
    * A worker completed {@code step} of {@code epoch}: it trained {@code bags} bags
@@ -95,6 +107,9 @@ public final class Coordinator {
 
   private record WorkerTerminated(int rank) implements Command {}
 
+  /** The Receptionist's current list of the run's workers (adapted, node-local). */
+  private record WorkersListed(java.util.Set<ActorRef<Worker.Command>> workers) implements Command, NodeLocal {}
+
   /**
    * Everything a Coordinator needs.
    *
@@ -103,10 +118,14 @@ public final class Coordinator {
    * @param maximize whether a larger {@code start.bestMetric()} is better
    */
   public record Setup(TrainSettings train, PlanSettings plan, DataSet data, int classes, RunState start,
-      boolean maximize, MetricsLog metrics, ActorRef<RunEvent> events) {}
+      boolean maximize, MetricsLog metrics, ActorRef<RunEvent> events, ServiceKey<Worker.Command> workersKey) {}
 
   public static Behavior<Command> create(Setup setup) {
-    return Behaviors.setup(ctx -> new Coordinator.Run(ctx, setup).awaitingWorkers());
+    return Behaviors.setup(ctx -> {
+      ctx.getSystem().receptionist().tell(Receptionist.subscribe(setup.workersKey(),
+          ctx.messageAdapter(Receptionist.Listing.class, l -> new WorkersListed(l.getServiceInstances(setup.workersKey())))));
+      return new Coordinator.Run(ctx, setup).awaitingWorkers();
+    });
   }
 
   private static final class Run {
@@ -115,6 +134,10 @@ public final class Coordinator {
     private final int world;
     private final EpochPlan validation;
     private final Map<Integer, ActorRef<Worker.Command>> workers = new TreeMap<>();
+    /** Workers that answered {@link Worker.Introduce}, before they have a rank. */
+    private final Map<ActorRef<Worker.Command>, WorkerReady> ready = new java.util.HashMap<>();
+    private final java.util.Set<ActorRef<Worker.Command>> introduced = new java.util.HashSet<>();
+    private long generation;
     private RunState state;
     private EpochRecord lastRecord;
     private String lastCheckpoint = "";
@@ -135,7 +158,9 @@ public final class Coordinator {
 
     Behavior<Command> awaitingWorkers() {
       return Behaviors.receive(Command.class)
-          .onMessage(RegisterWorker.class, this::register)
+          .onMessage(WorkersListed.class, this::listed)
+          .onMessage(WorkerReady.class, this::workerReady)
+          .onMessage(RingJoined.class, this::ringJoined)
           .onMessage(WorkerTerminated.class, this::workerLost)
           .onMessageEquals(Stop.INSTANCE, () -> complete(true))
           .onAnyMessage(m -> unexpected(m, "awaiting workers"))
@@ -211,16 +236,49 @@ public final class Coordinator {
 
     // ------------------------------------------------------------------ workers
 
-    private Behavior<Command> register(RegisterWorker m) {
-      if (m.rank() < 0 || m.rank() >= world || workers.containsKey(m.rank())) {
-        ctx.getLog().warn("ignoring worker registration for rank {} (world {}, taken: {})", m.rank(), world, workers.keySet());
+    private Behavior<Command> listed(WorkersListed m) {
+      for (ActorRef<Worker.Command> w : m.workers()) {
+        if (introduced.add(w)) {
+          w.tell(new Worker.Introduce(ctx.getSelf()));
+        }
+      }
+      return Behaviors.same();
+    }
+
+    /**
+     * Forms ring generation 1 once {@code world} workers are ready: ranks follow
+     * the workers' actor paths (stable, the same whoever asks), and every worker
+     * learns every rank's data address.
+     */
+    private Behavior<Command> workerReady(WorkerReady m) {
+      if (generation > 0 || ready.containsKey(m.worker())) {
         return Behaviors.same();
       }
-      workers.put(m.rank(), m.worker());
-      ctx.watchWith(m.worker(), new WorkerTerminated(m.rank()));
-      setup.events().tell(new RunEvent.WorkerJoined(m.rank(), m.device()));
-      if (workers.size() < world) {
+      ready.put(m.worker(), m);
+      if (ready.size() < world) {
         return Behaviors.same();
+      }
+      generation = 1;
+      List<WorkerReady> ring = ready.values().stream()
+          .sorted(java.util.Comparator.comparing(r -> r.worker().path().toString())).toList();
+      List<String> addresses = ring.stream().map(WorkerReady::address).toList();
+      for (int rank = 0; rank < ring.size(); rank++) {
+        ActorRef<Worker.Command> w = ring.get(rank).worker();
+        workers.put(rank, w);
+        ctx.watchWith(w, new WorkerTerminated(rank));
+        w.tell(new Worker.JoinRing(generation, rank, addresses, ctx.getSelf()));
+      }
+      return Behaviors.same();
+    }
+
+    private int joined;
+
+    private Behavior<Command> ringJoined(RingJoined m) {
+      if (m.generation() != generation || ++joined < world) {
+        return Behaviors.same();
+      }
+      for (Map.Entry<Integer, ActorRef<Worker.Command>> w : workers.entrySet()) {
+        setup.events().tell(new RunEvent.WorkerJoined(w.getKey(), ready.get(w.getValue()).device()));
       }
       setup.events().tell(new RunEvent.RunStarted(setup.train().runDir().toString(), world, setup.train().epochs(),
           state.epoch(), state.step(), setup.data().train().size(), setup.data().validation().size()));

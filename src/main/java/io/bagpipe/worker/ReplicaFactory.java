@@ -3,6 +3,6 @@ package io.bagpipe.worker;
 /** Makes the replica of one worker, on that worker's own thread. */
 @FunctionalInterface
 public interface ReplicaFactory {
-  /** A replica on {@code device} ({@code cpu}, {@code gpuN}) for worker {@code rank}. */
-  Replica create(String device, int rank);
+  /** A replica on {@code device} ({@code cpu}, {@code gpuN}). */
+  Replica create(String device);
 }

@@ -1,6 +1,7 @@
 package io.bagpipe.worker;
 
 import io.bagpipe.allreduce.AllReduce;
+import io.bagpipe.allreduce.AllReduceFactory;
 import io.bagpipe.bag.BagRef;
 import io.bagpipe.checkpoint.Checkpoint;
 import io.bagpipe.checkpoint.CheckpointStore;
@@ -20,6 +21,8 @@ import java.util.function.Supplier;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.PostStop;
+import org.apache.pekko.actor.typed.receptionist.Receptionist;
+import org.apache.pekko.actor.typed.receptionist.ServiceKey;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 
@@ -45,7 +48,26 @@ public final class Worker {
 
   /** Messages a worker accepts. */
   public sealed interface Command extends BagpipeMessage
-      permits TrainSteps, Evaluate, SaveCheckpoint, Halt, Stop, BagArrived, ReduceDone {}
+      permits Introduce, JoinRing, TrainSteps, Evaluate, SaveCheckpoint, Halt, Stop, BagArrived, ReduceDone {}
+
+  /**
+   * Say who you are: sent by the Coordinator to a worker it found through the
+   * Receptionist; answered by {@link Coordinator.WorkerReady} with the worker's
+   * device and data address.
+   */
+  public record Introduce(ActorRef<Coordinator.Command> replyTo) implements Command {}
+
+  /**
+   * Take {@code rank} in ring {@code generation}, whose ranks' data addresses are
+   * {@code addresses} (rank order). Answered by {@link Coordinator.RingJoined}; the
+   * worker trains only in the ring it last joined.
+   */
+  public record JoinRing(long generation, int rank, List<String> addresses, ActorRef<Coordinator.Command> replyTo)
+      implements Command {
+    public JoinRing {
+      addresses = List.copyOf(addresses);
+    }
+  }
 
   /**
    * Train these steps of {@code epoch}, in order; {@code steps.get(i)} holds this
@@ -93,28 +115,38 @@ public final class Worker {
   private record ReduceDone(AllReduce.Reduced reduced, Throwable failure) implements Command, NodeLocal {}
 
   /**
-   * @param rank this worker's place in the all-reduce
+   * A worker on {@code device} that registers itself under {@code key} with the
+   * Receptionist, where the run's Coordinator finds it.
+   *
    * @param replica created on the worker's own thread, closed when it stops
+   * @param allReduce makes the worker's all-reduce when it joins a ring
    */
   public static Behavior<Command> create(
-      int rank,
+      String device,
       Supplier<Replica> replica,
-      AllReduce allReduce,
+      AllReduceFactory allReduce,
       ActorRef<LoaderPool.Command> loaders,
       int prefetchBags,
       Path checkpointDir,
-      int keepCheckpoints) {
+      int keepCheckpoints,
+      ServiceKey<Command> key) {
     return Behaviors.setup(
-        ctx -> new Worker.Running(ctx, rank, replica.get(), allReduce, loaders, prefetchBags,
-            new CheckpointStore(checkpointDir, keepCheckpoints)).idle());
+        ctx -> {
+          ctx.getSystem().receptionist().tell(Receptionist.register(key, ctx.getSelf()));
+          return new Worker.Running(ctx, device, replica.get(), allReduce, loaders, prefetchBags,
+              new CheckpointStore(checkpointDir, keepCheckpoints)).idle();
+        });
   }
 
   /** The state shared by all phases. */
   private static final class Running {
     private final ActorContext<Command> ctx;
-    private final int rank;
+    private final String device;
     private final Replica replica;
-    private final AllReduce allReduce;
+    private final AllReduceFactory allReduceFactory;
+    /** Place and all-reduce in the ring last joined; -1 and null before the first. */
+    private int rank = -1;
+    private AllReduce allReduce;
     private final ActorRef<LoaderPool.Command> loaders;
     private final ActorRef<LoaderPool.Loaded> loadedAdapter;
     private final int prefetch;
@@ -128,12 +160,12 @@ public final class Worker {
     /** Requested or arrived but not yet used: bounded by {@code prefetch}. */
     private int inFlight;
 
-    Running(ActorContext<Command> ctx, int rank, Replica replica, AllReduce allReduce,
+    Running(ActorContext<Command> ctx, String device, Replica replica, AllReduceFactory allReduceFactory,
         ActorRef<LoaderPool.Command> loaders, int prefetch, CheckpointStore checkpoints) {
       this.ctx = ctx;
-      this.rank = rank;
+      this.device = device;
       this.replica = replica;
-      this.allReduce = allReduce;
+      this.allReduceFactory = allReduceFactory;
       this.loaders = loaders;
       this.loadedAdapter = ctx.messageAdapter(LoaderPool.Loaded.class, BagArrived::new);
       this.prefetch = prefetch;
@@ -145,6 +177,11 @@ public final class Worker {
 
     Behavior<Command> idle() {
       return Behaviors.receive(Command.class)
+          .onMessage(Introduce.class, m -> {
+            m.replyTo().tell(new Coordinator.WorkerReady(device, allReduceFactory.address(), ctx.getSelf()));
+            return Behaviors.same();
+          })
+          .onMessage(JoinRing.class, this::joinRing)
           .onMessage(TrainSteps.class, this::startTraining)
           .onMessage(Evaluate.class, this::startEvaluating)
           .onMessage(SaveCheckpoint.class, m -> saveCheckpoint(m, this::idle))
@@ -171,6 +208,8 @@ public final class Worker {
             return Behaviors.same();
           })
           .onMessage(TrainSteps.class, m -> busy(m, () -> training(job)))
+          .onMessage(Introduce.class, m -> busy(m, () -> training(job)))
+          .onMessage(JoinRing.class, m -> busy(m, () -> training(job)))
           .onMessage(Evaluate.class, m -> busy(m, () -> training(job)))
           .onMessage(ReduceDone.class, m -> unexpected(m, () -> training(job)))
           .onMessageEquals(Stop.INSTANCE, this::stop)
@@ -191,6 +230,8 @@ public final class Worker {
             return Behaviors.same();
           })
           .onMessage(TrainSteps.class, m -> busy(m, () -> reducing(job)))
+          .onMessage(Introduce.class, m -> busy(m, () -> reducing(job)))
+          .onMessage(JoinRing.class, m -> busy(m, () -> reducing(job)))
           .onMessage(Evaluate.class, m -> busy(m, () -> reducing(job)))
           .onMessageEquals(Stop.INSTANCE, this::stop)
           .onSignal(PostStop.class, s -> cleanup())
@@ -209,6 +250,8 @@ public final class Worker {
             return Behaviors.same();
           })
           .onMessage(TrainSteps.class, m -> busy(m, () -> evaluating(job)))
+          .onMessage(Introduce.class, m -> busy(m, () -> evaluating(job)))
+          .onMessage(JoinRing.class, m -> busy(m, () -> evaluating(job)))
           .onMessage(Evaluate.class, m -> busy(m, () -> evaluating(job)))
           .onMessage(ReduceDone.class, m -> unexpected(m, () -> evaluating(job)))
           .onMessageEquals(Stop.INSTANCE, this::stop)
@@ -238,7 +281,17 @@ public final class Worker {
       }
     }
 
+    private Behavior<Command> joinRing(JoinRing m) {
+      rank = m.rank();
+      allReduce = allReduceFactory.join(m.generation(), m.rank(), m.addresses());
+      m.replyTo().tell(new Coordinator.RingJoined(m.generation(), m.rank()));
+      return Behaviors.same();
+    }
+
     private Behavior<Command> startTraining(TrainSteps m) {
+      if (allReduce == null) {
+        throw new IllegalStateException("worker on " + device + " got training steps before joining a ring");
+      }
       for (List<BagRef> step : m.steps()) {
         toRequest.addAll(step);
       }
@@ -444,6 +497,7 @@ public final class Worker {
       }
       arrived.clear();
       replica.close();
+      allReduceFactory.close();
       return Behaviors.same();
     }
   }

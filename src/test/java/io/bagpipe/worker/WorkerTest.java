@@ -3,7 +3,8 @@ package io.bagpipe.worker;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.bagpipe.allreduce.LocalAllReduce;
+import io.bagpipe.allreduce.LocalRing;
+import org.apache.pekko.actor.typed.receptionist.ServiceKey;
 import io.bagpipe.bag.BagRef;
 import io.bagpipe.checkpoint.NamedTensor;
 import io.bagpipe.coordinator.Coordinator;
@@ -106,8 +107,13 @@ class WorkerTest {
     TestProbe<LoaderPool.Command> loaders = kit.createTestProbe();
     TestProbe<Coordinator.Command> coordinator = kit.createTestProbe();
     CountingReplica replica = new CountingReplica();
-    ActorRef<Worker.Command> worker = kit.spawn(
-        Worker.create(0, () -> replica, new LocalAllReduce(1), loaders.getRef(), 2, dir, 2));
+    ActorRef<Worker.Command> worker = kit.spawn(Worker.create("cpu", () -> replica, new LocalRing().worker(),
+        loaders.getRef(), 2, dir, 2, ServiceKey.create(Worker.Command.class, "test-workers")));
+    worker.tell(new Worker.Introduce(coordinator.getRef()));
+    Coordinator.WorkerReady ready = coordinator.expectMessageClass(Coordinator.WorkerReady.class);
+    assertEquals("cpu", ready.device());
+    worker.tell(new Worker.JoinRing(1, 0, List.of(ready.address()), coordinator.getRef()));
+    assertEquals(new Coordinator.RingJoined(1, 0), coordinator.expectMessageClass(Coordinator.RingJoined.class));
     List<List<BagRef>> steps = new ArrayList<>();
     for (int s = 0; s < 5; s++) {
       steps.add(List.of(bag(2L * s), bag(2L * s + 1)));
