@@ -1,0 +1,77 @@
+package io.bagpipe.allreduce;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
+import java.time.Duration;
+
+/**
+ * The {@code bagpipe.allreduce} settings: the TCP data channel that carries
+ * gradient bytes between ring neighbours (see ADR 0005).
+ *
+ * @param host address the data port binds to and advertises to the other ranks
+ * @param port data port, 0 for an ephemeral one
+ * @param chunkBytes the most gradient bytes in one frame (a multiple of 4)
+ * @param window frames a rank may have sent to its right neighbour and not yet
+ *     had acknowledged
+ * @param timeout how long a rank waits without progress from a neighbour (or for
+ *     the ring to connect) before failing the round
+ * @param socketBufferBytes SO_SNDBUF and SO_RCVBUF of data sockets, 0 for the OS default
+ */
+public record AllReduceSettings(
+    String host, int port, int chunkBytes, int window, Duration timeout, int socketBufferBytes) {
+
+  public AllReduceSettings {
+    if (host == null || host.isBlank()) {
+      throw new IllegalArgumentException("bagpipe.allreduce.host must name an address, e.g. 127.0.0.1");
+    }
+    if (port < 0 || port > 65535) {
+      throw new IllegalArgumentException("bagpipe.allreduce.port must be 0 (ephemeral) or 1..65535, got " + port);
+    }
+    if (chunkBytes < 4 || chunkBytes % 4 != 0 || chunkBytes > (1 << 30)) {
+      throw new IllegalArgumentException(
+          "bagpipe.allreduce.chunk-bytes must be a multiple of 4 between 4 B and 1 GiB, got " + chunkBytes);
+    }
+    if (window < 1) {
+      throw new IllegalArgumentException("bagpipe.allreduce.window must be >= 1 chunk, got " + window);
+    }
+    if (timeout == null || timeout.isNegative() || timeout.isZero()) {
+      throw new IllegalArgumentException("bagpipe.allreduce.timeout must be positive, got " + timeout);
+    }
+    if (socketBufferBytes < 0) {
+      throw new IllegalArgumentException(
+          "bagpipe.allreduce.socket-buffer-bytes must be >= 0 (0 = OS default), got " + socketBufferBytes);
+    }
+  }
+
+  /** Floats per chunk. */
+  public int chunkFloats() {
+    return chunkBytes / 4;
+  }
+
+  /** Reads {@code bagpipe.allreduce}; a missing or mistyped key is an error naming it. */
+  public static AllReduceSettings fromConfig(Config c) {
+    return new AllReduceSettings(
+        read(c, "host", c::getString),
+        read(c, "port", c::getInt),
+        read(c, "chunk-bytes", k -> bytes(c, k)),
+        read(c, "window", c::getInt),
+        read(c, "timeout", c::getDuration),
+        read(c, "socket-buffer-bytes", k -> bytes(c, k)));
+  }
+
+  private static <T> T read(Config c, String key, java.util.function.Function<String, T> getter) {
+    try {
+      return getter.apply(key);
+    } catch (ConfigException e) {
+      throw new IllegalArgumentException("bagpipe.allreduce." + key + ": " + e.getMessage(), e);
+    }
+  }
+
+  private static int bytes(Config c, String key) {
+    long b = c.getBytes(key);
+    if (b > Integer.MAX_VALUE) {
+      throw new IllegalArgumentException("bagpipe.allreduce." + key + " must be below 2 GiB, got " + b);
+    }
+    return (int) b;
+  }
+}

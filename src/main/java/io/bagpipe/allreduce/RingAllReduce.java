@@ -1,0 +1,626 @@
+package io.bagpipe.allreduce;
+
+import java.io.EOFException;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Queue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * One rank's side of a ring all-reduce over TCP (ADR 0005): the Coordinator forms
+ * the ring (a generation number and every rank's {@link DataPort#address()} in
+ * rank order); rank {@code r} connects to rank {@code r+1} and accepts rank
+ * {@code r-1} on its own {@link DataPort}. Each round runs the {@link RingPlan}:
+ * reduce-scatter, then all-gather, chunk by chunk.
+ *
+ * <p><b>Threads.</b> Construction returns at once; one sender thread (connects to
+ * the right neighbour, writes frames, reads its acknowledgements) and one receiver
+ * thread (accepts the left neighbour, reads frames, adds or copies them into the
+ * result, acknowledges) do all I/O. {@link #reduce} only enqueues the round and
+ * returns its stage, which completes on one of these threads once this rank holds
+ * the whole average and its neighbour acknowledged every frame: callbacks attached
+ * to it should be cheap (an actor's {@code pipeToSelf} is).
+ *
+ * <p><b>Wire.</b> A frame is a 40-byte little-endian header {@code (type, round,
+ * step, chunk, floats, vector length, weight, halt)} and the chunk's floats. The
+ * weight and the halt bit travel in the header: in reduce-scatter step {@code s} a
+ * rank sends the sum (and OR) over itself and the {@code s} ranks before it, so
+ * after the last step every rank knows the total weight, and the owner of each
+ * segment divides that segment once before the all-gather copies it around, so all
+ * ranks hold the same floats. The receiver answers each frame with an 8-byte
+ * acknowledgement; a sender keeps at most {@code window} frames unacknowledged.
+ *
+ * <p><b>Failure.</b> A closed connection, a protocol error or no progress for
+ * {@code timeout} fails every pending round with a {@link RingBrokenException}
+ * naming the neighbour; the rank then tells its right neighbour why (an abort frame,
+ * so the reason travels around the ring) and closes its sockets. A broken ring stays
+ * broken: later rounds fail at once, and the Coordinator forms a new generation.
+ */
+public final class RingAllReduce implements AllReduce, AutoCloseable {
+
+  static final int DATA = 1;
+  static final int ABORT = 2;
+  static final int HEADER_BYTES = 40;
+
+  private static final ScheduledExecutorService WATCHDOG = Executors.newSingleThreadScheduledExecutor(
+      r -> Thread.ofPlatform().daemon().name("bagpipe-ring-watchdog").unstarted(r));
+
+  private final DataPort port;
+  private final long generation;
+  private final int rank;
+  private final int world;
+  private final List<InetSocketAddress> addresses;
+  private final AllReduceSettings settings;
+  private final int leftRank;
+  private final int rightRank;
+
+  private final BlockingQueue<Round> toSend = new LinkedBlockingQueue<>();
+  private final BlockingQueue<Round> toReceive = new LinkedBlockingQueue<>();
+  private final Queue<Round> inFlight = new ConcurrentLinkedQueue<>();
+  private final AtomicReference<RingBrokenException> failure = new AtomicReference<>();
+  private final CompletableFuture<Void> connected = new CompletableFuture<>();
+  private final AtomicInteger sidesConnected = new AtomicInteger();
+  private final ReentrantLock lock = new ReentrantLock();
+  private final Condition progress = lock.newCondition();
+  private final ReentrantLock rightWrites = new ReentrantLock();
+  private final Thread sender;
+  private final Thread receiver;
+  private final ScheduledFuture<?> watchdog;
+
+  private volatile SocketChannel right;
+  private volatile SocketChannel left;
+  private volatile long lastProgressNanos = System.nanoTime();
+  private volatile boolean receiverReading;
+  private volatile boolean senderAwaitingAcks;
+  private long lastRound = Long.MIN_VALUE;
+
+  private static final Round POISON = new Round(-1, null, 0, false, null);
+
+  private static final class Round {
+    final long round;
+    final float[] gradient;
+    final int weight;
+    final boolean halt;
+    final RingPlan plan;
+    final float[] result;
+    final int[] receiveOffsets;
+    final int[] leftWeight;
+    final boolean[] leftHalt;
+    final CompletableFuture<Reduced> future = new CompletableFuture<>();
+    final AtomicInteger parts = new AtomicInteger(2);
+    volatile int processed;
+    int totalWeight;
+    boolean totalHalt;
+
+    Round(long round, float[] gradient, int weight, boolean halt, RingPlan plan) {
+      this.round = round;
+      this.gradient = gradient;
+      this.weight = weight;
+      this.halt = halt;
+      this.plan = plan;
+      this.result = gradient == null ? null : new float[gradient.length];
+      int steps = plan == null ? 0 : plan.steps();
+      this.receiveOffsets = new int[steps + 1];
+      this.leftWeight = new int[steps];
+      this.leftHalt = new boolean[steps];
+    }
+  }
+
+  /**
+   * Rank {@code rank} of the ring {@code generation} whose data addresses, in rank
+   * order, are {@code addresses} ({@code addresses.get(rank)} is this rank's
+   * {@code port}). Returns at once; connecting happens on the ring's own threads
+   * (see {@link #connected()}), and rounds may be submitted meanwhile.
+   */
+  public RingAllReduce(DataPort port, long generation, int rank, List<InetSocketAddress> addresses, AllReduceSettings settings) {
+    this.addresses = List.copyOf(addresses);
+    this.world = this.addresses.size();
+    if (world < 1) {
+      throw new IllegalArgumentException("a ring needs at least one address");
+    }
+    if (rank < 0 || rank >= world) {
+      throw new IllegalArgumentException("rank " + rank + " outside world of " + world);
+    }
+    this.port = port;
+    this.generation = generation;
+    this.rank = rank;
+    this.settings = settings;
+    this.leftRank = Math.floorMod(rank - 1, world);
+    this.rightRank = Math.floorMod(rank + 1, world);
+    if (world == 1) {
+      sender = null;
+      receiver = null;
+      watchdog = null;
+      connected.complete(null);
+      return;
+    }
+    String name = "bagpipe-ring-g" + generation + "-r" + rank;
+    sender = Thread.ofPlatform().daemon().name(name + "-send").start(this::sendLoop);
+    receiver = Thread.ofPlatform().daemon().name(name + "-recv").start(this::receiveLoop);
+    long period = Math.max(10, Math.min(1000, settings.timeout().toMillis() / 4));
+    watchdog = WATCHDOG.scheduleWithFixedDelay(this::checkProgress, period, period, TimeUnit.MILLISECONDS);
+  }
+
+  /** Completes when both neighbours are connected; fails like a round does. */
+  public CompletionStage<Void> connected() {
+    return connected;
+  }
+
+  public long generation() {
+    return generation;
+  }
+
+  public int rank() {
+    return rank;
+  }
+
+  @Override
+  public int world() {
+    return world;
+  }
+
+  @Override
+  public CompletionStage<Reduced> reduce(int rank, long round, float[] gradient, int weight, boolean halt) {
+    if (rank != this.rank) {
+      throw new IllegalArgumentException("this ring member is rank " + this.rank + ", not " + rank);
+    }
+    if (weight < 0) {
+      throw new IllegalArgumentException("weight must be >= 0, got " + weight);
+    }
+    synchronized (this) {
+      if (round <= lastRound) {
+        throw new IllegalStateException("round " + round + " after round " + lastRound + ": rounds must increase");
+      }
+      lastRound = round;
+    }
+    if (world == 1) {
+      float[] avg = new float[gradient.length];
+      if (weight > 0) {
+        float inv = 1f / weight;
+        for (int i = 0; i < avg.length; i++) {
+          avg[i] = gradient[i] * inv;
+        }
+      }
+      return CompletableFuture.completedFuture(new Reduced(round, avg, weight, halt));
+    }
+    RingBrokenException broken = failure.get();
+    if (broken != null) {
+      return CompletableFuture.failedFuture(broken);
+    }
+    Round r = new Round(round, gradient, weight, halt, new RingPlan(world, gradient.length, settings.chunkFloats()));
+    for (int t = 0; t < r.plan.steps(); t++) {
+      r.receiveOffsets[t + 1] = r.receiveOffsets[t] + r.plan.chunks(r.plan.receiveSegment(this.rank, t));
+    }
+    if (inFlight.isEmpty()) {
+      lastProgressNanos = System.nanoTime();
+    }
+    inFlight.add(r);
+    toSend.add(r);
+    toReceive.add(r);
+    broken = failure.get();
+    if (broken != null) {
+      r.future.completeExceptionally(broken);
+    }
+    return r.future;
+  }
+
+  // ---------------------------------------------------------------- sender
+
+  private void sendLoop() {
+    ByteBuffer header = ByteBuffer.allocateDirect(HEADER_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+    ByteBuffer payload = ByteBuffer.allocateDirect(settings.chunkBytes()).order(ByteOrder.LITTLE_ENDIAN);
+    FloatBuffer floats = payload.asFloatBuffer();
+    ByteBuffer ack = ByteBuffer.allocateDirect(8).order(ByteOrder.LITTLE_ENDIAN);
+    ByteBuffer[] frame = {header, payload};
+    long sent = 0;
+    long acked = 0;
+    InetSocketAddress peer = addresses.get(rightRank);
+    try {
+      SocketChannel ch = DataPort.connect(peer, generation, rank, rightRank, world, settings,
+          System.nanoTime() + settings.timeout().toNanos(), c -> right = c);
+      right = ch;
+      if (failure.get() != null) {
+        return;
+      }
+      sideConnected();
+      while (true) {
+        Round r = toSend.take();
+        if (r == POISON || failure.get() != null) {
+          return;
+        }
+        RingPlan plan = r.plan;
+        for (int t = 0; t < plan.steps(); t++) {
+          int seg = plan.sendSegment(rank, t);
+          float[] src = t == 0 ? r.gradient : r.result;
+          for (int c = 0; c < plan.chunks(seg); c++) {
+            if (t > 0 && !awaitProcessed(r, r.receiveOffsets[t - 1] + c + 1)) {
+              return;
+            }
+            int w;
+            boolean h;
+            if (t == 0) {
+              w = r.weight;
+              h = r.halt;
+            } else if (plan.reduces(t)) {
+              w = r.leftWeight[t - 1] + r.weight;
+              h = r.leftHalt[t - 1] || r.halt;
+            } else {
+              w = r.totalWeight;
+              h = r.totalHalt;
+            }
+            while (sent - acked >= settings.window()) {
+              acked = readAck(ch, ack, acked);
+            }
+            int start = plan.chunkStart(seg, c);
+            int len = plan.chunkLength(seg, c);
+            header.clear();
+            header.putInt(DATA).putLong(r.round).putInt(t).putInt(c).putInt(len).putInt(plan.length())
+                .putInt(w).putInt(h ? 1 : 0).putInt(0).flip();
+            floats.clear();
+            floats.put(src, start, len);
+            payload.clear().limit(len * 4);
+            rightWrites.lock();
+            try {
+              while (payload.hasRemaining() || header.hasRemaining()) {
+                ch.write(frame);
+              }
+            } finally {
+              rightWrites.unlock();
+            }
+            sent++;
+            lastProgressNanos = System.nanoTime();
+          }
+        }
+        while (acked < sent) {
+          acked = readAck(ch, ack, acked);
+        }
+        partDone(r);
+      }
+    } catch (RingBrokenException e) {
+      fail(e, false);
+    } catch (IOException e) {
+      fail(broken(rightRank, "lost the connection to its right neighbour", e), false);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (RuntimeException | Error e) {
+      fail(new RingBrokenException(generation, -1, null,
+          "rank " + rank + " of ring generation " + generation + ": sender failed: " + e, e), true);
+    }
+  }
+
+  private long readAck(SocketChannel ch, ByteBuffer ack, long acked) throws IOException {
+    senderAwaitingAcks = true;
+    try {
+      ack.clear();
+      readFully(ch, ack);
+    } finally {
+      senderAwaitingAcks = false;
+    }
+    long a = ack.flip().getLong();
+    if (a != acked + 1) {
+      throw new IOException("acknowledgement " + a + " after " + acked);
+    }
+    lastProgressNanos = System.nanoTime();
+    return a;
+  }
+
+  private boolean awaitProcessed(Round r, int frames) throws InterruptedException {
+    if (r.processed >= frames) {
+      return true;
+    }
+    lock.lock();
+    try {
+      while (r.processed < frames) {
+        if (failure.get() != null) {
+          return false;
+        }
+        progress.await(100, TimeUnit.MILLISECONDS);
+      }
+      return true;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  // ---------------------------------------------------------------- receiver
+
+  private void receiveLoop() {
+    ByteBuffer header = ByteBuffer.allocateDirect(HEADER_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+    ByteBuffer payload = ByteBuffer.allocateDirect(settings.chunkBytes()).order(ByteOrder.LITTLE_ENDIAN);
+    FloatBuffer floats = payload.asFloatBuffer();
+    float[] scratch = new float[settings.chunkFloats()];
+    ByteBuffer ack = ByteBuffer.allocateDirect(8).order(ByteOrder.LITTLE_ENDIAN);
+    long received = 0;
+    InetSocketAddress peer = addresses.get(leftRank);
+    try {
+      CompletableFuture<DataPort.Incoming> incoming = port.expect(generation, leftRank, rank, world);
+      DataPort.Incoming in = null;
+      while (in == null) {
+        if (failure.get() != null) {
+          port.forget(generation, leftRank);
+          return;
+        }
+        try {
+          in = incoming.get(100, TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+          // poll the failure flag again
+        } catch (java.util.concurrent.ExecutionException e) {
+          throw new IOException("data port " + port.address() + " closed", e.getCause());
+        }
+      }
+      SocketChannel ch = in.channel();
+      if (in.to() != rank || in.world() != world) {
+        DataPort.refuse(ch, "rank " + rank + " of generation " + generation + " (world " + world
+            + ") expected rank " + leftRank + ", got a connection for rank " + in.to() + " of world " + in.world());
+        throw broken(leftRank, "got a mismatched handshake from its left neighbour", null);
+      }
+      DataPort.configure(ch, settings);
+      DataPort.accept(ch);
+      left = ch;
+      if (failure.get() != null) {
+        return;
+      }
+      sideConnected();
+      while (true) {
+        Round r = toReceive.take();
+        if (r == POISON || failure.get() != null) {
+          return;
+        }
+        RingPlan plan = r.plan;
+        for (int t = 0; t < plan.steps(); t++) {
+          int seg = plan.receiveSegment(rank, t);
+          for (int c = 0; c < plan.chunks(seg); c++) {
+            header.clear();
+            readFrom(ch, header);
+            header.flip();
+            int type = header.getInt();
+            if (type == ABORT) {
+              header.getLong();
+              header.getInt();
+              header.getInt();
+              int bytes = header.getInt();
+              ByteBuffer msg = ByteBuffer.allocate(Math.min(bytes, 1 << 16));
+              readFrom(ch, msg);
+              String reason = new String(msg.array(), 0, msg.position(), StandardCharsets.UTF_8);
+              throw broken(leftRank, "was told by its left neighbour that the ring broke: " + reason, null);
+            }
+            long round = header.getLong();
+            int step = header.getInt();
+            int chunk = header.getInt();
+            int len = header.getInt();
+            int length = header.getInt();
+            int w = header.getInt();
+            boolean h = header.getInt() != 0;
+            int start = plan.chunkStart(seg, c);
+            if (type != DATA || round != r.round || step != t || chunk != c || length != plan.length()
+                || len != plan.chunkLength(seg, c)) {
+              throw broken(leftRank, "got frame (type " + type + ", round " + round + ", step " + step + ", chunk "
+                  + chunk + ", " + len + " of " + length + " floats) where it expected (round " + r.round + ", step "
+                  + t + ", chunk " + c + ", " + plan.chunkLength(seg, c) + " of " + plan.length()
+                  + " floats): do all ranks reduce the same rounds and gradient length?", null);
+            }
+            if (plan.reduces(t) && c == 0) {
+              r.leftWeight[t] = w;
+              r.leftHalt[t] = h;
+              if (plan.finishes(t)) {
+                r.totalWeight = w + r.weight;
+                r.totalHalt = h || r.halt;
+              }
+            }
+            payload.clear().limit(len * 4);
+            readFrom(ch, payload);
+            floats.clear();
+            float[] out = r.result;
+            if (!plan.reduces(t)) {
+              floats.get(out, start, len);
+            } else {
+              floats.get(scratch, 0, len);
+              float[] g = r.gradient;
+              if (!plan.finishes(t)) {
+                for (int i = 0; i < len; i++) {
+                  out[start + i] = g[start + i] + scratch[i];
+                }
+              } else if (r.totalWeight == 0) {
+                Arrays.fill(out, start, start + len, 0f);
+              } else {
+                float inv = 1f / r.totalWeight;
+                for (int i = 0; i < len; i++) {
+                  out[start + i] = (g[start + i] + scratch[i]) * inv;
+                }
+              }
+            }
+            received++;
+            ack.clear();
+            ack.putLong(received).flip();
+            while (ack.hasRemaining()) {
+              ch.write(ack);
+            }
+            lastProgressNanos = System.nanoTime();
+            lock.lock();
+            try {
+              r.processed++;
+              progress.signalAll();
+            } finally {
+              lock.unlock();
+            }
+          }
+        }
+        partDone(r);
+      }
+    } catch (RingBrokenException e) {
+      fail(e, true);
+    } catch (IOException e) {
+      fail(broken(leftRank, "lost the connection from its left neighbour", e), true);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (RuntimeException | Error e) {
+      fail(new RingBrokenException(generation, -1, null,
+          "rank " + rank + " of ring generation " + generation + ": receiver failed: " + e, e), true);
+    }
+  }
+
+  private void readFrom(SocketChannel ch, ByteBuffer b) throws IOException {
+    receiverReading = true;
+    try {
+      readFully(ch, b);
+    } finally {
+      receiverReading = false;
+    }
+  }
+
+  private static void readFully(SocketChannel ch, ByteBuffer b) throws IOException {
+    while (b.hasRemaining()) {
+      if (ch.read(b) < 0) {
+        throw new EOFException("connection closed by the peer");
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- completion and failure
+
+  private void sideConnected() {
+    if (sidesConnected.incrementAndGet() == 2) {
+      lastProgressNanos = System.nanoTime();
+      connected.complete(null);
+    }
+  }
+
+  private void partDone(Round r) {
+    if (r.parts.decrementAndGet() == 0) {
+      inFlight.remove(r);
+      lastProgressNanos = System.nanoTime();
+      r.future.complete(new Reduced(r.round, r.result, r.totalWeight, r.totalHalt));
+    }
+  }
+
+  private RingBrokenException broken(int peerRank, String what, Throwable cause) {
+    InetSocketAddress peer = addresses.get(peerRank);
+    String detail = cause == null || cause.getMessage() == null ? "" : ": " + cause.getMessage();
+    return new RingBrokenException(generation, peerRank, peer,
+        "rank " + rank + " of ring generation " + generation + " " + what + ", rank " + peerRank + " at " + peer + detail,
+        cause);
+  }
+
+  private void checkProgress() {
+    if (failure.get() != null) {
+      return;
+    }
+    boolean waiting = !connected.isDone() || !inFlight.isEmpty();
+    long idle = System.nanoTime() - lastProgressNanos;
+    if (!waiting || idle < settings.timeout().toNanos()) {
+      return;
+    }
+    String after = " for " + settings.timeout() + " (bagpipe.allreduce.timeout)";
+    if (!connected.isDone()) {
+      boolean rightMissing = right == null || !right.isConnected() || sidesConnected.get() == 0;
+      fail(left == null && !rightMissing
+          ? broken(leftRank, "was not connected by its left neighbour" + after, null)
+          : broken(rightRank, "could not connect to its right neighbour" + after, null), true);
+    } else if (senderAwaitingAcks && !receiverReading) {
+      fail(broken(rightRank, "got no acknowledgement from its right neighbour" + after, null), true);
+    } else {
+      Round r = inFlight.peek();
+      fail(broken(leftRank, "got no data from its left neighbour" + after
+          + (r == null ? "" : " in round " + r.round), null), true);
+    }
+  }
+
+  /**
+   * Breaks the ring once: fails the pending rounds, tells the right neighbour why
+   * (when that connection still works) and closes both connections.
+   */
+  private void fail(RingBrokenException e, boolean tellRight) {
+    if (!failure.compareAndSet(null, e)) {
+      return;
+    }
+    connected.completeExceptionally(e);
+    for (Round r; (r = inFlight.poll()) != null; ) {
+      r.future.completeExceptionally(e);
+    }
+    toSend.add(POISON);
+    toReceive.add(POISON);
+    lock.lock();
+    try {
+      progress.signalAll();
+    } finally {
+      lock.unlock();
+    }
+    SocketChannel r = right;
+    Thread.ofVirtual().name("bagpipe-ring-abort").start(() -> {
+      if (tellRight && r != null && r.isConnected()) {
+        WATCHDOG.schedule(this::closeChannels, 1, TimeUnit.SECONDS);
+        try {
+          if (rightWrites.tryLock(200, TimeUnit.MILLISECONDS)) {
+            try {
+              byte[] msg = String.valueOf(e.getMessage()).getBytes(StandardCharsets.UTF_8);
+              ByteBuffer b = ByteBuffer.allocate(HEADER_BYTES + msg.length).order(ByteOrder.LITTLE_ENDIAN);
+              b.putInt(ABORT).putLong(-1).putInt(-1).putInt(-1).putInt(msg.length).putInt(0).putInt(0).putInt(0).putInt(0);
+              b.put(msg).flip();
+              while (b.hasRemaining()) {
+                r.write(b);
+              }
+            } finally {
+              rightWrites.unlock();
+            }
+          }
+        } catch (IOException | InterruptedException ignored) {
+          // the right neighbour will see the closed connection instead
+        }
+      }
+      closeChannels();
+    });
+    if (watchdog != null) {
+      watchdog.cancel(false);
+    }
+  }
+
+  private void closeChannels() {
+    DataPort.closeQuietly(right);
+    DataPort.closeQuietly(left);
+    port.forget(generation, leftRank);
+  }
+
+  /**
+   * Leaves the ring: pending rounds fail, the neighbours' rounds fail naming this
+   * rank, sockets and threads are released. The {@link DataPort} stays open.
+   */
+  @Override
+  public void close() {
+    if (world == 1) {
+      return;
+    }
+    fail(new RingBrokenException(generation, -1, null,
+        "rank " + rank + " at " + addresses.get(rank) + " closed its side of ring generation " + generation, null), true);
+    try {
+      sender.join(2000);
+      receiver.join(2000);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    closeChannels();
+  }
+
+  @Override
+  public String toString() {
+    return "RingAllReduce[generation " + generation + ", rank " + rank + " of " + world + "]";
+  }
+}

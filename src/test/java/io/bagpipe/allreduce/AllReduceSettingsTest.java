@@ -1,0 +1,43 @@
+package io.bagpipe.allreduce;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import java.time.Duration;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.api.Test;
+
+class AllReduceSettingsTest {
+
+  static Config reference() {
+    return ConfigFactory.defaultReference().getConfig("bagpipe.allreduce");
+  }
+
+  @Test
+  void referenceDefaultsAreValid() {
+    AllReduceSettings s = AllReduceSettings.fromConfig(reference());
+    assertEquals(0, s.port());
+    assertEquals(4 << 20, s.chunkBytes());
+    assertEquals(1 << 20, s.chunkFloats());
+    assertEquals(Duration.ofSeconds(60), s.timeout());
+    assertTrue(s.window() >= 1);
+  }
+
+  @ParameterizedTest
+  @CsvSource(delimiter = ';', value = {
+      "chunk-bytes = 6; chunk-bytes",
+      "window = 0; window",
+      "timeout = 0 s; timeout",
+      "port = 70000; port",
+      "host = \"\"; host",
+      "socket-buffer-bytes = -1; socket-buffer-bytes"})
+  void badValuesNameTheirKey(String line, String key) {
+    Config c = ConfigFactory.parseString(line).withFallback(reference());
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> AllReduceSettings.fromConfig(c));
+    assertTrue(e.getMessage().contains("bagpipe.allreduce." + key), e.getMessage());
+  }
+}

@@ -1,0 +1,253 @@
+package io.bagpipe.allreduce;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.bagpipe.allreduce.AllReduce.Reduced;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.ValueSource;
+
+@Timeout(30)
+class RingAllReduceTest {
+
+  /** Small chunks and window so that even small vectors are pipelined and the window fills. */
+  static AllReduceSettings settings(Duration timeout) {
+    return new AllReduceSettings("127.0.0.1", 0, 64, 2, timeout, 0);
+  }
+
+  private final List<AutoCloseable> open = new ArrayList<>();
+
+  @AfterEach
+  void closeAll() throws Exception {
+    for (int i = open.size() - 1; i >= 0; i--) {
+      open.get(i).close();
+    }
+  }
+
+  /** W ranks, each with its own data port, as W workers of different JVMs would be. */
+  List<RingAllReduce> ring(int world, long generation, AllReduceSettings s) throws Exception {
+    List<DataPort> ports = new ArrayList<>();
+    List<InetSocketAddress> addresses = new ArrayList<>();
+    for (int r = 0; r < world; r++) {
+      DataPort p = DataPort.open(s);
+      open.add(p);
+      ports.add(p);
+      addresses.add(p.address());
+    }
+    List<RingAllReduce> ranks = new ArrayList<>();
+    for (int r = 0; r < world; r++) {
+      RingAllReduce ar = new RingAllReduce(ports.get(r), generation, r, addresses, s);
+      open.add(ar);
+      ranks.add(ar);
+    }
+    return ranks;
+  }
+
+  static List<Reduced> reduceAll(List<RingAllReduce> ranks, long round, float[][] g, int[] weights, boolean[] halts)
+      throws Exception {
+    List<CompletableFuture<Reduced>> fs = new ArrayList<>();
+    for (int r = 0; r < ranks.size(); r++) {
+      fs.add(ranks.get(r).reduce(r, round, g[r], weights[r], halts[r]).toCompletableFuture());
+    }
+    List<Reduced> out = new ArrayList<>();
+    for (CompletableFuture<Reduced> f : fs) {
+      out.add(f.get(20, TimeUnit.SECONDS));
+    }
+    return out;
+  }
+
+  static Reduced local(int world, long round, float[][] g, int[] weights, boolean[] halts) throws Exception {
+    LocalAllReduce l = new LocalAllReduce(world);
+    List<CompletableFuture<Reduced>> fs = new ArrayList<>();
+    for (int r = 0; r < world; r++) {
+      fs.add(l.reduce(r, round, g[r], weights[r], halts[r]).toCompletableFuture());
+    }
+    return fs.getFirst().get();
+  }
+
+  @ParameterizedTest(name = "W={0} n={1}")
+  @CsvSource({"2,1", "2,1001", "3,2", "3,1000", "4,3", "4,4099", "4,0"})
+  void everyRankGetsTheWeightedAverageBitIdenticalAndAsLocalAllReduce(int world, int n) throws Exception {
+    List<RingAllReduce> ranks = ring(world, 1, settings(Duration.ofSeconds(10)));
+    float[][] g = new float[world][];
+    int[] weights = new int[world];
+    boolean[] halts = new boolean[world];
+    for (int r = 0; r < world; r++) {
+      g[r] = LocalAllReduceTest.gradient(r + 7, n);
+      weights[r] = r + 1;
+    }
+    float[][] before = new float[world][];
+    for (int r = 0; r < world; r++) {
+      before[r] = g[r].clone();
+    }
+    List<Reduced> out = reduceAll(ranks, 5, g, weights, halts);
+    Reduced expected = local(world, 5, g, weights, halts);
+    int totalWeight = world * (world + 1) / 2;
+    for (int r = 0; r < world; r++) {
+      Reduced red = out.get(r);
+      assertEquals(5, red.round());
+      assertEquals(totalWeight, red.weight());
+      assertFalse(red.halt());
+      assertArrayEquals(out.getFirst().average(), red.average(), "rank " + r + " is bit-identical to rank 0");
+      assertArrayEquals(before[r], g[r], "rank " + r + "'s gradient is not modified");
+      for (int i = 0; i < n; i++) {
+        double sum = 0;
+        for (int k = 0; k < world; k++) {
+          sum += g[k][i];
+        }
+        assertEquals(sum / totalWeight, red.average()[i], 1e-5, "element " + i);
+        assertEquals(expected.average()[i], red.average()[i], 1e-5, "element " + i + " as LocalAllReduce");
+      }
+    }
+  }
+
+  @ParameterizedTest(name = "W={0}")
+  @ValueSource(ints = {2, 3, 4})
+  void roundsReuseTheConnectionsAndCarryWeightZeroAndHalt(int world) throws Exception {
+    List<RingAllReduce> ranks = ring(world, 3, settings(Duration.ofSeconds(10)));
+    int n = 333;
+    for (long round = 0; round < 6; round++) {
+      float[][] g = new float[world][];
+      int[] weights = new int[world];
+      boolean[] halts = new boolean[world];
+      boolean allZero = round % 3 == 2;
+      for (int r = 0; r < world; r++) {
+        g[r] = allZero ? new float[n] : LocalAllReduceTest.gradient((int) round * 10 + r, n);
+        weights[r] = allZero ? 0 : (r == 0 ? 0 : 2); // rank 0 skipped its bag: weight 0, zero gradient
+        if (!allZero && r == 0) {
+          g[r] = new float[n];
+        }
+        halts[r] = round == 4 && r == world - 1;
+      }
+      List<Reduced> out = reduceAll(ranks, round, g, weights, halts);
+      for (int r = 0; r < world; r++) {
+        Reduced red = out.get(r);
+        assertEquals(round, red.round());
+        assertEquals(round == 4, red.halt(), "halt is the OR of the ranks' bits, round " + round);
+        assertArrayEquals(out.getFirst().average(), red.average());
+        if (allZero) {
+          assertEquals(0, red.weight());
+          assertArrayEquals(new float[n], red.average(), "weight 0 gives zeros");
+        } else {
+          assertEquals(2 * (world - 1), red.weight());
+          Reduced expected = local(world, round, g, weights, halts);
+          for (int i = 0; i < n; i++) {
+            assertEquals(expected.average()[i], red.average()[i], 1e-5);
+          }
+        }
+      }
+    }
+  }
+
+  @Test
+  void aSingleRankShortCircuits() throws Exception {
+    AllReduceSettings s = settings(Duration.ofSeconds(5));
+    DataPort p = DataPort.open(s);
+    open.add(p);
+    RingAllReduce one = new RingAllReduce(p, 1, 0, List.of(p.address()), s);
+    Reduced red = one.reduce(0, 0, new float[] {2, 4}, 2, true).toCompletableFuture().get(1, TimeUnit.SECONDS);
+    assertArrayEquals(new float[] {1, 2}, red.average());
+    assertTrue(red.halt());
+    assertArrayEquals(new float[2], one.reduce(0, 1, new float[] {2, 4}, 0, false).toCompletableFuture().get().average());
+  }
+
+  @Test
+  void aHandshakeForAnOlderGenerationIsRefused() throws Exception {
+    AllReduceSettings s = settings(Duration.ofSeconds(5));
+    List<RingAllReduce> ranks = ring(2, 7, s);
+    ranks.getFirst().connected().toCompletableFuture().get(10, TimeUnit.SECONDS);
+    ranks.get(1).connected().toCompletableFuture().get(10, TimeUnit.SECONDS);
+    // a worker still on generation 6 tries to join rank 1's port
+    InetSocketAddress target = portOf(ranks, 1);
+    RingBrokenException e = assertThrows(RingBrokenException.class,
+        () -> DataPort.connect(target, 6, 0, 1, 2, s, System.nanoTime() + 5_000_000_000L, c -> {}));
+    assertTrue(e.getMessage().contains("stale ring generation 6"), e.getMessage());
+    assertEquals(1, e.peerRank());
+    assertEquals(target, e.peerAddress());
+    // the live ring still works
+    float[][] g = {{1, 2, 3}, {3, 2, 1}};
+    List<Reduced> out = reduceAll(ranks, 0, g, new int[] {1, 1}, new boolean[2]);
+    assertArrayEquals(new float[] {2, 2, 2}, out.get(1).average());
+  }
+
+  /** The data address of {@code rank}: {@link #ring} opened the ports first, in rank order. */
+  private InetSocketAddress portOf(List<RingAllReduce> ranks, int rank) {
+    return ((DataPort) open.get(rank)).address();
+  }
+
+  @Test
+  void aRankThatLeavesMidRoundFailsTheOthersNamingIt() throws Exception {
+    AllReduceSettings s = settings(Duration.ofSeconds(3));
+    List<RingAllReduce> ranks = ring(3, 2, s);
+    int n = 100_000;
+    float[][] g = {LocalAllReduceTest.gradient(1, n), LocalAllReduceTest.gradient(2, n), LocalAllReduceTest.gradient(3, n)};
+    reduceAll(ranks, 0, g, new int[] {1, 1, 1}, new boolean[3]);
+    // round 1: ranks 0 and 2 contribute, rank 1 disappears instead
+    long t0 = System.nanoTime();
+    CompletableFuture<Reduced> f0 = ranks.get(0).reduce(0, 1, g[0], 1, false).toCompletableFuture();
+    CompletableFuture<Reduced> f2 = ranks.get(2).reduce(2, 1, g[2], 1, false).toCompletableFuture();
+    Thread.sleep(100);
+    ranks.get(1).close();
+    String rank1 = "rank 1 at " + portOf(ranks, 1);
+    for (CompletableFuture<Reduced> f : List.of(f0, f2)) {
+      ExecutionException e = assertThrows(ExecutionException.class, () -> f.get(10, TimeUnit.SECONDS));
+      RingBrokenException b = assertInstanceOf(RingBrokenException.class, e.getCause());
+      assertTrue(b.getMessage().contains(rank1), b.getMessage());
+      assertEquals(2, b.generation());
+    }
+    assertTrue(System.nanoTime() - t0 < s.timeout().toNanos(), "detected before the timeout");
+    // a broken ring stays broken
+    ExecutionException later = assertThrows(ExecutionException.class,
+        () -> ranks.get(0).reduce(0, 2, g[0], 1, false).toCompletableFuture().get(5, TimeUnit.SECONDS));
+    assertInstanceOf(RingBrokenException.class, later.getCause());
+  }
+
+  @Test
+  void aSilentNeighbourFailsTheRoundAfterTheTimeoutNamingIt() throws Exception {
+    AllReduceSettings s = settings(Duration.ofMillis(800));
+    List<RingAllReduce> ranks = ring(2, 4, s);
+    ranks.getFirst().connected().toCompletableFuture().get(10, TimeUnit.SECONDS);
+    long t0 = System.nanoTime();
+    // rank 1 never contributes to round 0
+    CompletableFuture<Reduced> f0 = ranks.get(0).reduce(0, 0, new float[1000], 1, false).toCompletableFuture();
+    ExecutionException e = assertThrows(ExecutionException.class, () -> f0.get(10, TimeUnit.SECONDS));
+    double secs = (System.nanoTime() - t0) / 1e9;
+    RingBrokenException b = assertInstanceOf(RingBrokenException.class, e.getCause());
+    assertEquals(1, b.peerRank());
+    assertTrue(b.getMessage().contains("rank 1 at " + portOf(ranks, 1)), b.getMessage());
+    assertTrue(b.getMessage().contains("bagpipe.allreduce.timeout"), b.getMessage());
+    assertTrue(secs >= 0.75 && secs < 5, "failed after " + secs + " s");
+  }
+
+  @Test
+  void aRingThatCannotConnectFailsNamingTheNeighbour() throws Exception {
+    AllReduceSettings s = settings(Duration.ofMillis(600));
+    DataPort p = DataPort.open(s);
+    open.add(p);
+    InetSocketAddress nobody;
+    try (java.nio.channels.ServerSocketChannel ss = java.nio.channels.ServerSocketChannel.open()) {
+      ss.bind(new InetSocketAddress("127.0.0.1", 0));
+      nobody = (InetSocketAddress) ss.getLocalAddress();
+    }
+    RingAllReduce r0 = new RingAllReduce(p, 1, 0, List.of(p.address(), nobody), s);
+    open.add(r0);
+    ExecutionException e = assertThrows(ExecutionException.class,
+        () -> r0.reduce(0, 0, new float[10], 1, false).toCompletableFuture().get(10, TimeUnit.SECONDS));
+    assertTrue(e.getCause().getMessage().contains("rank 1 at " + nobody), e.getCause().getMessage());
+  }
+}
