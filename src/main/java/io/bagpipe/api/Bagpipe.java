@@ -2,6 +2,8 @@ package io.bagpipe.api;
 
 import ai.djl.engine.Engine;
 import com.typesafe.config.Config;
+import io.bagpipe.allreduce.AllReduceSettings;
+import io.bagpipe.allreduce.TcpRing;
 import io.bagpipe.bag.DataSet;
 import io.bagpipe.bag.DataSettings;
 import io.bagpipe.bag.FoldSettings;
@@ -33,6 +35,8 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Props;
+import org.apache.pekko.cluster.typed.Cluster;
+import org.apache.pekko.cluster.typed.Join;
 
 /**
  * Bagpipe's embedding API: start a training run from a {@link Config} (the
@@ -67,7 +71,7 @@ public final class Bagpipe {
     EventPublisher events = new EventPublisher(ForkJoinPool.commonPool());
     CompletableFuture<RunResult> result = new CompletableFuture<>();
     ActorSystem<RunGuardian.Command> system =
-        ActorSystem.create(RunGuardian.create(spec, events, result), "bagpipe", config);
+        ActorSystem.create(RunGuardian.create(spec, new Topology.Local(), events, result), "bagpipe", config);
     result.whenComplete((r, e) -> system.terminate());
     return new BagpipeRun(events, result, () -> system.tell(RunGuardian.StopRun.INSTANCE));
   }
@@ -78,12 +82,44 @@ public final class Bagpipe {
     EventPublisher events = new EventPublisher(ForkJoinPool.commonPool());
     CompletableFuture<RunResult> result = new CompletableFuture<>();
     ActorRef<RunGuardian.Command> guardian =
-        system.systemActorOf(RunGuardian.create(spec, events, result), "bagpipe-run-" + RUNS.incrementAndGet(), Props.empty());
+        system.systemActorOf(RunGuardian.create(spec, new Topology.Local(), events, result),
+            "bagpipe-run-" + RUNS.incrementAndGet(), Props.empty());
     return new BagpipeRun(events, result, () -> guardian.tell(RunGuardian.StopRun.INSTANCE));
+  }
+
+  /**
+   * Starts this process as one node of a multi-node run: an ActorSystem joined to
+   * the cluster of {@code bagpipe.cluster} (the first node, with no seed nodes,
+   * forms it), this node's loaders and workers, and the run's Coordinator as a
+   * Cluster Singleton. Training starts when {@code bagpipe.cluster.min-workers}
+   * workers are up over all nodes. Events of the whole run arrive on every node.
+   */
+  public static BagpipeRun startNode(Config config) {
+    ClusterSettings cluster = ClusterSettings.fromConfig(config.getConfig("bagpipe.cluster"));
+    Config node = cluster.applyTo(config);
+    RunSpec spec = spec(node, cluster.minWorkers());
+    AllReduceSettings ring = AllReduceSettings.fromConfig(node.getConfig("bagpipe.allreduce"));
+    EventPublisher events = new EventPublisher(ForkJoinPool.commonPool());
+    CompletableFuture<RunResult> result = new CompletableFuture<>();
+    ActorSystem<RunGuardian.Command> system = ActorSystem.create(
+        RunGuardian.create(spec, new Topology.Cluster(i -> new TcpRing(ring)), events, result), cluster.systemName(), node);
+    Cluster members = Cluster.get(system);
+    if (cluster.seedNodes().isEmpty()) {
+      members.manager().tell(Join.create(members.selfMember().address()));
+    }
+    result.whenComplete((r, e) -> system.terminate());
+    org.apache.pekko.actor.Address self = members.selfMember().address();
+    String address = self.getHost().orElse(cluster.host()) + ":" + self.getPort().orElse(cluster.port());
+    return new BagpipeRun(events, result, () -> system.tell(RunGuardian.StopRun.INSTANCE), address);
   }
 
   /** Reads and checks every setting and the data set; resumes from a checkpoint when asked. */
   static RunSpec spec(Config config) {
+    return spec(config, -1);
+  }
+
+  /** As {@link #spec(Config)}; {@code world} > 0 sets the workers over all nodes, else this node's devices. */
+  static RunSpec spec(Config config, int world) {
     Config b = config.getConfig("bagpipe");
     SlideSettings slide = SlideSettings.fromConfig(b.getConfig("slide"));
     LoaderSettings loader = LoaderSettings.fromConfig(b.getConfig("loader"));
@@ -92,7 +128,7 @@ public final class Bagpipe {
     OptimizerSettings optimizer = OptimizerSettings.fromConfig(b.getConfig("optimizer"));
     CheckpointSettings checkpoint = CheckpointSettings.fromConfig(b.getConfig("checkpoint"));
     WorkerSettings worker = WorkerSettings.fromConfig(b.getConfig("worker"), gpuCount(b.getConfig("worker")));
-    TrainSettings train = TrainSettings.fromConfig(b.getConfig("train"), worker.devices().size());
+    TrainSettings train = TrainSettings.fromConfig(b.getConfig("train"), world > 0 ? world : worker.devices().size());
     DataSet data = DataSet.load(DataSettings.fromConfig(b.getConfig("data")), FoldSettings.fromConfig(b.getConfig("plan.folds")));
     for (SlideEntry e : data.manifest().slides()) {
       if (e.label() >= model.classes()) {

@@ -13,11 +13,25 @@ public final class BagpipeRun {
   private final EventPublisher events;
   private final CompletableFuture<RunResult> result;
   private final Runnable stop;
+  private final String nodeAddress;
 
   BagpipeRun(EventPublisher events, CompletableFuture<RunResult> result, Runnable stop) {
+    this(events, result, stop, null);
+  }
+
+  BagpipeRun(EventPublisher events, CompletableFuture<RunResult> result, Runnable stop, String nodeAddress) {
     this.events = events;
     this.result = result;
     this.stop = stop;
+    this.nodeAddress = nodeAddress;
+  }
+
+  /**
+   * For a cluster node ({@link Bagpipe#startNode}), its {@code host:port}, to give
+   * other nodes as a seed; empty for a single-node run.
+   */
+  public java.util.Optional<String> nodeAddress() {
+    return java.util.Optional.ofNullable(nodeAddress);
   }
 
   /**

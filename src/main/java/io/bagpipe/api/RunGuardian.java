@@ -1,6 +1,5 @@
 package io.bagpipe.api;
 
-import io.bagpipe.allreduce.LocalRing;
 import java.util.List;
 import io.bagpipe.coordinator.Coordinator;
 import io.bagpipe.loader.BagBuffers;
@@ -38,23 +37,21 @@ final class RunGuardian {
     INSTANCE
   }
 
-  static Behavior<Command> create(RunSpec spec, EventPublisher publisher, CompletableFuture<RunResult> result) {
+  static Behavior<Command> create(RunSpec spec, Topology topology, EventPublisher publisher,
+      CompletableFuture<RunResult> result) {
     return Behaviors.setup(
         ctx -> {
           SlidePool slides = new SlidePool(spec.slide());
           BagBuffers buffers = new BagBuffers(spec.loader().idleBuffers());
           ActorRef<LoaderPool.Command> loaders =
               ctx.spawn(LoaderPool.create(spec.loader(), slides, buffers), "loader-pool");
-          LocalRing ring = new LocalRing();
           ActorRef<RunEvent> events = ctx.messageAdapter(RunEvent.class, Published::new);
-          ActorRef<Coordinator.Command> coordinator =
-              ctx.spawn(Coordinator.create(spec.coordinatorSetup(events)), "coordinator");
-          ctx.watch(coordinator);
+          ActorRef<Coordinator.Command> coordinator = topology.coordinator(ctx, spec, events);
           List<String> devices = spec.worker().devices();
           for (int i = 0; i < devices.size(); i++) {
             String device = devices.get(i);
             ctx.spawn(
-                Worker.create(device, () -> spec.replicas().create(device), ring.worker(), loaders,
+                Worker.create(device, () -> spec.replicas().create(device), topology.ring(i), loaders,
                     spec.loader().prefetchBags(), spec.checkpointDir(), spec.checkpoint().keepLast(), spec.workersKey()),
                 "worker-" + i,
                 DispatcherSelector.fromConfig("bagpipe.worker.dispatcher"));
@@ -62,12 +59,17 @@ final class RunGuardian {
           return Behaviors.receive(Command.class)
               .onMessage(Published.class, m -> {
                 publisher.publish(m.event());
-                switch (m.event()) {
-                  case RunEvent.RunCompleted c -> result.complete(c.result());
-                  case RunEvent.RunFailed f -> result.completeExceptionally(new RunFailedException(f.reason()));
-                  default -> {}
-                }
-                return Behaviors.same();
+                return switch (m.event()) {
+                  case RunEvent.RunCompleted c -> {
+                    result.complete(c.result());
+                    yield Behaviors.stopped();
+                  }
+                  case RunEvent.RunFailed f -> {
+                    result.completeExceptionally(new RunFailedException(f.reason()));
+                    yield Behaviors.stopped();
+                  }
+                  default -> Behaviors.same();
+                };
               })
               .onMessageEquals(StopRun.INSTANCE, () -> {
                 coordinator.tell(Coordinator.Stop.INSTANCE);

@@ -29,9 +29,17 @@ final class ProgressPrinter implements Flow.Subscriber<RunEvent> {
   private int lastDecile = -1;
   private boolean barOpen;
 
+  private final boolean bars;
+
   ProgressPrinter(PrintStream out, boolean terminal) {
+    this(out, terminal, true);
+  }
+
+  /** {@code bars} false: only epoch lines, warnings and the summary (other nodes of a launch). */
+  ProgressPrinter(PrintStream out, boolean terminal, boolean bars) {
     this.out = out;
     this.terminal = terminal;
+    this.bars = bars;
   }
 
   @Override
@@ -85,6 +93,9 @@ final class ProgressPrinter implements Flow.Subscriber<RunEvent> {
   }
 
   private void bar(int epoch, int step, int steps, double loss, double bagsPerSecond, double eta, boolean force) {
+    if (!bars) {
+      return;
+    }
     long now = System.nanoTime();
     int decile = steps == 0 ? 10 : step * 10 / steps;
     if (!terminal) {

@@ -1,0 +1,75 @@
+package io.bagpipe.api;
+
+import io.bagpipe.allreduce.AllReduceFactory;
+import io.bagpipe.allreduce.LocalRing;
+import io.bagpipe.coordinator.Coordinator;
+import java.util.function.IntFunction;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.pubsub.Topic;
+import org.apache.pekko.cluster.typed.ClusterSingleton;
+import org.apache.pekko.cluster.typed.SingletonActor;
+
+/**
+ * Where a run's pieces live. On one node the Coordinator is a child of the run's
+ * guardian and the workers share an in-process ring. In a cluster the Coordinator
+ * is a Cluster Singleton (it moves when its node dies), its events reach every
+ * node through a pub-sub topic, and workers all-reduce over the TCP ring.
+ */
+sealed interface Topology {
+
+  /** The all-reduce factory of this node's {@code index}-th worker. */
+  AllReduceFactory ring(int index);
+
+  /**
+   * Starts (or joins) the run's Coordinator and routes its events to
+   * {@code events} on this node; returns where to send it commands.
+   */
+  ActorRef<Coordinator.Command> coordinator(ActorContext<?> ctx, RunSpec spec, ActorRef<RunEvent> events);
+
+  /** One JVM. */
+  record Local(LocalRing ring) implements Topology {
+    Local() {
+      this(new LocalRing());
+    }
+
+    @Override
+    public AllReduceFactory ring(int index) {
+      return ring.worker();
+    }
+
+    @Override
+    public ActorRef<Coordinator.Command> coordinator(ActorContext<?> ctx, RunSpec spec, ActorRef<RunEvent> events) {
+      ActorRef<Coordinator.Command> c = ctx.spawn(Coordinator.create(spec.coordinatorSetup(events)), "coordinator");
+      ctx.watch(c);
+      return c;
+    }
+  }
+
+  /** A node of a Pekko cluster; {@code rings} makes each worker's TCP ring endpoint. */
+  record Cluster(IntFunction<AllReduceFactory> rings) implements Topology {
+    @Override
+    public AllReduceFactory ring(int index) {
+      return rings.apply(index);
+    }
+
+    @Override
+    public ActorRef<Coordinator.Command> coordinator(ActorContext<?> ctx, RunSpec spec, ActorRef<RunEvent> events) {
+      String name = spec.workersKey().id().replaceAll("[^A-Za-z0-9_-]", "_");
+      ActorRef<Topic.Command<RunEvent>> topic = ctx.spawn(Topic.create(RunEvent.class, "events-" + name), "events");
+      topic.tell(Topic.subscribe(events));
+      ActorRef<RunEvent> publish = ctx.spawn(publisher(topic), "publish-events");
+      return ClusterSingleton.get(ctx.getSystem())
+          .init(SingletonActor.of(Coordinator.create(spec.coordinatorSetup(publish)), "coordinator-" + name));
+    }
+
+    private static Behavior<RunEvent> publisher(ActorRef<Topic.Command<RunEvent>> topic) {
+      return Behaviors.receive(RunEvent.class).onAnyMessage(e -> {
+        topic.tell(Topic.publish(e));
+        return Behaviors.same();
+      }).build();
+    }
+  }
+}

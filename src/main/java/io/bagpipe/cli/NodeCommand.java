@@ -1,0 +1,72 @@
+package io.bagpipe.cli;
+
+import io.bagpipe.api.Bagpipe;
+import io.bagpipe.api.BagpipeRun;
+import io.bagpipe.api.RunFailedException;
+import io.bagpipe.api.RunResult;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletionException;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code bagpipe node}: one node of a multi-node run. Every node gets the same
+ * configuration (data, model, run directory on shared storage) and the same seed
+ * nodes; training starts when {@code bagpipe.cluster.min-workers} workers are up.
+ */
+@Command(name = "node", mixinStandardHelpOptions = true,
+    description = "Start one node of a multi-node run (seed nodes, host, port from config or flags).")
+final class NodeCommand implements Callable<Integer> {
+
+  @Mixin ConfigOptions configOptions;
+
+  @Option(names = "--host", description = "Address this node binds and advertises (bagpipe.cluster.host).")
+  String host;
+
+  @Option(names = "--port", description = "Pekko port of this node, 0 = any (bagpipe.cluster.port).")
+  Integer port;
+
+  @Option(names = "--seed", paramLabel = "HOST:PORT", description = "A seed node (repeatable; bagpipe.cluster.seed-nodes).")
+  List<String> seeds = new ArrayList<>();
+
+  @Option(names = "--min-workers", description = "Workers over all nodes before training starts (bagpipe.cluster.min-workers).")
+  Integer minWorkers;
+
+  @Option(names = "--no-progress", negatable = true, description = "Show progress bars (default: true).")
+  boolean progress = true;
+
+  @Override
+  public Integer call() throws Exception {
+    List<String> sets = new ArrayList<>(configOptions.overrides);
+    if (host != null) {
+      sets.add("bagpipe.cluster.host=" + host);
+    }
+    if (port != null) {
+      sets.add("bagpipe.cluster.port=" + port);
+    }
+    if (!seeds.isEmpty()) {
+      sets.add("bagpipe.cluster.seed-nodes=[" + String.join(",", seeds.stream().map(s -> "\"" + s + "\"").toList()) + "]");
+    }
+    if (minWorkers != null) {
+      sets.add("bagpipe.cluster.min-workers=" + minWorkers);
+    }
+    BagpipeRun run = Bagpipe.startNode(ConfigOptions.load(configOptions.configFile, sets));
+    ProgressPrinter printer = new ProgressPrinter(System.err, progress && System.console() != null, progress);
+    run.events().subscribe(printer);
+    Runtime.getRuntime().addShutdownHook(new Thread(run::stop, "bagpipe-node-stop"));
+    try {
+      RunResult r = run.result().toCompletableFuture().join();
+      printer.await();
+      return r.stopped() ? 130 : 0;
+    } catch (CompletionException e) {
+      printer.await();
+      if (e.getCause() instanceof RunFailedException) {
+        return 1;
+      }
+      throw e;
+    }
+  }
+}

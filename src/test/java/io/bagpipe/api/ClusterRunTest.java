@@ -1,0 +1,70 @@
+package io.bagpipe.api;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.bagpipe.TrainingFixtures;
+import io.bagpipe.checkpoint.NamedTensor;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Two nodes (two ActorSystems in this JVM, Artery and the data channel on
+ * loopback, port 0) with one worker each train the same run as one node with one
+ * worker and two bags per step.
+ */
+class ClusterRunTest {
+
+  @TempDir static Path dir;
+  static Path data;
+
+  @BeforeAll
+  static void data() throws Exception {
+    data = TrainingFixtures.dataSet(dir.resolve("data"), 8);
+  }
+
+  @Test
+  void twoNodesEqualOneNodeWithTwoBagsPerStepAndKeepIdenticalReplicas() throws Exception {
+    Path clusterRun = dir.resolve("cluster");
+    String[] common = {"bagpipe.train.epochs=2", "bagpipe.cluster.port=0", "bagpipe.cluster.min-workers=2",
+        "bagpipe.cluster.system-name=bagpipe-test", "bagpipe.allreduce.timeout=20s"};
+    BagpipeRun first = Bagpipe.startNode(TrainingFixtures.config(data, clusterRun, common));
+    String seed = first.nodeAddress().orElseThrow();
+    String[] joining = java.util.stream.Stream.concat(java.util.Arrays.stream(common),
+        java.util.stream.Stream.of("bagpipe.cluster.seed-nodes=[\"" + seed + "\"]")).toArray(String[]::new);
+    BagpipeRun second = Bagpipe.startNode(TrainingFixtures.config(data, clusterRun, joining));
+    RunTest.Recorder events = new RunTest.Recorder();
+    first.events().subscribe(events);
+
+    RunResult a = first.result().toCompletableFuture().get(3, TimeUnit.MINUTES);
+    RunResult b = second.result().toCompletableFuture().get(3, TimeUnit.MINUTES);
+    events.await();
+    assertEquals(2, a.epochsCompleted());
+    assertEquals(a.lastCheckpoint(), b.lastCheckpoint(), "both nodes saw the same end of the run");
+    assertEquals(2, events.of(RunEvent.WorkerJoined.class).size());
+    for (RunEvent.EpochCompleted e : events.of(RunEvent.EpochCompleted.class)) {
+      // The Coordinator compared both replicas' parameter digests (a mismatch fails the run).
+      assertTrue(e.record().extras().containsKey("replica_digest"));
+      assertEquals(12, e.record().trainBags());
+      assertEquals(4, e.record().valBags(), "each validation bag evaluated exactly once over the nodes");
+    }
+
+    Path oneNode = dir.resolve("one-node");
+    RunResult single = RunTest.run(Bagpipe.start(TrainingFixtures.config(data, oneNode,
+        "bagpipe.train.epochs=2", "bagpipe.plan.bags-per-step=2")), new RunTest.Recorder());
+    assertEquals(2, single.epochsCompleted());
+    List<NamedTensor> pc = RunTest.latest(clusterRun).parameters();
+    List<NamedTensor> ps = RunTest.latest(oneNode).parameters();
+    double maxDiff = 0;
+    for (int i = 0; i < pc.size(); i++) {
+      for (int j = 0; j < pc.get(i).data().length; j++) {
+        maxDiff = Math.max(maxDiff, Math.abs(pc.get(i).data()[j] - ps.get(i).data()[j]));
+      }
+    }
+    assertTrue(maxDiff < 1e-5, "2 nodes x 1 worker == 1 node x 1 worker x 2 bags per step, max |diff| = " + maxDiff);
+  }
+}
