@@ -73,7 +73,7 @@ public final class Bagpipe {
     ActorSystem<RunGuardian.Command> system =
         ActorSystem.create(RunGuardian.create(spec, new Topology.Local(), events, result), "bagpipe", config);
     result.whenComplete((r, e) -> system.terminate());
-    return new BagpipeRun(events, result, () -> system.tell(RunGuardian.StopRun.INSTANCE));
+    return new BagpipeRun(events, result, () -> system.tell(RunGuardian.StopRun.INSTANCE), system.getWhenTerminated());
   }
 
   /** Starts a run inside {@code system}, which stays up when the run ends. */
@@ -84,7 +84,8 @@ public final class Bagpipe {
     ActorRef<RunGuardian.Command> guardian =
         system.systemActorOf(RunGuardian.create(spec, new Topology.Local(), events, result),
             "bagpipe-run-" + RUNS.incrementAndGet(), Props.empty());
-    return new BagpipeRun(events, result, () -> guardian.tell(RunGuardian.StopRun.INSTANCE));
+    return new BagpipeRun(events, result, () -> guardian.tell(RunGuardian.StopRun.INSTANCE),
+        result.handle((r, e) -> null));
   }
 
   /**
@@ -110,7 +111,8 @@ public final class Bagpipe {
     result.whenComplete((r, e) -> system.terminate());
     org.apache.pekko.actor.Address self = members.selfMember().address();
     String address = self.getHost().orElse(cluster.host()) + ":" + self.getPort().orElse(cluster.port());
-    return new BagpipeRun(events, result, () -> system.tell(RunGuardian.StopRun.INSTANCE), address);
+    return new BagpipeRun(events, result, () -> system.tell(RunGuardian.StopRun.INSTANCE), address,
+        system.getWhenTerminated());
   }
 
   /** Reads and checks every setting and the data set; resumes from a checkpoint when asked. */

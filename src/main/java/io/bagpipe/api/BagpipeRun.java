@@ -14,16 +14,27 @@ public final class BagpipeRun {
   private final CompletableFuture<RunResult> result;
   private final Runnable stop;
   private final String nodeAddress;
+  private final CompletionStage<?> terminated;
 
-  BagpipeRun(EventPublisher events, CompletableFuture<RunResult> result, Runnable stop) {
-    this(events, result, stop, null);
+  BagpipeRun(EventPublisher events, CompletableFuture<RunResult> result, Runnable stop, CompletionStage<?> terminated) {
+    this(events, result, stop, null, terminated);
   }
 
-  BagpipeRun(EventPublisher events, CompletableFuture<RunResult> result, Runnable stop, String nodeAddress) {
+  BagpipeRun(EventPublisher events, CompletableFuture<RunResult> result, Runnable stop, String nodeAddress,
+      CompletionStage<?> terminated) {
     this.events = events;
     this.result = result;
     this.stop = stop;
     this.nodeAddress = nodeAddress;
+    this.terminated = terminated;
+  }
+
+  /**
+   * Completes when everything the run started has stopped (for a standalone run
+   * or a node, its ActorSystem has terminated), after {@link #result()}.
+   */
+  public CompletionStage<?> terminated() {
+    return terminated;
   }
 
   /**

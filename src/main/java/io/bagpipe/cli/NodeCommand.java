@@ -35,7 +35,8 @@ final class NodeCommand implements Callable<Integer> {
   @Option(names = "--min-workers", description = "Workers over all nodes before training starts (bagpipe.cluster.min-workers).")
   Integer minWorkers;
 
-  @Option(names = "--no-progress", negatable = true, description = "Show progress bars (default: true).")
+  @Option(names = "--no-progress", negatable = true,
+      description = "Show progress and the summary (default: true); without, only warnings and failures.")
   boolean progress = true;
 
   @Override
@@ -54,12 +55,15 @@ final class NodeCommand implements Callable<Integer> {
       sets.add("bagpipe.cluster.min-workers=" + minWorkers);
     }
     BagpipeRun run = Bagpipe.startNode(ConfigOptions.load(configOptions.configFile, sets));
-    ProgressPrinter printer = new ProgressPrinter(System.err, progress && System.console() != null, progress);
+    ProgressPrinter printer = progress
+        ? new ProgressPrinter(System.err, System.console() != null)
+        : ProgressPrinter.warningsOnly(System.err);
     run.events().subscribe(printer);
     Runtime.getRuntime().addShutdownHook(new Thread(run::stop, "bagpipe-node-stop"));
     try {
       RunResult r = run.result().toCompletableFuture().join();
       printer.await();
+      run.terminated().toCompletableFuture().get(30, java.util.concurrent.TimeUnit.SECONDS);
       return r.stopped() ? 130 : 0;
     } catch (CompletionException e) {
       printer.await();

@@ -29,17 +29,22 @@ final class ProgressPrinter implements Flow.Subscriber<RunEvent> {
   private int lastDecile = -1;
   private boolean barOpen;
 
-  private final boolean bars;
+  /** False for the other nodes of a launch: only warnings and failures. */
+  private final boolean progress;
 
   ProgressPrinter(PrintStream out, boolean terminal) {
     this(out, terminal, true);
   }
 
-  /** {@code bars} false: only epoch lines, warnings and the summary (other nodes of a launch). */
-  ProgressPrinter(PrintStream out, boolean terminal, boolean bars) {
+  private ProgressPrinter(PrintStream out, boolean terminal, boolean progress) {
     this.out = out;
     this.terminal = terminal;
-    this.bars = bars;
+    this.progress = progress;
+  }
+
+  /** A printer that shows skipped bags, lost workers and failures, nothing else. */
+  static ProgressPrinter warningsOnly(PrintStream out) {
+    return new ProgressPrinter(out, false, false);
   }
 
   @Override
@@ -52,7 +57,7 @@ final class ProgressPrinter implements Flow.Subscriber<RunEvent> {
     switch (e) {
       case RunEvent.RunStarted r -> {
         epochs = r.epochs();
-        line(String.format("run %s: %d worker(s), %d training and %d validation slides%s", r.runDir(), r.workers(),
+        info(String.format("run %s: %d worker(s), %d training and %d validation slides%s", r.runDir(), r.workers(),
             r.trainSlides(), r.validationSlides(),
             r.startEpoch() > 0 || r.startStep() > 0
                 ? String.format(", resuming at epoch %d step %d", r.startEpoch() + 1, r.startStep())
@@ -66,7 +71,7 @@ final class ProgressPrinter implements Flow.Subscriber<RunEvent> {
       case RunEvent.StepCompleted s -> bar(s.epoch(), s.step(), s.steps(), s.meanLoss(), s.bagsPerSecond(),
           s.bagsPerSecond() > 0 ? Math.max(0, epochBags - s.bagsDone()) / s.bagsPerSecond() : Double.NaN, false);
       case RunEvent.ValidationStarted v -> {
-        if (terminal && barOpen) {
+        if (progress && terminal && barOpen) {
           out.print("  validating " + v.bags() + " bags ...");
           out.flush();
         }
@@ -74,7 +79,7 @@ final class ProgressPrinter implements Flow.Subscriber<RunEvent> {
       case RunEvent.EpochCompleted c -> {
         records.add(c.record());
         EpochRecord r = c.record();
-        line(String.format("epoch %d/%d  train loss %.4f  val loss %.4f  acc %.3f  AUC %.3f  %.2f bags/s  %.1f s",
+        info(String.format("epoch %d/%d  train loss %.4f  val loss %.4f  acc %.3f  AUC %.3f  %.2f bags/s  %.1f s",
             r.epoch() + 1, epochs, r.trainLoss(), r.valLoss(), r.accuracy(), r.auc(), r.bagsPerSecond(), r.wallSeconds()));
       }
       case RunEvent.BagSkipped b -> {
@@ -86,14 +91,18 @@ final class ProgressPrinter implements Flow.Subscriber<RunEvent> {
       case RunEvent.RunFailed f -> {
         line("run failed: " + f.reason());
       }
-      case RunEvent.RunCompleted c -> summary(c.result());
+      case RunEvent.RunCompleted c -> {
+        if (progress) {
+          summary(c.result());
+        }
+      }
       case RunEvent.WorkerJoined j -> {}
       case RunEvent.CheckpointSaved s -> {}
     }
   }
 
   private void bar(int epoch, int step, int steps, double loss, double bagsPerSecond, double eta, boolean force) {
-    if (!bars) {
+    if (!progress) {
       return;
     }
     long now = System.nanoTime();
@@ -118,6 +127,13 @@ final class ProgressPrinter implements Flow.Subscriber<RunEvent> {
       out.println(text);
     }
     out.flush();
+  }
+
+  /** A progress line: shown unless this printer shows warnings only. */
+  private void info(String s) {
+    if (progress) {
+      line(s);
+    }
   }
 
   private void line(String s) {

@@ -28,7 +28,7 @@ final class TrainCommand implements Callable<Integer> {
   }
 
   /** Runs {@code config} to its end with progress on stderr; 0 when it completed, 1 when it failed. */
-  static int run(Config config) throws InterruptedException {
+  static int run(Config config) throws Exception {
     BagpipeRun run = Bagpipe.start(config);
     ProgressPrinter printer = new ProgressPrinter(System.err, System.console() != null);
     run.events().subscribe(printer);
@@ -41,6 +41,7 @@ final class TrainCommand implements Callable<Integer> {
     try {
       RunResult result = run.result().toCompletableFuture().join();
       printer.await();
+      run.terminated().toCompletableFuture().get(30, java.util.concurrent.TimeUnit.SECONDS);
       return result.stopped() ? 130 : 0;
     } catch (CompletionException e) {
       printer.await();
