@@ -71,7 +71,13 @@ final class PeerTools {
 
   /** Runs a probe and returns the fields of its {@code RESULT} line. */
   Map<String, String> result(List<String> command, long timeoutSeconds) throws IOException, InterruptedException {
+    return results(command, timeoutSeconds).getFirst();
+  }
+
+  /** Runs a probe and returns the fields of each of its {@code RESULT} lines, at least one. */
+  static List<Map<String, String>> results(List<String> command, long timeoutSeconds) throws IOException, InterruptedException {
     String out = run(command, timeoutSeconds, null);
+    List<Map<String, String>> all = new ArrayList<>();
     for (String line : out.split("\n")) {
       if (line.startsWith("RESULT ")) {
         Map<String, String> fields = new LinkedHashMap<>();
@@ -81,10 +87,13 @@ final class PeerTools {
             fields.put(kv.substring(0, eq), kv.substring(eq + 1));
           }
         }
-        return fields;
+        all.add(fields);
       }
     }
-    throw new IOException(String.join(" ", command) + " printed no RESULT line:\n" + out);
+    if (all.isEmpty()) {
+      throw new IOException(String.join(" ", command) + " printed no RESULT line:\n" + out);
+    }
+    return all;
   }
 
   /** Runs a command; a failure names it, shows its output and the {@code fix}. */

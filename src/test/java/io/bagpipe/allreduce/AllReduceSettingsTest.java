@@ -21,8 +21,8 @@ class AllReduceSettingsTest {
   void referenceDefaultsAreValid() {
     AllReduceSettings s = AllReduceSettings.fromConfig(reference());
     assertEquals(0, s.port());
-    assertEquals(4 << 20, s.chunkBytes());
-    assertEquals(1 << 20, s.chunkFloats());
+    assertEquals(1 << 20, s.chunkBytes());
+    assertEquals(1 << 18, s.chunkFloats());
     assertEquals(Duration.ofSeconds(60), s.timeout());
     assertTrue(s.window() >= 1);
   }
