@@ -212,14 +212,8 @@ final class BenchAllReduceCommand implements Callable<Integer> {
       CompletableFuture<String> rest1 = CompletableFuture.supplyAsync(() -> drain(outs.get(1)));
       List<Map<String, String>> results = new ArrayList<>();
       for (String line; (line = outs.getFirst().readLine()) != null; ) {
-        if (line.startsWith("RESULT ")) {
-          Map<String, String> fields = new LinkedHashMap<>();
-          for (String kv : line.substring(7).trim().split("\\s+")) {
-            int eq = kv.indexOf('=');
-            if (eq > 0) {
-              fields.put(kv.substring(0, eq), kv.substring(eq + 1));
-            }
-          }
+        Map<String, String> fields = PeerTools.parseResult(line);
+        if (fields != null) {
           results.add(fields);
         }
       }

@@ -1,13 +1,9 @@
 package io.bagpipe.cli;
 
 import io.bagpipe.api.Bagpipe;
-import io.bagpipe.api.BagpipeRun;
-import io.bagpipe.api.RunFailedException;
-import io.bagpipe.api.RunResult;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CompletionException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -54,23 +50,9 @@ final class NodeCommand implements Callable<Integer> {
     if (minWorkers != null) {
       sets.add("bagpipe.cluster.min-workers=" + minWorkers);
     }
-    BagpipeRun run = Bagpipe.startNode(ConfigOptions.load(configOptions.configFile, sets));
     ProgressPrinter printer = progress
         ? new ProgressPrinter(System.err, System.console() != null)
         : ProgressPrinter.warningsOnly(System.err);
-    run.events().subscribe(printer);
-    Runtime.getRuntime().addShutdownHook(new Thread(run::stop, "bagpipe-node-stop"));
-    try {
-      RunResult r = run.result().toCompletableFuture().join();
-      printer.await();
-      run.terminated().toCompletableFuture().get(30, java.util.concurrent.TimeUnit.SECONDS);
-      return r.stopped() ? 130 : 0;
-    } catch (CompletionException e) {
-      printer.await();
-      if (e.getCause() instanceof RunFailedException) {
-        return 1;
-      }
-      throw e;
-    }
+    return TrainCommand.follow(Bagpipe.startNode(ConfigOptions.load(configOptions.configFile, sets)), printer);
   }
 }

@@ -79,14 +79,8 @@ final class PeerTools {
     String out = run(command, timeoutSeconds, null);
     List<Map<String, String>> all = new ArrayList<>();
     for (String line : out.split("\n")) {
-      if (line.startsWith("RESULT ")) {
-        Map<String, String> fields = new LinkedHashMap<>();
-        for (String kv : line.substring(7).trim().split("\\s+")) {
-          int eq = kv.indexOf('=');
-          if (eq > 0) {
-            fields.put(kv.substring(0, eq), kv.substring(eq + 1));
-          }
-        }
+      Map<String, String> fields = parseResult(line);
+      if (fields != null) {
         all.add(fields);
       }
     }
@@ -94,6 +88,21 @@ final class PeerTools {
       throw new IOException(String.join(" ", command) + " printed no RESULT line:\n" + out);
     }
     return all;
+  }
+
+  /** The {@code key=value} fields of a {@code RESULT ...} line, or null for any other line. */
+  static Map<String, String> parseResult(String line) {
+    if (!line.startsWith("RESULT ")) {
+      return null;
+    }
+    Map<String, String> fields = new LinkedHashMap<>();
+    for (String kv : line.substring(7).trim().split("\\s+")) {
+      int eq = kv.indexOf('=');
+      if (eq > 0) {
+        fields.put(kv.substring(0, eq), kv.substring(eq + 1));
+      }
+    }
+    return fields;
   }
 
   /** Runs a command; a failure names it, shows its output and the {@code fix}. */

@@ -29,8 +29,15 @@ final class TrainCommand implements Callable<Integer> {
 
   /** Runs {@code config} to its end with progress on stderr; 0 when it completed, 1 when it failed. */
   static int run(Config config) throws Exception {
-    BagpipeRun run = Bagpipe.start(config);
-    ProgressPrinter printer = new ProgressPrinter(System.err, System.console() != null);
+    return follow(Bagpipe.start(config), new ProgressPrinter(System.err, System.console() != null));
+  }
+
+  /**
+   * Shows {@code run} through {@code printer} until it has ended and its system
+   * has stopped; Ctrl-C stops it gracefully. Exit code: 0 completed, 130 stopped,
+   * 1 failed.
+   */
+  static int follow(BagpipeRun run, ProgressPrinter printer) throws Exception {
     run.events().subscribe(printer);
     Thread hook = new Thread(() -> {
       System.err.println("\nstopping after the current step (Ctrl-C again to abort) ...");
