@@ -55,8 +55,10 @@ final class BenchTrainCommand implements Callable<Integer> {
   @Option(names = "--bags", description = "Measured bags per run (default: ${DEFAULT-VALUE}).")
   int bags = 64;
 
-  @Option(names = "--warmup", description = "Warm-up bags before measuring (default: ${DEFAULT-VALUE}).")
-  int warmup = 8;
+  @Option(names = "--warmup", description = "Bagpipe's warm-up bags before measuring: the JVM compiles its hot paths"
+      + " in the first few dozen bags, and long runs are measured in steady state (default: ${DEFAULT-VALUE}; the peer"
+      + " keeps its own 4).")
+  int warmup = 32;
 
   @Option(names = "--rounds", description = "Interleaved rounds; medians are reported (default: ${DEFAULT-VALUE}).")
   int rounds = 2;
