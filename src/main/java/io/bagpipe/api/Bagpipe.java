@@ -124,12 +124,15 @@ public final class Bagpipe {
   static RunSpec spec(Config config, int world) {
     Config b = config.getConfig("bagpipe");
     SlideSettings slide = SlideSettings.fromConfig(b.getConfig("slide"));
-    LoaderSettings loader = LoaderSettings.fromConfig(b.getConfig("loader"));
+
     PlanSettings plan = PlanSettings.fromConfig(b.getConfig("plan"));
     ModelSettings model = ModelSettings.fromConfig(b.getConfig("model"));
     OptimizerSettings optimizer = OptimizerSettings.fromConfig(b.getConfig("optimizer"));
     CheckpointSettings checkpoint = CheckpointSettings.fromConfig(b.getConfig("checkpoint"));
     WorkerSettings worker = WorkerSettings.fromConfig(b.getConfig("worker"), gpuCount(b.getConfig("worker")));
+    long cpuWorkers = worker.devices().stream().filter("cpu"::equals).count();
+    LoaderSettings loader = LoaderSettings.fromConfig(b.getConfig("loader"),
+        (int) cpuWorkers * Math.max(1, worker.intraOpThreads()));
     TrainSettings train = TrainSettings.fromConfig(b.getConfig("train"), world > 0 ? world : worker.devices().size());
     DataSet data = DataSet.load(DataSettings.fromConfig(b.getConfig("data")), FoldSettings.fromConfig(b.getConfig("plan.folds")));
     for (SlideEntry e : data.manifest().slides()) {

@@ -26,12 +26,18 @@ public record LoaderSettings(int threads, int prefetchBags, int patchesPerTask, 
     }
   }
 
-  /** Reads {@code bagpipe.loader}; {@code threads = auto} means one per available CPU. */
-  public static LoaderSettings fromConfig(Config c) {
+  /**
+   * Reads {@code bagpipe.loader}. {@code threads = auto} gives the loaders the cores
+   * that compute does not take: {@code max(1, CPUs - computeThreads)}, where
+   * {@code computeThreads} are the threads this node's CPU workers run on. Decode
+   * threads beyond that only preempt the workers (measured: 1 loader beside 2 CPU
+   * workers on 2 cores trains ~15% faster than 2, with half the system time).
+   */
+  public static LoaderSettings fromConfig(Config c, int computeThreads) {
     try {
       int threads =
           "auto".equals(c.getValue("threads").unwrapped())
-              ? Runtime.getRuntime().availableProcessors()
+              ? Math.max(1, Runtime.getRuntime().availableProcessors() - computeThreads)
               : c.getInt("threads");
       return new LoaderSettings(threads, c.getInt("prefetch-bags"), c.getInt("patches-per-task"), c.getInt("idle-buffers"));
     } catch (ConfigException e) {
