@@ -184,76 +184,68 @@ public final class Worker {
           .onMessage(JoinRing.class, this::joinRing)
           .onMessage(TrainSteps.class, this::startTraining)
           .onMessage(Evaluate.class, this::startEvaluating)
-          .onMessage(SaveCheckpoint.class, m -> saveCheckpoint(m, this::idle))
+          .onMessage(SaveCheckpoint.class, this::saveCheckpoint)
           .onMessage(Halt.class, m -> {
             m.replyTo().tell(new Coordinator.Halted(rank, -1, -1));
             return Behaviors.same();
           })
           .onMessage(BagArrived.class, this::discard)
-          .onMessage(ReduceDone.class, m -> unexpected(m, this::idle))
+          .onMessage(ReduceDone.class, this::unexpected)
           .onMessageEquals(Stop.INSTANCE, this::stop)
           .onSignal(PostStop.class, s -> cleanup())
           .build();
     }
 
     private Behavior<Command> training(TrainingJob job) {
-      return Behaviors.receive(Command.class)
+      return busy(Behaviors.receive(Command.class)
           .onMessage(BagArrived.class, m -> {
             arrive(m);
             return advanceTraining(job);
           })
-          .onMessage(SaveCheckpoint.class, m -> saveCheckpoint(m, () -> training(job)))
           .onMessage(Halt.class, m -> {
             job.halt = m;
             return Behaviors.same();
           })
-          .onMessage(TrainSteps.class, m -> busy(m, () -> training(job)))
-          .onMessage(Introduce.class, m -> busy(m, () -> training(job)))
-          .onMessage(JoinRing.class, m -> busy(m, () -> training(job)))
-          .onMessage(Evaluate.class, m -> busy(m, () -> training(job)))
-          .onMessage(ReduceDone.class, m -> unexpected(m, () -> training(job)))
-          .onMessageEquals(Stop.INSTANCE, this::stop)
-          .onSignal(PostStop.class, s -> cleanup())
-          .build();
+          .onMessage(ReduceDone.class, this::unexpected));
     }
 
     private Behavior<Command> reducing(TrainingJob job) {
-      return Behaviors.receive(Command.class)
+      return busy(Behaviors.receive(Command.class)
           .onMessage(BagArrived.class, m -> {
             arrive(m);
             return Behaviors.same();
           })
-          .onMessage(ReduceDone.class, m -> reduced(job, m))
-          .onMessage(SaveCheckpoint.class, m -> saveCheckpoint(m, () -> reducing(job)))
           .onMessage(Halt.class, m -> {
             job.halt = m;
             return Behaviors.same();
           })
-          .onMessage(TrainSteps.class, m -> busy(m, () -> reducing(job)))
-          .onMessage(Introduce.class, m -> busy(m, () -> reducing(job)))
-          .onMessage(JoinRing.class, m -> busy(m, () -> reducing(job)))
-          .onMessage(Evaluate.class, m -> busy(m, () -> reducing(job)))
-          .onMessageEquals(Stop.INSTANCE, this::stop)
-          .onSignal(PostStop.class, s -> cleanup())
-          .build();
+          .onMessage(ReduceDone.class, m -> reduced(job, m)));
     }
 
     private Behavior<Command> evaluating(EvalJob job) {
-      return Behaviors.receive(Command.class)
+      return busy(Behaviors.receive(Command.class)
           .onMessage(BagArrived.class, m -> {
             arrive(m);
             return advanceEvaluation(job);
           })
-          .onMessage(SaveCheckpoint.class, m -> saveCheckpoint(m, () -> evaluating(job)))
           .onMessage(Halt.class, m -> {
             m.replyTo().tell(new Coordinator.Halted(rank, job.order.epoch(), -1));
             return Behaviors.same();
           })
-          .onMessage(TrainSteps.class, m -> busy(m, () -> evaluating(job)))
-          .onMessage(Introduce.class, m -> busy(m, () -> evaluating(job)))
-          .onMessage(JoinRing.class, m -> busy(m, () -> evaluating(job)))
-          .onMessage(Evaluate.class, m -> busy(m, () -> evaluating(job)))
-          .onMessage(ReduceDone.class, m -> unexpected(m, () -> evaluating(job)))
+          .onMessage(ReduceDone.class, this::unexpected));
+    }
+
+    /**
+     * What every busy phase does alike: checkpoints are written between messages,
+     * new work while busy is a protocol error, Stop stops, and a stop cleans up.
+     */
+    private Behavior<Command> busy(org.apache.pekko.actor.typed.javadsl.BehaviorBuilder<Command> phase) {
+      return phase
+          .onMessage(SaveCheckpoint.class, this::saveCheckpoint)
+          .onMessage(TrainSteps.class, this::refuse)
+          .onMessage(Introduce.class, this::refuse)
+          .onMessage(JoinRing.class, this::refuse)
+          .onMessage(Evaluate.class, this::refuse)
           .onMessageEquals(Stop.INSTANCE, this::stop)
           .onSignal(PostStop.class, s -> cleanup())
           .build();
@@ -462,7 +454,7 @@ public final class Worker {
       arrived.clear();
     }
 
-    private Behavior<Command> saveCheckpoint(SaveCheckpoint m, Supplier<Behavior<Command>> phase) {
+    private Behavior<Command> saveCheckpoint(SaveCheckpoint m) {
       Checkpoint c = new Checkpoint(m.state(), replica.parameters(), replica.optimizerState());
       try {
         Path last = checkpoints.saveLast(c);
@@ -473,16 +465,16 @@ public final class Worker {
         m.replyTo().tell(new Coordinator.CheckpointWritten(
             rank, m.state(), "", "", "cannot write a checkpoint in " + checkpoints.dir() + ": " + e.getMessage()));
       }
-      return phase.get();
+      return Behaviors.same();
     }
 
-    private Behavior<Command> busy(Command m, Supplier<Behavior<Command>> phase) {
+    private Behavior<Command> refuse(Command m) {
       throw new IllegalStateException("worker " + rank + " got " + m.getClass().getSimpleName() + " while busy");
     }
 
-    private Behavior<Command> unexpected(ReduceDone m, Supplier<Behavior<Command>> phase) {
+    private Behavior<Command> unexpected(ReduceDone m) {
       ctx.getLog().warn("worker {} ignores an all-reduce result it did not wait for", rank);
-      return phase.get();
+      return Behaviors.same();
     }
 
     private Behavior<Command> stop() {
