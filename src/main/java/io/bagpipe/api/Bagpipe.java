@@ -153,6 +153,16 @@ public final class Bagpipe {
     RunState start = RunState.start(plan.seed(), checkpoint.bestMetric(),
         Map.of("encoder", b.getString("model.encoder"), "pooling", b.getString("model.pooling")));
     Optional<Checkpoint> resume = Optional.empty();
+    if (!train.resume()) {
+      try {
+        if (!CheckpointStore.open(checkpoint, train.runDir()).versionedFiles().isEmpty()) {
+          throw new IllegalArgumentException("the run directory " + train.runDir() + " holds checkpoints of an earlier run;"
+              + " set bagpipe.train.resume = true to continue it, or choose another bagpipe.train.run-dir");
+        }
+      } catch (IOException e) {
+        throw new UncheckedIOException("cannot read checkpoints in " + train.runDir().resolve(checkpoint.dir()), e);
+      }
+    }
     if (train.resume()) {
       try {
         resume = CheckpointStore.open(checkpoint, train.runDir()).loadLatest();

@@ -139,6 +139,15 @@ class RunTest {
   }
 
   @Test
+  void aFreshRunRefusesARunDirectoryWithCheckpoints() throws Exception {
+    Path runDir = dir.resolve("reused");
+    run(Bagpipe.start(TrainingFixtures.config(data, runDir)), new Recorder());
+    IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+        () -> Bagpipe.start(TrainingFixtures.config(data, runDir, "bagpipe.train.resume=false")));
+    assertTrue(e.getMessage().contains(runDir.toString()) && e.getMessage().contains("bagpipe.train.resume"), e.getMessage());
+  }
+
+  @Test
   void aBagOfACorruptSlideIsSkippedWithItsNameAndTheRunCompletes() throws Exception {
     Path broken = dir.resolve("broken-data");
     TrainingFixtures.dataSet(broken, 8);
