@@ -4,7 +4,8 @@
 // ./bagpipe synth --out work/demo-data):
 //
 //   /usr/lib/jvm/temurin-25-jdk-amd64/bin/java --enable-native-access=ALL-UNNAMED \
-//     -Dai.djl.offline=true -cp "target/bagpipe.jar:target/lib/*" docs/examples/EmbedExample.java
+//     --sun-misc-unsafe-memory-access=allow -Dai.djl.offline=true \
+//     -cp "target/bagpipe.jar:target/lib/*" docs/examples/EmbedExample.java
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import io.bagpipe.api.Bagpipe;
@@ -21,6 +22,7 @@ public class EmbedExample {
         bagpipe.data.dir = work/demo-data
         bagpipe.train.run-dir = work/runs/embedded
         bagpipe.train.epochs = 3
+        bagpipe.plan.folds { k = 4, train = "12", val = "34" }
         bagpipe.worker.devices = [cpu, cpu]
         bagpipe.worker.intra-op-threads = 1
         """).withFallback(ConfigFactory.load());

@@ -141,6 +141,10 @@ public final class Bagpipe {
             + " of slide '" + e.slideId() + "' is not below bagpipe.model.classes = " + model.classes());
       }
     }
+    if (data.validation().isEmpty() && !b.getString("plan.folds.val").isBlank()) {
+      throw new IllegalArgumentException("no validation slides: folds " + b.getString("plan.folds.val") + " of "
+          + data.manifest().path() + " are empty (bagpipe.plan.folds.val; use \"\" to train without validation)");
+    }
     if (data.train().isEmpty()) {
       throw new IllegalArgumentException("no training slides: folds " + b.getString("plan.folds.train")
           + " of " + data.manifest().path() + " are empty (bagpipe.plan.folds.train)");

@@ -148,6 +148,14 @@ class RunTest {
   }
 
   @Test
+  void validationFoldsThatMatchNoSlideAreAnErrorNamingTheKey() {
+    IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+        () -> Bagpipe.start(TrainingFixtures.config(data, dir.resolve("nofold"), "bagpipe.plan.folds.k=5",
+            "bagpipe.plan.folds.train=1234", "bagpipe.plan.folds.val=5")));
+    assertTrue(e.getMessage().contains("bagpipe.plan.folds.val"), e.getMessage());
+  }
+
+  @Test
   void aBagOfACorruptSlideIsSkippedWithItsNameAndTheRunCompletes() throws Exception {
     Path broken = dir.resolve("broken-data");
     TrainingFixtures.dataSet(broken, 8);
