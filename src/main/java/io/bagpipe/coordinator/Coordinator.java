@@ -138,6 +138,8 @@ public final class Coordinator {
     private final Map<ActorRef<Worker.Command>, WorkerReady> ready = new java.util.HashMap<>();
     private final java.util.Set<ActorRef<Worker.Command>> introduced = new java.util.HashSet<>();
     private long generation;
+    /** Workers that acknowledged ring {@link #generation}. */
+    private int joined;
     private RunState state;
     private EpochRecord lastRecord;
     private String lastCheckpoint = "";
@@ -212,7 +214,8 @@ public final class Coordinator {
     }
 
     private Behavior<Command> checkpointing(RunState at, boolean best, java.util.function.Supplier<Behavior<Command>> then) {
-      workers.get(workers.keySet().iterator().next()).tell(new Worker.SaveCheckpoint(at, best, ctx.getSelf()));
+      // Rank 0 writes; every replica is identical, so any one would do.
+      workers.get(0).tell(new Worker.SaveCheckpoint(at, best, ctx.getSelf()));
       return Behaviors.receive(Command.class)
           .onMessage(CheckpointWritten.class, m -> {
             if (m.error().isEmpty()) {
@@ -270,8 +273,6 @@ public final class Coordinator {
       }
       return Behaviors.same();
     }
-
-    private int joined;
 
     private Behavior<Command> ringJoined(RingJoined m) {
       if (m.generation() != generation || ++joined < world) {
@@ -410,6 +411,7 @@ public final class Coordinator {
       int reported;
       int skipped;
       long digest;
+      int digestRank;
 
       Validation(int classes) {
         predictions = new SlidePredictions(classes);
@@ -435,10 +437,11 @@ public final class Coordinator {
       }
       if (v.reported == 0) {
         v.digest = m.parameterDigest();
+        v.digestRank = m.rank();
       } else if (v.digest != m.parameterDigest()) {
         return fail(String.format("replicas diverged after epoch %d: worker %d's parameters differ from worker %d's"
             + " (digest %016x vs %016x); this is a bug, please report it", run.epoch + 1, m.rank(),
-            workers.keySet().iterator().next(), m.parameterDigest(), v.digest));
+            v.digestRank, m.parameterDigest(), v.digest));
       }
       if (++v.reported < world) {
         return Behaviors.same();

@@ -10,7 +10,7 @@ import java.nio.file.Path;
  * @param epochs epochs to train (a resumed run stops at the same total)
  * @param runDir where metrics, checkpoints and the run's record go
  * @param resume continue from the newest good checkpoint in {@code runDir} when there is one
- * @param workers workers that must be registered before training starts
+ * @param workers workers, over all nodes, that must be up before the ring forms and training starts
  */
 public record TrainSettings(int epochs, Path runDir, boolean resume, int workers) {
   public TrainSettings {
