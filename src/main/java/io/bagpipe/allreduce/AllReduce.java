@@ -27,7 +27,8 @@ public interface AllReduce {
 
   /**
    * The result of a round: {@code average} is shared by all ranks and must be
-   * treated as read-only; {@code weight} is the bags summed over ranks (when 0,
+   * treated as read-only, and it is valid until this rank's next {@link #reduce}
+   * call, which may reuse the array for the next round (copy it to keep it); {@code weight} is the bags summed over ranks (when 0,
    * {@code average} is all zeros and the step must not be applied); {@code halt}
    * is the OR of the ranks' halt bits.
    */

@@ -2,11 +2,13 @@ package io.bagpipe.allreduce;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
+import java.nio.file.Path;
 import java.time.Duration;
 
 /**
- * The {@code bagpipe.allreduce} settings: the TCP data channel that carries
- * gradient bytes between ring neighbours (see ADR 0005).
+ * The {@code bagpipe.allreduce} settings: the data channel that carries gradient
+ * bytes between ring neighbours, TCP between hosts and shared memory within one
+ * (see ADR 0005 and 0006).
  *
  * @param host address the data port binds to and advertises to the other ranks
  * @param port data port, 0 for an ephemeral one
@@ -16,9 +18,21 @@ import java.time.Duration;
  * @param timeout how long a rank waits without progress from a neighbour (or for
  *     the ring to connect) before failing the round
  * @param socketBufferBytes SO_SNDBUF and SO_RCVBUF of data sockets, 0 for the OS default
+ * @param transport {@link Transport#AUTO}: shared memory with a neighbour that proves
+ *     to share this host's memory, TCP otherwise; {@link Transport#TCP}: always TCP
+ * @param sharedMemoryDir where shared-memory segment files are created (a tmpfs)
  */
 public record AllReduceSettings(
-    String host, int port, int chunkBytes, int window, Duration timeout, int socketBufferBytes) {
+    String host, int port, int chunkBytes, int window, Duration timeout, int socketBufferBytes,
+    Transport transport, Path sharedMemoryDir) {
+
+  /** How frames travel between ring neighbours. */
+  public enum Transport {
+    /** Shared memory between ranks on one host, TCP between hosts. */
+    AUTO,
+    /** TCP always, also on one host. */
+    TCP
+  }
 
   public AllReduceSettings {
     if (host == null || host.isBlank()) {
@@ -41,6 +55,17 @@ public record AllReduceSettings(
       throw new IllegalArgumentException(
           "bagpipe.allreduce.socket-buffer-bytes must be >= 0 (0 = OS default), got " + socketBufferBytes);
     }
+    if (transport == null) {
+      throw new IllegalArgumentException("bagpipe.allreduce.transport must be auto or tcp");
+    }
+    if (sharedMemoryDir == null) {
+      throw new IllegalArgumentException("bagpipe.allreduce.shared-memory-dir must name a directory, e.g. /dev/shm");
+    }
+  }
+
+  /** These settings with {@code transport}. */
+  public AllReduceSettings withTransport(Transport transport) {
+    return new AllReduceSettings(host, port, chunkBytes, window, timeout, socketBufferBytes, transport, sharedMemoryDir);
   }
 
   /** Floats per chunk. */
@@ -56,7 +81,9 @@ public record AllReduceSettings(
         read(c, "chunk-bytes", k -> bytes(c, k)),
         read(c, "window", c::getInt),
         read(c, "timeout", c::getDuration),
-        read(c, "socket-buffer-bytes", k -> bytes(c, k)));
+        read(c, "socket-buffer-bytes", k -> bytes(c, k)),
+        read(c, "transport", k -> transport(c.getString(k))),
+        read(c, "shared-memory-dir", k -> Path.of(c.getString(k))));
   }
 
   private static <T> T read(Config c, String key, java.util.function.Function<String, T> getter) {
@@ -65,6 +92,15 @@ public record AllReduceSettings(
     } catch (ConfigException e) {
       throw new IllegalArgumentException("bagpipe.allreduce." + key + ": " + e.getMessage(), e);
     }
+  }
+
+  private static Transport transport(String value) {
+    return switch (value) {
+      case "auto" -> Transport.AUTO;
+      case "tcp" -> Transport.TCP;
+      default -> throw new IllegalArgumentException(
+          "bagpipe.allreduce.transport must be auto or tcp, got \"" + value + "\"");
+    };
   }
 
   private static int bytes(Config c, String key) {

@@ -9,7 +9,9 @@ import java.nio.FloatBuffer;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Queue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
@@ -26,40 +28,38 @@ import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * One rank's side of a ring all-reduce over TCP (ADR 0005): the Coordinator forms
- * the ring (a generation number and every rank's {@link DataPort#address()} in
- * rank order); rank {@code r} connects to rank {@code r+1} and accepts rank
- * {@code r-1} on its own {@link DataPort}. Each round runs the {@link RingPlan}:
- * reduce-scatter, then all-gather, chunk by chunk.
+ * One rank's side of a ring all-reduce (ADR 0005, 0006): the Coordinator forms the
+ * ring (a generation number and every rank's {@link DataPort#address()} in rank
+ * order); rank {@code r} connects to rank {@code r+1} and accepts rank {@code r-1} on
+ * its own {@link DataPort}. Each round runs the {@link RingPlan}: reduce-scatter,
+ * then all-gather, chunk by chunk.
  *
  * <p><b>Threads.</b> Construction returns at once; one sender thread (connects to
- * the right neighbour, writes frames, reads its acknowledgements) and one receiver
- * thread (accepts the left neighbour, reads frames, adds or copies them into the
- * result, acknowledges) do all I/O. {@link #reduce} only enqueues the round and
+ * the right neighbour, sends frames, waits for their acknowledgements) and one
+ * receiver thread (accepts the left neighbour, takes frames, adds or copies them into
+ * the result, acknowledges) do all I/O. {@link #reduce} only enqueues the round and
  * returns its stage, which completes on one of these threads once this rank holds
  * the whole average and its neighbour acknowledged every frame: callbacks attached
  * to it should be cheap (an actor's {@code pipeToSelf} is).
  *
- * <p><b>Wire.</b> A frame is a 40-byte little-endian header {@code (type, round,
- * step, chunk, floats, vector length, weight, halt)} and the chunk's floats. The
- * weight and the halt bit travel in the header: in reduce-scatter step {@code s} a
- * rank sends the sum (and OR) over itself and the {@code s} ranks before it, so
- * after the last step every rank knows the total weight, and the owner of each
- * segment divides that segment once before the all-gather copies it around, so all
- * ranks hold the same floats. The receiver answers each frame with an 8-byte
- * acknowledgement; a sender keeps at most {@code window} frames unacknowledged.
+ * <p><b>Frames.</b> A {@link Frame} header {@code (round, step, chunk, floats, vector
+ * length, weight, halt)} and the chunk's floats. The weight and the halt bit travel
+ * in the header: in reduce-scatter step {@code s} a rank sends the sum (and OR) over
+ * itself and the {@code s} ranks before it, so after the last step every rank knows
+ * the total weight, and the owner of each segment divides that segment once before
+ * the all-gather copies it around, so all ranks hold the same floats. A sender keeps
+ * at most {@code window} frames unacknowledged. How frames travel is the {@link Link}'s
+ * business: through shared memory to a neighbour on this host, over the TCP
+ * connection otherwise.
  *
  * <p><b>Failure.</b> A closed connection, a protocol error or no progress for
  * {@code timeout} fails every pending round with a {@link RingBrokenException}
- * naming the neighbour; the rank then tells its right neighbour why (an abort frame,
- * so the reason travels around the ring) and closes its sockets. A broken ring stays
- * broken: later rounds fail at once, and the Coordinator forms a new generation.
+ * naming the neighbour; the rank then tells its right neighbour why (an abort frame
+ * on the TCP connection, so the reason travels around the ring) and closes its
+ * sockets. A broken ring stays broken: later rounds fail at once, and the Coordinator
+ * forms a new generation.
  */
 public final class RingAllReduce implements AllReduce, AutoCloseable {
-
-  static final int DATA = 1;
-  static final int ABORT = 2;
-  static final int HEADER_BYTES = 40;
 
   private static final ScheduledExecutorService WATCHDOG = Executors.newSingleThreadScheduledExecutor(
       r -> Thread.ofPlatform().daemon().name("bagpipe-ring-watchdog").unstarted(r));
@@ -88,12 +88,23 @@ public final class RingAllReduce implements AllReduce, AutoCloseable {
 
   private volatile SocketChannel right;
   private volatile SocketChannel left;
+  private volatile Link.Outbound outbound;
+  private volatile Link.Inbound inbound;
   private volatile long lastProgressNanos = System.nanoTime();
   private volatile boolean receiverReading;
   private volatile boolean senderAwaitingAcks;
   private long lastRound = Long.MIN_VALUE;
+  /** Rounds whose averages the caller may still read; guarded by this. */
+  private final List<Round> handedOut = new java.util.ArrayList<>();
+  /** Average arrays the caller is done with, by length, for the next rounds (a few lengths); guarded by this. */
+  private final Map<Integer, float[]> spare = new LinkedHashMap<>(8, 0.75f, true) {
+    @Override
+    protected boolean removeEldestEntry(Map.Entry<Integer, float[]> eldest) {
+      return size() > 4;
+    }
+  };
 
-  private static final Round POISON = new Round(-1, null, 0, false, null);
+  private static final Round POISON = new Round(-1, null, 0, false, null, null);
 
   private static final class Round {
     final long round;
@@ -111,13 +122,13 @@ public final class RingAllReduce implements AllReduce, AutoCloseable {
     int totalWeight;
     boolean totalHalt;
 
-    Round(long round, float[] gradient, int weight, boolean halt, RingPlan plan) {
+    Round(long round, float[] gradient, int weight, boolean halt, RingPlan plan, float[] result) {
       this.round = round;
       this.gradient = gradient;
       this.weight = weight;
       this.halt = halt;
       this.plan = plan;
-      this.result = gradient == null ? null : new float[gradient.length];
+      this.result = result;
       int steps = plan == null ? 0 : plan.steps();
       this.receiveOffsets = new int[steps + 1];
       this.leftWeight = new int[steps];
@@ -186,11 +197,13 @@ public final class RingAllReduce implements AllReduce, AutoCloseable {
     if (weight < 0) {
       throw new IllegalArgumentException("weight must be >= 0, got " + weight);
     }
+    float[] result;
     synchronized (this) {
       if (round <= lastRound) {
         throw new IllegalStateException("round " + round + " after round " + lastRound + ": rounds must increase");
       }
       lastRound = round;
+      result = world == 1 ? null : resultBuffer(gradient.length);
     }
     if (world == 1) {
       float[] avg = new float[gradient.length];
@@ -206,7 +219,8 @@ public final class RingAllReduce implements AllReduce, AutoCloseable {
     if (broken != null) {
       return CompletableFuture.failedFuture(broken);
     }
-    Round r = new Round(round, gradient, weight, halt, new RingPlan(world, gradient.length, settings.chunkFloats()));
+    Round r = new Round(round, gradient, weight, halt, new RingPlan(world, gradient.length, settings.chunkFloats()), result);
+    handedOut.add(r);
     for (int t = 0; t < r.plan.steps(); t++) {
       r.receiveOffsets[t + 1] = r.receiveOffsets[t] + r.plan.chunks(r.plan.receiveSegment(this.rank, t));
     }
@@ -223,21 +237,39 @@ public final class RingAllReduce implements AllReduce, AutoCloseable {
     return r.future;
   }
 
+  /**
+   * The array for a new round's average: that of an earlier completed round of the same
+   * length when the caller is done with it (its next {@link #reduce} call says so, see
+   * {@link AllReduce.Reduced}), else a new one. A round writes every element, and not
+   * allocating and zeroing a gradient-sized array per step saves a pass over memory.
+   */
+  private float[] resultBuffer(int length) {
+    for (var it = handedOut.iterator(); it.hasNext(); ) {
+      Round old = it.next();
+      if (old.future.isDone()) {
+        it.remove();
+        if (!old.future.isCompletedExceptionally()) {
+          spare.put(old.result.length, old.result);
+        }
+      }
+    }
+    float[] b = spare.remove(length);
+    return b != null ? b : new float[length];
+  }
+
   // ---------------------------------------------------------------- sender
 
   private void sendLoop() {
-    ByteBuffer header = ByteBuffer.allocateDirect(HEADER_BYTES).order(ByteOrder.LITTLE_ENDIAN);
-    ByteBuffer payload = ByteBuffer.allocateDirect(settings.chunkBytes()).order(ByteOrder.LITTLE_ENDIAN);
-    FloatBuffer floats = payload.asFloatBuffer();
-    ByteBuffer ack = ByteBuffer.allocateDirect(8).order(ByteOrder.LITTLE_ENDIAN);
-    ByteBuffer[] frame = {header, payload};
-    long sent = 0;
-    long acked = 0;
+    Frame frame = new Frame();
     InetSocketAddress peer = addresses.get(rightRank);
+    Link.Outbound out = null;
     try {
       SocketChannel ch = DataPort.connect(peer, generation, rank, rightRank, world, settings,
           System.nanoTime() + settings.timeout().toNanos(), c -> right = c);
       right = ch;
+      out = Link.offer(ch, settings, "g" + generation + "-r" + rank + "to" + rightRank, rightWrites,
+          () -> failure.get() != null);
+      outbound = out;
       if (failure.get() != null) {
         return;
       }
@@ -267,32 +299,23 @@ public final class RingAllReduce implements AllReduce, AutoCloseable {
               w = r.totalWeight;
               h = r.totalHalt;
             }
-            while (sent - acked >= settings.window()) {
-              acked = readAck(ch, ack, acked);
-            }
-            int start = plan.chunkStart(seg, c);
-            int len = plan.chunkLength(seg, c);
-            header.clear();
-            header.putInt(DATA).putLong(r.round).putInt(t).putInt(c).putInt(len).putInt(plan.length())
-                .putInt(w).putInt(h ? 1 : 0).putInt(0).flip();
-            floats.clear();
-            floats.put(src, start, len);
-            payload.clear().limit(len * 4);
-            rightWrites.lock();
+            frame.data(r.round, t, c, plan.chunkLength(seg, c), plan.length(), w, h);
+            senderAwaitingAcks = true;
             try {
-              while (payload.hasRemaining() || header.hasRemaining()) {
-                ch.write(frame);
-              }
+              out.send(frame, src, plan.chunkStart(seg, c));
             } finally {
-              rightWrites.unlock();
+              senderAwaitingAcks = false;
             }
-            sent++;
             lastProgressNanos = System.nanoTime();
           }
         }
-        while (acked < sent) {
-          acked = readAck(ch, ack, acked);
+        senderAwaitingAcks = true;
+        try {
+          out.drain();
+        } finally {
+          senderAwaitingAcks = false;
         }
+        lastProgressNanos = System.nanoTime();
         partDone(r);
       }
     } catch (RingBrokenException e) {
@@ -304,23 +327,11 @@ public final class RingAllReduce implements AllReduce, AutoCloseable {
     } catch (RuntimeException | Error e) {
       fail(new RingBrokenException(generation, -1, null,
           "rank " + rank + " of ring generation " + generation + ": sender failed: " + e, e), true);
-    }
-  }
-
-  private long readAck(SocketChannel ch, ByteBuffer ack, long acked) throws IOException {
-    senderAwaitingAcks = true;
-    try {
-      ack.clear();
-      readFully(ch, ack);
     } finally {
-      senderAwaitingAcks = false;
+      if (out != null) {
+        out.close();
+      }
     }
-    long a = ack.flip().getLong();
-    if (a != acked + 1) {
-      throw new IOException("acknowledgement " + a + " after " + acked);
-    }
-    lastProgressNanos = System.nanoTime();
-    return a;
   }
 
   private boolean awaitProcessed(Round r, int frames) throws InterruptedException {
@@ -344,38 +355,37 @@ public final class RingAllReduce implements AllReduce, AutoCloseable {
   // ---------------------------------------------------------------- receiver
 
   private void receiveLoop() {
-    ByteBuffer header = ByteBuffer.allocateDirect(HEADER_BYTES).order(ByteOrder.LITTLE_ENDIAN);
-    ByteBuffer payload = ByteBuffer.allocateDirect(settings.chunkBytes()).order(ByteOrder.LITTLE_ENDIAN);
-    FloatBuffer floats = payload.asFloatBuffer();
+    Frame frame = new Frame();
     float[] scratch = new float[settings.chunkFloats()];
-    ByteBuffer ack = ByteBuffer.allocateDirect(8).order(ByteOrder.LITTLE_ENDIAN);
-    long received = 0;
-    InetSocketAddress peer = addresses.get(leftRank);
+    Link.Inbound in = null;
     try {
       CompletableFuture<DataPort.Incoming> incoming = port.expect(generation, leftRank, rank, world);
-      DataPort.Incoming in = null;
-      while (in == null) {
+      DataPort.Incoming accepted = null;
+      while (accepted == null) {
         if (failure.get() != null) {
           port.forget(generation, leftRank);
           return;
         }
         try {
-          in = incoming.get(100, TimeUnit.MILLISECONDS);
+          accepted = incoming.get(100, TimeUnit.MILLISECONDS);
         } catch (java.util.concurrent.TimeoutException e) {
           // poll the failure flag again
         } catch (java.util.concurrent.ExecutionException e) {
           throw new IOException("data port " + port.address() + " closed", e.getCause());
         }
       }
-      SocketChannel ch = in.channel();
-      if (in.to() != rank || in.world() != world) {
+      SocketChannel ch = accepted.channel();
+      if (accepted.to() != rank || accepted.world() != world) {
         DataPort.refuse(ch, "rank " + rank + " of generation " + generation + " (world " + world
-            + ") expected rank " + leftRank + ", got a connection for rank " + in.to() + " of world " + in.world());
+            + ") expected rank " + leftRank + ", got a connection for rank " + accepted.to() + " of world "
+            + accepted.world());
         throw broken(leftRank, "got a mismatched handshake from its left neighbour", null);
       }
       DataPort.configure(ch, settings);
       DataPort.accept(ch);
       left = ch;
+      in = Link.answer(ch, settings, () -> failure.get() != null);
+      inbound = in;
       if (failure.get() != null) {
         return;
       }
@@ -389,71 +399,43 @@ public final class RingAllReduce implements AllReduce, AutoCloseable {
         for (int t = 0; t < plan.steps(); t++) {
           int seg = plan.receiveSegment(rank, t);
           for (int c = 0; c < plan.chunks(seg); c++) {
-            header.clear();
-            readFrom(ch, header);
-            header.flip();
-            int type = header.getInt();
-            if (type == ABORT) {
-              header.getLong();
-              header.getInt();
-              header.getInt();
-              int bytes = header.getInt();
-              ByteBuffer msg = ByteBuffer.allocate(Math.min(bytes, 1 << 16));
-              readFrom(ch, msg);
-              String reason = new String(msg.array(), 0, msg.position(), StandardCharsets.UTF_8);
-              throw broken(leftRank, "was told by its left neighbour that the ring broke: " + reason, null);
+            receiverReading = true;
+            try {
+              in.next(frame);
+            } finally {
+              receiverReading = false;
             }
-            long round = header.getLong();
-            int step = header.getInt();
-            int chunk = header.getInt();
-            int len = header.getInt();
-            int length = header.getInt();
-            int w = header.getInt();
-            boolean h = header.getInt() != 0;
-            int start = plan.chunkStart(seg, c);
-            if (type != DATA || round != r.round || step != t || chunk != c || length != plan.length()
-                || len != plan.chunkLength(seg, c)) {
-              throw broken(leftRank, "got frame (type " + type + ", round " + round + ", step " + step + ", chunk "
-                  + chunk + ", " + len + " of " + length + " floats) where it expected (round " + r.round + ", step "
-                  + t + ", chunk " + c + ", " + plan.chunkLength(seg, c) + " of " + plan.length()
-                  + " floats): do all ranks reduce the same rounds and gradient length?", null);
+            if (frame.type == Frame.ABORT) {
+              throw broken(leftRank, "was told by its left neighbour that the ring broke: " + frame.reason, null);
+            }
+            int len = plan.chunkLength(seg, c);
+            if (frame.type != Frame.DATA || frame.round != r.round || frame.step != t || frame.chunk != c
+                || frame.length != plan.length() || frame.floats != len) {
+              throw broken(leftRank, "got frame (type " + frame.type + ", round " + frame.round + ", step "
+                  + frame.step + ", chunk " + frame.chunk + ", " + frame.floats + " of " + frame.length
+                  + " floats) where it expected (round " + r.round + ", step " + t + ", chunk " + c + ", " + len
+                  + " of " + plan.length() + " floats): do all ranks reduce the same rounds and gradient length?",
+                  null);
             }
             if (plan.reduces(t) && c == 0) {
-              r.leftWeight[t] = w;
-              r.leftHalt[t] = h;
+              r.leftWeight[t] = frame.weight;
+              r.leftHalt[t] = frame.halt;
               if (plan.finishes(t)) {
-                r.totalWeight = w + r.weight;
-                r.totalHalt = h || r.halt;
+                r.totalWeight = frame.weight + r.weight;
+                r.totalHalt = frame.halt || r.halt;
               }
             }
-            payload.clear().limit(len * 4);
-            readFrom(ch, payload);
-            floats.clear();
-            float[] out = r.result;
-            if (!plan.reduces(t)) {
-              floats.get(out, start, len);
-            } else {
-              floats.get(scratch, 0, len);
-              float[] g = r.gradient;
-              if (!plan.finishes(t)) {
-                for (int i = 0; i < len; i++) {
-                  out[start + i] = g[start + i] + scratch[i];
-                }
-              } else if (r.totalWeight == 0) {
-                Arrays.fill(out, start, start + len, 0f);
-              } else {
-                float inv = 1f / r.totalWeight;
-                for (int i = 0; i < len; i++) {
-                  out[start + i] = (g[start + i] + scratch[i]) * inv;
-                }
-              }
+            int start = plan.chunkStart(seg, c);
+            receiverReading = true;
+            try {
+              in.payload(plan.reduces(t) ? scratch : r.result, plan.reduces(t) ? 0 : start, len);
+            } finally {
+              receiverReading = false;
             }
-            received++;
-            ack.clear();
-            ack.putLong(received).flip();
-            while (ack.hasRemaining()) {
-              ch.write(ack);
+            if (plan.reduces(t)) {
+              add(r, plan.finishes(t), start, len, scratch);
             }
+            in.release();
             lastProgressNanos = System.nanoTime();
             lock.lock();
             try {
@@ -475,24 +457,46 @@ public final class RingAllReduce implements AllReduce, AutoCloseable {
     } catch (RuntimeException | Error e) {
       fail(new RingBrokenException(generation, -1, null,
           "rank " + rank + " of ring generation " + generation + ": receiver failed: " + e, e), true);
-    }
-  }
-
-  private void readFrom(SocketChannel ch, ByteBuffer b) throws IOException {
-    receiverReading = true;
-    try {
-      readFully(ch, b);
     } finally {
-      receiverReading = false;
-    }
-  }
-
-  private static void readFully(SocketChannel ch, ByteBuffer b) throws IOException {
-    while (b.hasRemaining()) {
-      if (ch.read(b) < 0) {
-        throw new EOFException("connection closed by the peer");
+      if (in != null) {
+        in.close();
       }
     }
+  }
+
+  /**
+   * Reduce-scatter: {@code out = own + received}; at the last step, where this rank
+   * owns the segment, that sum divided by the total weight.
+   */
+  private static void add(Round r, boolean finishes, int start, int len, float[] received) {
+    float[] out = r.result;
+    float[] g = r.gradient;
+    if (!finishes) {
+      for (int i = 0; i < len; i++) {
+        out[start + i] = g[start + i] + received[i];
+      }
+    } else if (r.totalWeight == 0) {
+      Arrays.fill(out, start, start + len, 0f);
+    } else {
+      float inv = 1f / r.totalWeight;
+      for (int i = 0; i < len; i++) {
+        out[start + i] = (g[start + i] + received[i]) * inv;
+      }
+    }
+  }
+
+  /**
+   * How this rank's frames travel: {@code "shared-memory"} or {@code "tcp"}, to the right
+   * neighbour then from the left one when they differ ({@code "tcp/shared-memory"});
+   * null until connected.
+   */
+  public String transport() {
+    Link.Outbound o = outbound;
+    Link.Inbound i = inbound;
+    if (o == null || i == null) {
+      return null;
+    }
+    return o.transport().equals(i.transport()) ? o.transport() : o.transport() + "/" + i.transport();
   }
 
   // ---------------------------------------------------------------- completion and failure
@@ -571,10 +575,7 @@ public final class RingAllReduce implements AllReduce, AutoCloseable {
         try {
           if (rightWrites.tryLock(200, TimeUnit.MILLISECONDS)) {
             try {
-              byte[] msg = String.valueOf(e.getMessage()).getBytes(StandardCharsets.UTF_8);
-              ByteBuffer b = ByteBuffer.allocate(HEADER_BYTES + msg.length).order(ByteOrder.LITTLE_ENDIAN);
-              b.putInt(ABORT).putLong(-1).putInt(-1).putInt(-1).putInt(msg.length).putInt(0).putInt(0).putInt(0).putInt(0);
-              b.put(msg).flip();
+              ByteBuffer b = Frame.abort(e.getMessage());
               while (b.hasRemaining()) {
                 r.write(b);
               }

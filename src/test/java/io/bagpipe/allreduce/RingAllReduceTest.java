@@ -8,7 +8,10 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.bagpipe.allreduce.AllReduce.Reduced;
+import io.bagpipe.allreduce.AllReduceSettings.Transport;
 import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -18,16 +21,21 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.EnumSource;
 
 @Timeout(30)
 class RingAllReduceTest {
 
   /** Small chunks and window so that even small vectors are pipelined and the window fills. */
+  static AllReduceSettings settings(Duration timeout, Transport transport) {
+    return new AllReduceSettings("127.0.0.1", 0, 64, 2, timeout, 0, transport, Path.of(System.getProperty("java.io.tmpdir")));
+  }
+
   static AllReduceSettings settings(Duration timeout) {
-    return new AllReduceSettings("127.0.0.1", 0, 64, 2, timeout, 0);
+    return settings(timeout, Transport.AUTO);
   }
 
   private final List<AutoCloseable> open = new ArrayList<>();
@@ -41,17 +49,23 @@ class RingAllReduceTest {
 
   /** W ranks, each with its own data port, as W workers of different JVMs would be. */
   List<RingAllReduce> ring(int world, long generation, AllReduceSettings s) throws Exception {
+    return ring(generation, java.util.Collections.nCopies(world, s));
+  }
+
+  /** A ring whose rank {@code r} runs with {@code settings.get(r)}. */
+  List<RingAllReduce> ring(long generation, List<AllReduceSettings> settings) throws Exception {
+    int world = settings.size();
     List<DataPort> ports = new ArrayList<>();
     List<InetSocketAddress> addresses = new ArrayList<>();
     for (int r = 0; r < world; r++) {
-      DataPort p = DataPort.open(s);
+      DataPort p = DataPort.open(settings.get(r));
       open.add(p);
       ports.add(p);
       addresses.add(p.address());
     }
     List<RingAllReduce> ranks = new ArrayList<>();
     for (int r = 0; r < world; r++) {
-      RingAllReduce ar = new RingAllReduce(ports.get(r), generation, r, addresses, s);
+      RingAllReduce ar = new RingAllReduce(ports.get(r), generation, r, addresses, settings.get(r));
       open.add(ar);
       ranks.add(ar);
     }
@@ -80,10 +94,11 @@ class RingAllReduceTest {
     return fs.getFirst().get();
   }
 
-  @ParameterizedTest(name = "W={0} n={1}")
-  @CsvSource({"2,1", "2,1001", "3,2", "3,1000", "4,3", "4,4099", "4,0"})
-  void everyRankGetsTheWeightedAverageBitIdenticalAndAsLocalAllReduce(int world, int n) throws Exception {
-    List<RingAllReduce> ranks = ring(world, 1, settings(Duration.ofSeconds(10)));
+  @ParameterizedTest(name = "W={0} n={1} {2}")
+  @CsvSource({"2,1,AUTO", "2,1001,AUTO", "3,2,AUTO", "3,1000,AUTO", "4,3,AUTO", "4,4099,AUTO", "4,0,AUTO",
+      "2,1,TCP", "2,1001,TCP", "3,2,TCP", "3,1000,TCP", "4,3,TCP", "4,4099,TCP", "4,0,TCP"})
+  void everyRankGetsTheWeightedAverageBitIdenticalAndAsLocalAllReduce(int world, int n, Transport t) throws Exception {
+    List<RingAllReduce> ranks = ring(world, 1, settings(Duration.ofSeconds(10), t));
     float[][] g = new float[world][];
     int[] weights = new int[world];
     boolean[] halts = new boolean[world];
@@ -116,10 +131,10 @@ class RingAllReduceTest {
     }
   }
 
-  @ParameterizedTest(name = "W={0}")
-  @ValueSource(ints = {2, 3, 4})
-  void roundsReuseTheConnectionsAndCarryWeightZeroAndHalt(int world) throws Exception {
-    List<RingAllReduce> ranks = ring(world, 3, settings(Duration.ofSeconds(10)));
+  @ParameterizedTest(name = "W={0} {1}")
+  @CsvSource({"2,AUTO", "3,AUTO", "4,AUTO", "2,TCP", "3,TCP", "4,TCP"})
+  void roundsReuseTheConnectionsAndCarryWeightZeroAndHalt(int world, Transport t) throws Exception {
+    List<RingAllReduce> ranks = ring(world, 3, settings(Duration.ofSeconds(10), t));
     int n = 333;
     for (long round = 0; round < 6; round++) {
       float[][] g = new float[world][];
@@ -190,9 +205,10 @@ class RingAllReduceTest {
     return ((DataPort) open.get(rank)).address();
   }
 
-  @Test
-  void aRankThatLeavesMidRoundFailsTheOthersNamingIt() throws Exception {
-    AllReduceSettings s = settings(Duration.ofSeconds(3));
+  @ParameterizedTest
+  @EnumSource(Transport.class)
+  void aRankThatLeavesMidRoundFailsTheOthersNamingIt(Transport t) throws Exception {
+    AllReduceSettings s = settings(Duration.ofSeconds(3), t);
     List<RingAllReduce> ranks = ring(3, 2, s);
     int n = 100_000;
     float[][] g = {LocalAllReduceTest.gradient(1, n), LocalAllReduceTest.gradient(2, n), LocalAllReduceTest.gradient(3, n)};
@@ -217,9 +233,10 @@ class RingAllReduceTest {
     assertInstanceOf(RingBrokenException.class, later.getCause());
   }
 
-  @Test
-  void aSilentNeighbourFailsTheRoundAfterTheTimeoutNamingIt() throws Exception {
-    AllReduceSettings s = settings(Duration.ofMillis(800));
+  @ParameterizedTest
+  @EnumSource(Transport.class)
+  void aSilentNeighbourFailsTheRoundAfterTheTimeoutNamingIt(Transport t) throws Exception {
+    AllReduceSettings s = settings(Duration.ofMillis(800), t);
     List<RingAllReduce> ranks = ring(2, 4, s);
     ranks.getFirst().connected().toCompletableFuture().get(10, TimeUnit.SECONDS);
     long t0 = System.nanoTime();
@@ -249,5 +266,77 @@ class RingAllReduceTest {
     ExecutionException e = assertThrows(ExecutionException.class,
         () -> r0.reduce(0, 0, new float[10], 1, false).toCompletableFuture().get(10, TimeUnit.SECONDS));
     assertTrue(e.getCause().getMessage().contains("rank 1 at " + nobody), e.getCause().getMessage());
+  }
+
+  @Test
+  void ranksOnOneHostShareMemoryAndLeaveNoSegmentFiles(@TempDir Path dir) throws Exception {
+    AllReduceSettings s = new AllReduceSettings("127.0.0.1", 0, 64, 2, Duration.ofSeconds(10), 0, Transport.AUTO, dir);
+    List<RingAllReduce> ranks = ring(3, 1, s);
+    for (RingAllReduce r : ranks) {
+      r.connected().toCompletableFuture().get(10, TimeUnit.SECONDS);
+      assertEquals("shared-memory", r.transport(), "rank " + r.rank());
+    }
+    try (var files = Files.list(dir)) {
+      assertEquals(List.of(), files.toList(), "segment files are deleted once both sides mapped them");
+    }
+    float[][] g = {LocalAllReduceTest.gradient(1, 1000), LocalAllReduceTest.gradient(2, 1000), LocalAllReduceTest.gradient(3, 1000)};
+    List<Reduced> out = reduceAll(ranks, 0, g, new int[] {1, 2, 3}, new boolean[3]);
+    assertArrayEquals(local(3, 0, g, new int[] {1, 2, 3}, new boolean[3]).average(), out.get(2).average(), 1e-6f);
+  }
+
+  @Test
+  void aRankConfiguredForTcpMakesBothOfItsLinksTcp() throws Exception {
+    AllReduceSettings auto = settings(Duration.ofSeconds(10), Transport.AUTO);
+    AllReduceSettings tcp = settings(Duration.ofSeconds(10), Transport.TCP);
+    List<RingAllReduce> ranks = ring(1, List.of(tcp, auto, auto));
+    for (RingAllReduce r : ranks) {
+      r.connected().toCompletableFuture().get(10, TimeUnit.SECONDS);
+    }
+    assertEquals("tcp", ranks.get(0).transport(), "it offers TCP to rank 1 and declines rank 2's segment");
+    assertEquals("shared-memory/tcp", ranks.get(1).transport(), "shared memory to rank 2, TCP from rank 0");
+    assertEquals("tcp/shared-memory", ranks.get(2).transport(), "TCP to rank 0, shared memory from rank 1");
+    float[][] g = {LocalAllReduceTest.gradient(4, 777), LocalAllReduceTest.gradient(5, 777), LocalAllReduceTest.gradient(6, 777)};
+    List<Reduced> out = reduceAll(ranks, 0, g, new int[] {1, 1, 1}, new boolean[3]);
+    assertArrayEquals(out.get(0).average(), out.get(1).average());
+    assertArrayEquals(out.get(0).average(), out.get(2).average());
+    assertArrayEquals(local(3, 0, g, new int[] {1, 1, 1}, new boolean[3]).average(), out.get(0).average(), 1e-6f);
+  }
+
+  @Test
+  void aSegmentOpensOnlyWithItsNonceAndSize(@TempDir Path dir) throws Exception {
+    try (SharedMemoryLink.Segment made = SharedMemoryLink.Segment.create(dir, "test", 2, 64)) {
+      assertEquals(null, SharedMemoryLink.Segment.open(made.path(), made.nonce() + 1, made.bytes()),
+          "another nonce: not the segment that was offered");
+      assertEquals(null, SharedMemoryLink.Segment.open(made.path(), made.nonce(), made.bytes() + 64));
+      assertEquals(null, SharedMemoryLink.Segment.open(dir.resolve("missing"), made.nonce(), made.bytes()),
+          "a path this process cannot see (another host) declines");
+      try (SharedMemoryLink.Segment seen = SharedMemoryLink.Segment.open(made.path(), made.nonce(), made.bytes())) {
+        assertTrue(seen != null);
+      }
+      made.unlink();
+      assertFalse(Files.exists(made.path()));
+    }
+  }
+
+  @Test
+  void averagesOfARoundStayIntactUntilTheNextReduceCall() throws Exception {
+    List<RingAllReduce> ranks = ring(2, 1, settings(Duration.ofSeconds(10)));
+    float[][] a = {LocalAllReduceTest.gradient(1, 500), LocalAllReduceTest.gradient(2, 500)};
+    float[][] b = {LocalAllReduceTest.gradient(3, 500), LocalAllReduceTest.gradient(4, 500)};
+    float[] first = reduceAll(ranks, 0, a, new int[] {1, 1}, new boolean[2]).getFirst().average();
+    float[] copy = first.clone();
+    // rounds 1 and 2 are both submitted before either completes: round 0's array is
+    // free for reuse, but round 1's must not be handed to round 2
+    CompletableFuture<Reduced> r01 = ranks.get(0).reduce(0, 1, b[0], 1, false).toCompletableFuture();
+    CompletableFuture<Reduced> r02 = ranks.get(0).reduce(0, 2, a[0], 1, false).toCompletableFuture();
+    CompletableFuture<Reduced> r11 = ranks.get(1).reduce(1, 1, b[1], 1, false).toCompletableFuture();
+    CompletableFuture<Reduced> r12 = ranks.get(1).reduce(1, 2, a[1], 1, false).toCompletableFuture();
+    float[] second = r01.get(10, TimeUnit.SECONDS).average();
+    float[] third = r02.get(10, TimeUnit.SECONDS).average();
+    r11.get(10, TimeUnit.SECONDS);
+    r12.get(10, TimeUnit.SECONDS);
+    assertArrayEquals(local(2, 1, b, new int[] {1, 1}, new boolean[2]).average(), second, 1e-6f);
+    assertArrayEquals(copy, third, "round 2 has round 0's inputs");
+    assertTrue(second != third, "rounds in flight together never share an array");
   }
 }

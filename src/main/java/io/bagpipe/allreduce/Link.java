@@ -1,0 +1,179 @@
+package io.bagpipe.allreduce;
+
+import java.io.EOFException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.BooleanSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * How ring frames travel from a rank to its right neighbour once their TCP
+ * connection is up (ADR 0006). The sender offers a transport and the receiver
+ * answers:
+ *
+ * <ul>
+ *   <li><b>Shared memory</b> ({@code bagpipe.allreduce.transport = auto}): the sender
+ *       creates a segment file in {@code bagpipe.allreduce.shared-memory-dir} holding
+ *       a random nonce and offers its path. Only a receiver that can map that file
+ *       and read back the same nonce shares memory with the sender (the same host,
+ *       the same tmpfs namespace, the same user), so it accepts; anything else
+ *       declines. Frames then move through the segment ({@link SharedMemoryLink})
+ *       and the TCP connection stays open as the liveness and abort channel.
+ *   <li><b>TCP</b>: frames and acknowledgements on the connection itself
+ *       ({@link TcpLink}), between hosts or when either side is configured
+ *       {@code transport = tcp}.
+ * </ul>
+ *
+ * <p>Offer: {@code (type, nonce, segment bytes, path length)} little-endian and the
+ * UTF-8 path; answer: one byte, 1 to use the segment. The sender deletes the file
+ * once answered: the mappings live on until both sides close them, and nothing is
+ * left in the directory when a process dies.
+ */
+final class Link {
+
+  private static final Logger LOG = LoggerFactory.getLogger(Link.class);
+
+  static final int OFFER_TCP = 3;
+  static final int OFFER_SHARED_MEMORY = 4;
+  private static final int OFFER_BYTES = 24;
+  private static final int MAX_PATH_BYTES = 4096;
+
+  private Link() {}
+
+  /** The sending side of a link: frames to the right neighbour. */
+  interface Outbound extends AutoCloseable {
+
+    /**
+     * Sends data frame {@code f} and its {@code f.floats} floats from {@code src[start]};
+     * blocks while {@code bagpipe.allreduce.window} frames are unacknowledged.
+     */
+    void send(Frame f, float[] src, int start) throws IOException;
+
+    /** Blocks until the neighbour acknowledged every frame sent. */
+    void drain() throws IOException;
+
+    /** {@code "tcp"} or {@code "shared-memory"}. */
+    String transport();
+
+    @Override
+    void close();
+  }
+
+  /** The receiving side of a link: frames from the left neighbour. */
+  interface Inbound extends AutoCloseable {
+
+    /** Reads the next frame's header into {@code f}; an {@link Frame#ABORT} frame comes with its reason. */
+    void next(Frame f) throws IOException;
+
+    /** Copies the current frame's {@code floats} floats into {@code dst[offset..]}. */
+    void payload(float[] dst, int offset, int floats) throws IOException;
+
+    /** Acknowledges the current frame: its buffer may be reused by the sender. */
+    void release() throws IOException;
+
+    String transport();
+
+    @Override
+    void close();
+  }
+
+  /**
+   * Offers the right neighbour on {@code ch} (blocking, handshaken) a transport and
+   * returns the one it accepted.
+   *
+   * @param name distinguishes this link's segment file (ring generation and ranks)
+   * @param writes held while writing on {@code ch}, shared with the abort path
+   * @param stopped true once the ring failed: waits give up
+   */
+  static Outbound offer(SocketChannel ch, AllReduceSettings s, String name, ReentrantLock writes,
+      BooleanSupplier stopped) throws IOException {
+    SharedMemoryLink.Segment segment = null;
+    if (s.transport() == AllReduceSettings.Transport.AUTO && Files.isDirectory(s.sharedMemoryDir())) {
+      try {
+        segment = SharedMemoryLink.Segment.create(s.sharedMemoryDir(), name, s.window(), s.chunkBytes());
+      } catch (IOException | RuntimeException e) {
+        LOG.info("gradient ring {}: no shared-memory segment in {} ({}); using TCP", name, s.sharedMemoryDir(),
+            e.toString());
+      }
+    }
+    try {
+      byte[] path = segment == null ? new byte[0] : segment.path().toString().getBytes(StandardCharsets.UTF_8);
+      ByteBuffer offer = ByteBuffer.allocate(OFFER_BYTES + path.length).order(ByteOrder.LITTLE_ENDIAN);
+      offer.putInt(segment == null ? OFFER_TCP : OFFER_SHARED_MEMORY)
+          .putLong(segment == null ? 0 : segment.nonce())
+          .putLong(segment == null ? 0 : segment.bytes())
+          .putInt(path.length).put(path).flip();
+      writeFully(ch, offer);
+      ByteBuffer answer = ByteBuffer.allocate(1);
+      readFully(ch, answer);
+      boolean shared = answer.get(0) == 1;
+      if (segment == null) {
+        return new TcpLink.Outbound(ch, s, writes);
+      }
+      segment.unlink();
+      if (!shared) {
+        return new TcpLink.Outbound(ch, s, writes); // the finally block unmaps the declined segment
+      }
+      SharedMemoryLink.Outbound out = new SharedMemoryLink.Outbound(segment, ch, stopped);
+      segment = null;
+      return out;
+    } finally {
+      if (segment != null) {
+        segment.unlink();
+        segment.close();
+      }
+    }
+  }
+
+  /** Answers the left neighbour's offer on {@code ch} (blocking, handshaken). */
+  static Inbound answer(SocketChannel ch, AllReduceSettings s, BooleanSupplier stopped) throws IOException {
+    ByteBuffer offer = ByteBuffer.allocate(OFFER_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+    readFully(ch, offer);
+    offer.flip();
+    int type = offer.getInt();
+    long nonce = offer.getLong();
+    long bytes = offer.getLong();
+    int pathBytes = offer.getInt();
+    if ((type != OFFER_TCP && type != OFFER_SHARED_MEMORY) || pathBytes < 0 || pathBytes > MAX_PATH_BYTES) {
+      throw new IOException("expected a transport offer, got type " + type + " with a " + pathBytes + "-byte path");
+    }
+    ByteBuffer pathBuffer = ByteBuffer.allocate(pathBytes);
+    readFully(ch, pathBuffer);
+    SharedMemoryLink.Segment segment = null;
+    if (type == OFFER_SHARED_MEMORY && s.transport() == AllReduceSettings.Transport.AUTO) {
+      Path path = Path.of(new String(pathBuffer.array(), StandardCharsets.UTF_8));
+      segment = SharedMemoryLink.Segment.open(path, nonce, bytes);
+    }
+    ByteBuffer answer = ByteBuffer.allocate(1).put((byte) (segment == null ? 0 : 1)).flip();
+    try {
+      writeFully(ch, answer);
+    } catch (IOException e) {
+      if (segment != null) {
+        segment.close();
+      }
+      throw e;
+    }
+    return segment == null ? new TcpLink.Inbound(ch, s) : new SharedMemoryLink.Inbound(segment, ch, stopped);
+  }
+
+  static void readFully(SocketChannel ch, ByteBuffer b) throws IOException {
+    while (b.hasRemaining()) {
+      if (ch.read(b) < 0) {
+        throw new EOFException("connection closed by the peer");
+      }
+    }
+  }
+
+  static void writeFully(SocketChannel ch, ByteBuffer b) throws IOException {
+    while (b.hasRemaining()) {
+      ch.write(b);
+    }
+  }
+}
