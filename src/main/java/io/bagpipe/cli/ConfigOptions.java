@@ -63,6 +63,12 @@ public final class ConfigOptions {
     return merge(user, overrides);
   }
 
+  /** Whether {@code path} of a loaded configuration comes from the user (file, --set, environment), not reference.conf. */
+  public static boolean setByUser(Config config, String path) {
+    String resource = config.getValue(path).origin().resource();
+    return resource == null || !resource.equals("reference.conf");
+  }
+
   /** reference.conf (plus Pekko's references) with {@code overrides} and no user file. */
   public static Config defaults(List<String> overrides) {
     return merge(ConfigFactory.empty(), overrides);

@@ -32,6 +32,22 @@ final class DemoCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     Config base = configOptions.load();
+    List<String> sets = prepare(base);
+    if (Engine.getInstance().getGpuCount() == 0) {
+      int cores = Runtime.getRuntime().availableProcessors();
+      sets.add("bagpipe.worker.devices=[" + String.join(",", java.util.Collections.nCopies(Math.max(1, Math.min(cores, 4)), "cpu")) + "]");
+      sets.add("bagpipe.worker.intra-op-threads=1");
+    }
+    sets.addAll(configOptions.overrides);
+    return TrainCommand.run(ConfigOptions.load(configOptions.configFile, sets));
+  }
+
+  /**
+   * Writes (or reuses) the synthetic data set of {@code bagpipe.synth}, empties
+   * {@code bagpipe.demo.run-dir} and returns the {@code --set}s that point a run at
+   * them with the demo's epochs and folds; {@code bagpipe launch} uses it too.
+   */
+  static List<String> prepare(Config base) throws IOException {
     SynthSettings synth = SynthSettings.fromConfig(base.getConfig("bagpipe.synth"));
     SyntheticDataSet.Result data = SynthCommand.write(synth);
     Config demo = base.getConfig("bagpipe.demo");
@@ -49,15 +65,9 @@ final class DemoCommand implements Callable<Integer> {
     } catch (ConfigException e) {
       throw new IllegalArgumentException("bagpipe.demo: " + e.getMessage(), e);
     }
-    if (Engine.getInstance().getGpuCount() == 0) {
-      int cores = Runtime.getRuntime().availableProcessors();
-      sets.add("bagpipe.worker.devices=[" + String.join(",", java.util.Collections.nCopies(Math.max(1, Math.min(cores, 4)), "cpu")) + "]");
-      sets.add("bagpipe.worker.intra-op-threads=1");
-    }
-    sets.addAll(configOptions.overrides);
     deleteTree(runDir);
     System.err.printf("demo: training on %d synthetic slides, run directory %s%n", data.slides().size(), runDir);
-    return TrainCommand.run(ConfigOptions.load(configOptions.configFile, sets));
+    return sets;
   }
 
   /** The demo's own run directory starts empty, so each demo trains from scratch. */

@@ -1,5 +1,6 @@
 package io.bagpipe.cli;
 
+import com.typesafe.config.Config;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -19,7 +20,10 @@ import picocli.CommandLine.Option;
  * (like torchrun's {@code --nproc-per-node}), the first one the seed, all with
  * the same configuration. Node 0's progress is shown as it is; the other nodes'
  * lines are prefixed with their index. Ends when every node has ended, with the
- * first non-zero exit code; Ctrl-C stops the run gracefully on every node.
+ * first non-zero exit code; Ctrl-C stops the run gracefully on every node. When
+ * {@code bagpipe.data.dir} is left at its default, the nodes train the demo's
+ * synthetic data with the demo's settings, so {@code bagpipe launch --nodes 2} is
+ * the demo on two nodes.
  */
 @Command(name = "launch", mixinStandardHelpOptions = true,
     description = "Start N nodes of one run on this host and stream their merged progress.")
@@ -38,7 +42,13 @@ final class LaunchCommand implements Callable<Integer> {
     if (nodes < 1 || workersPerNode < 1) {
       throw new IllegalArgumentException("--nodes and --workers-per-node must be >= 1");
     }
-    ConfigOptions.load(configOptions.configFile, configOptions.overrides); // fail here, once, on a bad configuration
+    // fail here, once, on a bad configuration
+    Config base = ConfigOptions.load(configOptions.configFile, configOptions.overrides);
+    List<String> demo = List.of();
+    if (!ConfigOptions.setByUser(base, "bagpipe.data.dir")) {
+      System.err.println("launch: bagpipe.data.dir is not set, so the nodes train the demo data as `bagpipe demo` does");
+      demo = DemoCommand.prepare(base);
+    }
     int seedPort;
     try (ServerSocket probe = new ServerSocket(0)) {
       seedPort = probe.getLocalPort();
@@ -52,6 +62,9 @@ final class LaunchCommand implements Callable<Integer> {
       cmd.add("node");
       if (configOptions.configFile != null) {
         cmd.addAll(List.of("--config", configOptions.configFile.toAbsolutePath().toString()));
+      }
+      for (String s : demo) {
+        cmd.addAll(List.of("--set", s));
       }
       for (String s : configOptions.overrides) {
         cmd.addAll(List.of("--set", s));

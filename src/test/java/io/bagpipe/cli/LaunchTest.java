@@ -44,4 +44,28 @@ class LaunchTest {
     assertEquals(1, Files.readAllLines(runDir.resolve("metrics.jsonl")).size());
     assertTrue(Files.exists(runDir.resolve("checkpoints/best.ckpt")));
   }
+
+  @Test
+  void withoutADataSetTheNodesTrainTheDemoData() throws Exception {
+    List<String> cmd = new ArrayList<>();
+    cmd.add(ProcessHandle.current().info().command().orElseThrow());
+    cmd.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments().stream()
+        .filter(a -> a.startsWith("--enable-native-access") || a.startsWith("--sun-misc") || a.startsWith("-Dai.djl"))
+        .toList());
+    cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(), "launch", "--nodes", "2"));
+    // a small demo: bagpipe.data.dir stays at its default
+    for (String s : List.of("bagpipe.synth.slides=8", "bagpipe.synth.width=1792", "bagpipe.synth.height=1792",
+        "bagpipe.demo.epochs=1", "bagpipe.plan.bag-size=4", "bagpipe.plan.bag-num=2")) {
+      cmd.addAll(List.of("--set", s));
+    }
+    Process p = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertTrue(p.waitFor(4, TimeUnit.MINUTES), "launch finished");
+    assertEquals(0, p.exitValue(), out);
+    assertTrue(out.contains("the nodes train the demo data"), out);
+    assertTrue(out.contains("2 worker(s), 4 training and 4 validation slides"), out);
+    assertTrue(out.contains("done: 1 epoch(s)"), out);
+    assertEquals(1, Files.readAllLines(dir.resolve("work/runs/demo/metrics.jsonl")).size());
+    assertTrue(Files.exists(dir.resolve("work/demo-data/manifest.csv")));
+  }
 }
