@@ -9,8 +9,9 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Two nodes (two ActorSystems in this JVM, Artery and the data channel on
@@ -27,11 +28,14 @@ class ClusterRunTest {
     data = TrainingFixtures.dataSet(dir.resolve("data"), 8);
   }
 
-  @Test
-  void twoNodesEqualOneNodeWithTwoBagsPerStepAndKeepIdenticalReplicas() throws Exception {
-    Path clusterRun = dir.resolve("cluster");
+  /** Both ActorSystems share this JVM's host: {@code auto} rings go through shared memory, {@code tcp} ones over TCP. */
+  @ParameterizedTest
+  @ValueSource(strings = {"auto", "tcp"})
+  void twoNodesEqualOneNodeWithTwoBagsPerStepAndKeepIdenticalReplicas(String transport) throws Exception {
+    Path clusterRun = dir.resolve("cluster-" + transport);
     String[] common = {"bagpipe.train.epochs=2", "bagpipe.cluster.port=0", "bagpipe.cluster.min-workers=2",
-        "bagpipe.cluster.system-name=bagpipe-test", "bagpipe.allreduce.timeout=20s"};
+        "bagpipe.cluster.system-name=bagpipe-test", "bagpipe.allreduce.timeout=20s",
+        "bagpipe.allreduce.transport=" + transport};
     BagpipeRun first = Bagpipe.startNode(TrainingFixtures.config(data, clusterRun, common));
     String seed = first.nodeAddress().orElseThrow();
     String[] joining = java.util.stream.Stream.concat(java.util.Arrays.stream(common),
@@ -53,7 +57,7 @@ class ClusterRunTest {
       assertEquals(4, e.record().valBags(), "each validation bag evaluated exactly once over the nodes");
     }
 
-    Path oneNode = dir.resolve("one-node");
+    Path oneNode = dir.resolve("one-node-" + transport);
     RunResult single = RunTest.run(Bagpipe.start(TrainingFixtures.config(data, oneNode,
         "bagpipe.train.epochs=2", "bagpipe.plan.bags-per-step=2")), new RunTest.Recorder());
     assertEquals(2, single.epochsCompleted());
