@@ -149,7 +149,7 @@ final class Link {
     SharedMemoryLink.Segment segment = null;
     if (type == OFFER_SHARED_MEMORY && s.transport() == AllReduceSettings.Transport.AUTO) {
       Path path = Path.of(new String(pathBuffer.array(), StandardCharsets.UTF_8));
-      segment = SharedMemoryLink.Segment.open(path, nonce, bytes);
+      segment = SharedMemoryLink.Segment.open(s.sharedMemoryDir(), path, nonce, bytes);
     }
     ByteBuffer answer = ByteBuffer.allocate(1).put((byte) (segment == null ? 0 : 1)).flip();
     try {

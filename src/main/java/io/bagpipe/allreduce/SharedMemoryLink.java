@@ -49,6 +49,7 @@ import java.util.function.BooleanSupplier;
 final class SharedMemoryLink {
 
   private static final long MAGIC = 0x3147524d48535042L; // "BPSHMRG1"
+  private static final String PREFIX = "bagpipe-";
   private static final long NONCE = 8;
   private static final long SLOTS = 16;
   private static final long SLOT_BYTES = 24;
@@ -92,7 +93,7 @@ final class SharedMemoryLink {
       long slotBytes = (PAYLOAD + chunkBytes + 63) & ~63L;
       long bytes = FIRST_SLOT + slots * slotBytes;
       long nonce = RANDOM.nextLong();
-      Path path = dir.resolve("bagpipe-" + ProcessHandle.current().pid() + "-" + name + "-"
+      Path path = dir.resolve(PREFIX + ProcessHandle.current().pid() + "-" + name + "-"
           + Long.toHexString(RANDOM.nextLong() >>> 1));
       if (FileSystems.getDefault().supportedFileAttributeViews().contains("posix")) {
         Files.createFile(path, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
@@ -101,10 +102,14 @@ final class SharedMemoryLink {
       }
       Arena arena = Arena.ofShared();
       try (FileChannel fc = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
-        fc.truncate(0);
-        fc.write(ByteBuffer.allocate(1), bytes - 1);
+        // Write every byte rather than extending a sparse file: a full tmpfs then fails
+        // here with an IOException, never later as a bus error inside the mapping.
+        ByteBuffer zeros = ByteBuffer.allocateDirect(1 << 20);
+        for (long at = 0; at < bytes; ) {
+          zeros.clear().limit((int) Math.min(zeros.capacity(), bytes - at));
+          at += fc.write(zeros, at);
+        }
         MemorySegment m = fc.map(FileChannel.MapMode.READ_WRITE, 0, bytes, arena);
-        m.fill((byte) 0); // allocate every page now rather than during the first round
         m.set(LONG, NONCE, nonce);
         m.set(INT, SLOTS, slots);
         m.set(LONG, SLOT_BYTES, slotBytes);
@@ -114,15 +119,24 @@ final class SharedMemoryLink {
         arena.close();
         Files.deleteIfExists(path);
         throw e;
+      } catch (InternalError e) { // a fault inside the mapping, reported by the JVM
+        arena.close();
+        Files.deleteIfExists(path);
+        throw new IOException("cannot use " + path + ": " + e.getMessage(), e);
       }
     }
 
     /**
      * Maps the segment the sender offered, or returns null when this process cannot
-     * see it (another host, another tmpfs, another user) or it holds another nonce.
+     * see it (another host, another tmpfs, another user), it holds another nonce, or
+     * the path is not a segment file in {@code dir} (this side's
+     * {@code shared-memory-dir}: an offer never makes a rank map any other file).
      */
-    static Segment open(Path path, long nonce, long bytes) {
-      if (bytes < FIRST_SLOT || !Files.isRegularFile(path)) {
+    static Segment open(Path dir, Path path, long nonce, long bytes) {
+      Path file = path.getFileName();
+      if (bytes < FIRST_SLOT || file == null || !file.toString().startsWith(PREFIX)
+          || !dir.toAbsolutePath().normalize().equals(path.toAbsolutePath().normalize().getParent())
+          || !Files.isRegularFile(path, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
         return null;
       }
       Arena arena = Arena.ofShared();

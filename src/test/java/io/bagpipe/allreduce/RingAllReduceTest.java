@@ -303,19 +303,36 @@ class RingAllReduceTest {
   }
 
   @Test
-  void aSegmentOpensOnlyWithItsNonceAndSize(@TempDir Path dir) throws Exception {
+  void aSegmentOpensOnlyWithItsNonceAndSizeInTheConfiguredDirectory(@TempDir Path dir) throws Exception {
     try (SharedMemoryLink.Segment made = SharedMemoryLink.Segment.create(dir, "test", 2, 64)) {
-      assertEquals(null, SharedMemoryLink.Segment.open(made.path(), made.nonce() + 1, made.bytes()),
+      assertEquals(null, SharedMemoryLink.Segment.open(dir, made.path(), made.nonce() + 1, made.bytes()),
           "another nonce: not the segment that was offered");
-      assertEquals(null, SharedMemoryLink.Segment.open(made.path(), made.nonce(), made.bytes() + 64));
-      assertEquals(null, SharedMemoryLink.Segment.open(dir.resolve("missing"), made.nonce(), made.bytes()),
+      assertEquals(null, SharedMemoryLink.Segment.open(dir, made.path(), made.nonce(), made.bytes() + 64));
+      assertEquals(null, SharedMemoryLink.Segment.open(dir, dir.resolve("bagpipe-missing"), made.nonce(), made.bytes()),
           "a path this process cannot see (another host) declines");
-      try (SharedMemoryLink.Segment seen = SharedMemoryLink.Segment.open(made.path(), made.nonce(), made.bytes())) {
+      assertEquals(null, SharedMemoryLink.Segment.open(dir.resolve("elsewhere"), made.path(), made.nonce(), made.bytes()),
+          "an offer outside this side's shared-memory-dir is never mapped");
+      Path other = Files.copy(made.path(), dir.resolve("not-a-segment"));
+      assertEquals(null, SharedMemoryLink.Segment.open(dir, other, made.nonce(), made.bytes()),
+          "nor a file that is not named as a segment");
+      try (SharedMemoryLink.Segment seen = SharedMemoryLink.Segment.open(dir, made.path(), made.nonce(), made.bytes())) {
         assertTrue(seen != null);
       }
       made.unlink();
       assertFalse(Files.exists(made.path()));
     }
+  }
+
+  @Test
+  void aSharedMemoryDirThatIsNoDirectoryLeavesTheLinkOnTcp(@TempDir Path dir) throws Exception {
+    Path notADirectory = Files.writeString(dir.resolve("file"), "x");
+    AllReduceSettings s = new AllReduceSettings("127.0.0.1", 0, 64, 2, Duration.ofSeconds(10), 0, Transport.AUTO,
+        notADirectory);
+    List<RingAllReduce> ranks = ring(2, 1, s);
+    float[][] g = {{1, 2}, {3, 4}};
+    List<Reduced> out = reduceAll(ranks, 0, g, new int[] {1, 1}, new boolean[2]);
+    assertArrayEquals(new float[] {2, 3}, out.get(0).average());
+    assertEquals("tcp", ranks.get(0).transport());
   }
 
   @Test
