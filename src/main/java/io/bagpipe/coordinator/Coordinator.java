@@ -46,7 +46,7 @@ public final class Coordinator {
 
   /** Messages the Coordinator accepts. */
   public sealed interface Command extends BagpipeMessage
-      permits WorkerReady, RingJoined, StepDone, BagSkipped, Evaluated, CheckpointWritten, Halted, Stop,
+      permits WorkerReady, RingJoined, StepDone, BagSkipped, RingBroken, Evaluated, CheckpointWritten, Halted, Stop,
           WorkersListed, WorkerTerminated {}
 
   /**
@@ -73,6 +73,15 @@ public final class Coordinator {
           backward + o.backward, allReduce + o.allReduce, optimizer + o.optimizer);
     }
   }
+
+  /**
+   * A worker's all-reduce of {@code step} of {@code epoch} failed because ring
+   * {@code generation} broke: {@code peerRank} (-1 when unknown) is the neighbour it
+   * lost, {@code reason} says how. The worker discarded the step's gradient and is
+   * idle; the Coordinator decides what follows.
+   */
+  public record RingBroken(int rank, long generation, int epoch, int step, int peerRank, String reason)
+      implements Command {}
 
   /** A worker skipped a bag it could not get decoded; {@code reason} names the slide and the cause. */
   public record BagSkipped(int rank, int epoch, long bagKey, String slideId, String reason) implements Command {}
@@ -173,6 +182,7 @@ public final class Coordinator {
       return Behaviors.receive(Command.class)
           .onMessage(StepDone.class, m -> stepDone(run, m))
           .onMessage(BagSkipped.class, m -> skipped(m, () -> training(run)))
+          .onMessage(RingBroken.class, this::ringBroken)
           .onMessage(WorkerTerminated.class, this::workerLost)
           .onMessageEquals(Stop.INSTANCE, () -> halt(run))
           .onAnyMessage(m -> unexpected(m, "training"))
@@ -194,6 +204,7 @@ public final class Coordinator {
             return checkpointing(at, false, () -> complete(true));
           })
           .onMessage(BagSkipped.class, m -> skipped(m, Behaviors::same))
+          .onMessage(RingBroken.class, this::ringBroken)
           .onMessage(WorkerTerminated.class, this::workerLost)
           .onMessageEquals(Stop.INSTANCE, Behaviors::same)
           .onAnyMessage(m -> unexpected(m, "stopping"))
@@ -284,6 +295,15 @@ public final class Coordinator {
       setup.events().tell(new RunEvent.RunStarted(setup.train().runDir().toString(), world, setup.train().epochs(),
           state.epoch(), state.step(), setup.data().train().size(), setup.data().validation().size()));
       return startEpoch();
+    }
+
+    private Behavior<Command> ringBroken(RingBroken m) {
+      ActorRef<Worker.Command> peer = workers.get(m.peerRank());
+      String who = peer == null ? "" : " (rank " + m.peerRank() + " is " + peer.path() + ")";
+      return switch (FailurePolicy.ringBroken(m.rank(), m.epoch(), m.step(), m.reason() + who)) {
+        case FailureDecision.Abort(String reason) -> fail(reason);
+        case FailureDecision.Skip(String report) -> Behaviors.same();
+      };
     }
 
     private Behavior<Command> workerLost(WorkerTerminated m) {

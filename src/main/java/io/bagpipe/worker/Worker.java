@@ -2,6 +2,7 @@ package io.bagpipe.worker;
 
 import io.bagpipe.allreduce.AllReduce;
 import io.bagpipe.allreduce.AllReduceFactory;
+import io.bagpipe.allreduce.RingBrokenException;
 import io.bagpipe.bag.BagRef;
 import io.bagpipe.checkpoint.Checkpoint;
 import io.bagpipe.checkpoint.CheckpointStore;
@@ -336,7 +337,18 @@ public final class Worker {
 
     private Behavior<Command> reduced(TrainingJob job, ReduceDone m) {
       if (m.failure() != null) {
-        throw new IllegalStateException("all-reduce of step " + (job.order.firstStep() + job.step) + " failed", m.failure());
+        int step = job.order.firstStep() + job.step;
+        Throwable cause = m.failure() instanceof java.util.concurrent.CompletionException c && c.getCause() != null
+            ? c.getCause() : m.failure();
+        if (!(cause instanceof RingBrokenException broken)) {
+          throw new IllegalStateException("all-reduce of step " + step + " failed", m.failure());
+        }
+        // The step is lost on every rank: drop this one's gradient, report, and wait for the Coordinator.
+        replica.discard();
+        abandonPrefetch();
+        job.order.replyTo().tell(new Coordinator.RingBroken(rank, broken.generation(), job.order.epoch(), step,
+            broken.peerRank(), broken.getMessage()));
+        return idle();
       }
       long t1 = System.nanoTime();
       job.times.allReduce += t1;

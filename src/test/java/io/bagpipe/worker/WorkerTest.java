@@ -160,4 +160,59 @@ class WorkerTest {
     assertEquals(5, replica.applied.get());
     assertTrue(buffers.allocations() <= 3, "buffers are reused, not allocated per bag: " + buffers.allocations());
   }
+
+  /** A ring whose every round fails as a lost neighbour makes it fail. */
+  static final class BrokenRing implements io.bagpipe.allreduce.AllReduceFactory {
+    @Override
+    public String address() {
+      return "127.0.0.1:1";
+    }
+
+    @Override
+    public io.bagpipe.allreduce.AllReduce join(long generation, int rank, List<String> addresses) {
+      return new io.bagpipe.allreduce.AllReduce() {
+        @Override
+        public java.util.concurrent.CompletionStage<Reduced> reduce(int r, long round, float[] g, int w, boolean h) {
+          return java.util.concurrent.CompletableFuture.failedFuture(new io.bagpipe.allreduce.RingBrokenException(
+              generation, 1, new java.net.InetSocketAddress("127.0.0.1", 2),
+              "rank 0 of ring generation " + generation + " lost the connection from its left neighbour, rank 1", null));
+        }
+
+        @Override
+        public int world() {
+          return 2;
+        }
+      };
+    }
+  }
+
+  @Test
+  void aBrokenRingIsReportedToTheCoordinatorAndTheStepDiscarded() {
+    TestProbe<LoaderPool.Command> loaders = kit.createTestProbe();
+    TestProbe<Coordinator.Command> coordinator = kit.createTestProbe();
+    CountingReplica replica = new CountingReplica();
+    ActorRef<Worker.Command> worker = kit.spawn(Worker.create("cpu", () -> replica, new BrokenRing(),
+        loaders.getRef(), 1, dir, 2, ServiceKey.create(Worker.Command.class, "broken-ring-workers")));
+    worker.tell(new Worker.Introduce(coordinator.getRef()));
+    coordinator.expectMessageClass(Coordinator.WorkerReady.class);
+    worker.tell(new Worker.JoinRing(4, 0, List.of("127.0.0.1:1", "127.0.0.1:2"), coordinator.getRef()));
+    coordinator.expectMessageClass(Coordinator.RingJoined.class);
+    worker.tell(new Worker.TrainSteps(3, 7, 70, List.of(List.of(bag(0)), List.of(bag(1))), coordinator.getRef()));
+    LoaderPool.LoadBag asked = loaders.expectMessageClass(LoaderPool.LoadBag.class);
+    asked.replyTo().tell(new LoaderPool.BagLoaded(LoaderTesting.decoded(asked.bag(), new BagBuffers(2))));
+
+    Coordinator.RingBroken broken = coordinator.expectMessageClass(Coordinator.RingBroken.class);
+    assertEquals(0, broken.rank());
+    assertEquals(4, broken.generation());
+    assertEquals(3, broken.epoch());
+    assertEquals(7, broken.step());
+    assertEquals(1, broken.peerRank());
+    assertTrue(broken.reason().contains("rank 1"), broken.reason());
+    assertEquals(1, replica.discarded.get(), "the step's gradient is dropped, never applied");
+    assertEquals(0, replica.applied.get());
+    coordinator.expectNoMessage(Duration.ofMillis(200)); // no StepDone, no second step
+    // the worker is idle and answers, waiting for the Coordinator's decision
+    worker.tell(new Worker.Introduce(coordinator.getRef()));
+    coordinator.expectMessageClass(Coordinator.WorkerReady.class);
+  }
 }
