@@ -3,7 +3,7 @@ package io.bagpipe.api;
 import ai.djl.engine.Engine;
 import com.typesafe.config.Config;
 import io.bagpipe.allreduce.AllReduceSettings;
-import io.bagpipe.allreduce.TcpRing;
+import io.bagpipe.allreduce.RemoteRing;
 import io.bagpipe.bag.DataSet;
 import io.bagpipe.bag.DataSettings;
 import io.bagpipe.bag.FoldSettings;
@@ -103,7 +103,7 @@ public final class Bagpipe {
     EventPublisher events = new EventPublisher(ForkJoinPool.commonPool());
     CompletableFuture<RunResult> result = new CompletableFuture<>();
     ActorSystem<RunGuardian.Command> system = ActorSystem.create(
-        RunGuardian.create(spec, new Topology.Cluster(i -> new TcpRing(ring)), events, result), cluster.systemName(), node);
+        RunGuardian.create(spec, new Topology.Cluster(i -> new RemoteRing(ring)), events, result), cluster.systemName(), node);
     Cluster members = Cluster.get(system);
     if (cluster.seedNodes().isEmpty()) {
       members.manager().tell(Join.create(members.selfMember().address()));

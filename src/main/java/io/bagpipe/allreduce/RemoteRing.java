@@ -7,17 +7,19 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * A worker's side of the cross-node ring: its {@link DataPort} (opened once, its
- * address advertised to the Coordinator) and the {@link RingAllReduce} of the
- * generation it last joined; joining a new generation closes the previous ring.
+ * A worker's side of a ring whose other ranks live in other processes (on this host
+ * or others): its {@link DataPort} (opened once, its address advertised to the
+ * Coordinator) and the {@link RingAllReduce} of the generation it last joined;
+ * joining a new generation closes the previous ring. Ranks in one JVM use
+ * {@link LocalRing} instead.
  */
-public final class TcpRing implements AllReduceFactory {
+public final class RemoteRing implements AllReduceFactory {
 
   private final AllReduceSettings settings;
   private final DataPort port;
   private RingAllReduce current;
 
-  public TcpRing(AllReduceSettings settings) {
+  public RemoteRing(AllReduceSettings settings) {
     this.settings = settings;
     try {
       this.port = DataPort.open(settings);
