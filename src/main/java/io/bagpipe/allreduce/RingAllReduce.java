@@ -61,6 +61,9 @@ import java.util.concurrent.locks.ReentrantLock;
  */
 public final class RingAllReduce implements AllReduce, AutoCloseable {
 
+  /** How long a rank that sent an abort frame keeps its left connection open, so the reason arrives first. */
+  private static final long ABORT_GRACE_MILLIS = 250;
+
   private static final ScheduledExecutorService WATCHDOG = Executors.newSingleThreadScheduledExecutor(
       r -> Thread.ofPlatform().daemon().name("bagpipe-ring-watchdog").unstarted(r));
 
@@ -414,8 +417,8 @@ public final class RingAllReduce implements AllReduce, AutoCloseable {
               throw broken(leftRank, "got frame (type " + frame.type + ", round " + frame.round + ", step "
                   + frame.step + ", chunk " + frame.chunk + ", " + frame.floats + " of " + frame.length
                   + " floats) where it expected (round " + r.round + ", step " + t + ", chunk " + c + ", " + len
-                  + " of " + plan.length() + " floats): do all ranks reduce the same rounds and gradient length?",
-                  null);
+                  + " of " + plan.length() + " floats): do all ranks reduce the same rounds and gradient length,"
+                  + " with the same bagpipe.allreduce.chunk-bytes?", null);
             }
             if (plan.reduces(t) && c == 0) {
               r.leftWeight[t] = frame.weight;
@@ -570,6 +573,7 @@ public final class RingAllReduce implements AllReduce, AutoCloseable {
     }
     SocketChannel r = right;
     Thread.ofVirtual().name("bagpipe-ring-abort").start(() -> {
+      boolean told = false;
       if (tellRight && r != null && r.isConnected()) {
         WATCHDOG.schedule(this::closeChannels, 1, TimeUnit.SECONDS);
         try {
@@ -579,6 +583,7 @@ public final class RingAllReduce implements AllReduce, AutoCloseable {
               while (b.hasRemaining()) {
                 r.write(b);
               }
+              told = true;
             } finally {
               rightWrites.unlock();
             }
@@ -587,7 +592,15 @@ public final class RingAllReduce implements AllReduce, AutoCloseable {
           // the right neighbour will see the closed connection instead
         }
       }
-      closeChannels();
+      if (told) {
+        // The reason travels on around the ring; the left neighbour would otherwise
+        // learn only "connection closed" from this side first, so its connection
+        // closes a moment later.
+        DataPort.closeQuietly(r);
+        WATCHDOG.schedule(this::closeChannels, ABORT_GRACE_MILLIS, TimeUnit.MILLISECONDS);
+      } else {
+        closeChannels();
+      }
     });
     if (watchdog != null) {
       watchdog.cancel(false);

@@ -356,4 +356,20 @@ class RingAllReduceTest {
     assertArrayEquals(copy, third, "round 2 has round 0's inputs");
     assertTrue(second != third, "rounds in flight together never share an array");
   }
+
+  @ParameterizedTest
+  @EnumSource(Transport.class)
+  void ranksWithDifferentChunkSizesFailTheRoundNamingTheKey(Transport t) throws Exception {
+    AllReduceSettings small = settings(Duration.ofSeconds(5), t);
+    AllReduceSettings large = new AllReduceSettings("127.0.0.1", 0, 128, 2, Duration.ofSeconds(5), 0, t,
+        small.sharedMemoryDir());
+    List<RingAllReduce> ranks = ring(1, List.of(small, large));
+    List<CompletableFuture<Reduced>> fs = List.of(
+        ranks.get(0).reduce(0, 0, new float[1000], 1, false).toCompletableFuture(),
+        ranks.get(1).reduce(1, 0, new float[1000], 1, false).toCompletableFuture());
+    for (CompletableFuture<Reduced> f : fs) {
+      ExecutionException e = assertThrows(ExecutionException.class, () -> f.get(10, TimeUnit.SECONDS));
+      assertTrue(e.getCause().getMessage().contains("bagpipe.allreduce.chunk-bytes"), e.getCause().getMessage());
+    }
+  }
 }
