@@ -110,7 +110,12 @@ final class Link {
           .putLong(segment == null ? 0 : segment.nonce())
           .putLong(segment == null ? 0 : segment.bytes())
           .putInt(path.length).put(path).flip();
-      writeFully(ch, offer);
+      writes.lock(); // an abort frame may be written concurrently; never interleave with it
+      try {
+        writeFully(ch, offer);
+      } finally {
+        writes.unlock();
+      }
       ByteBuffer answer = ByteBuffer.allocate(1);
       readFully(ch, answer);
       boolean shared = answer.get(0) == 1;
@@ -134,7 +139,19 @@ final class Link {
 
   /** Answers the left neighbour's offer on {@code ch} (blocking, handshaken). */
   static Inbound answer(SocketChannel ch, AllReduceSettings s, BooleanSupplier stopped) throws IOException {
-    ByteBuffer offer = ByteBuffer.allocate(OFFER_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+    ByteBuffer offer = ByteBuffer.allocate(Math.max(OFFER_BYTES, Frame.BYTES)).order(ByteOrder.LITTLE_ENDIAN);
+    offer.limit(4);
+    readFully(ch, offer);
+    if (offer.getInt(0) == Frame.ABORT) { // the neighbour failed before it could offer
+      offer.limit(Frame.BYTES);
+      readFully(ch, offer);
+      Frame f = new Frame();
+      f.read(offer.flip());
+      ByteBuffer msg = ByteBuffer.allocate(Math.clamp(f.floats, 0, 1 << 16));
+      readFully(ch, msg);
+      throw new IOException("told that the ring broke: " + new String(msg.array(), 0, msg.position(), StandardCharsets.UTF_8));
+    }
+    offer.limit(OFFER_BYTES);
     readFully(ch, offer);
     offer.flip();
     int type = offer.getInt();

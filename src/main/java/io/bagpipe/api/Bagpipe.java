@@ -112,7 +112,7 @@ public final class Bagpipe {
     org.apache.pekko.actor.Address self = members.selfMember().address();
     String address = self.getHost().orElse(cluster.host()) + ":" + self.getPort().orElse(cluster.port());
     return new BagpipeRun(events, result, () -> system.tell(RunGuardian.StopRun.INSTANCE), address,
-        system.getWhenTerminated());
+        system.getWhenTerminated(), system);
   }
 
   /** Reads and checks every setting and the data set; resumes from a checkpoint when asked. */

@@ -15,6 +15,7 @@ public final class BagpipeRun {
   private final Runnable stop;
   private final String nodeAddress;
   private final CompletionStage<?> terminated;
+  private final org.apache.pekko.actor.typed.ActorSystem<?> system;
 
   BagpipeRun(EventPublisher events, CompletableFuture<RunResult> result, Runnable stop, CompletionStage<?> terminated) {
     this(events, result, stop, null, terminated);
@@ -22,11 +23,22 @@ public final class BagpipeRun {
 
   BagpipeRun(EventPublisher events, CompletableFuture<RunResult> result, Runnable stop, String nodeAddress,
       CompletionStage<?> terminated) {
+    this(events, result, stop, nodeAddress, terminated, null);
+  }
+
+  BagpipeRun(EventPublisher events, CompletableFuture<RunResult> result, Runnable stop, String nodeAddress,
+      CompletionStage<?> terminated, org.apache.pekko.actor.typed.ActorSystem<?> system) {
     this.events = events;
     this.result = result;
     this.stop = stop;
     this.nodeAddress = nodeAddress;
     this.terminated = terminated;
+    this.system = system;
+  }
+
+  /** The node's own ActorSystem (cluster nodes only), for tests that reach into its transport. */
+  org.apache.pekko.actor.typed.ActorSystem<?> system() {
+    return system;
   }
 
   /**

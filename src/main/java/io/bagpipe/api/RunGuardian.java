@@ -85,6 +85,11 @@ final class RunGuardian {
               })
               .onSignal(PostStop.class, s -> {
                 slides.close();
+                if (!result.isDone()) { // the system is going down under the run, e.g. the node was downed
+                  String reason = topology.stoppedEarly(ctx.getSystem());
+                  publisher.publish(new RunEvent.RunFailed(reason));
+                  result.completeExceptionally(new RunFailedException(reason));
+                }
                 publisher.complete();
                 return Behaviors.same();
               })

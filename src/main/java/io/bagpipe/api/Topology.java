@@ -5,6 +5,7 @@ import io.bagpipe.allreduce.LocalRing;
 import io.bagpipe.coordinator.Coordinator;
 import java.util.function.IntFunction;
 import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
@@ -16,7 +17,8 @@ import org.apache.pekko.cluster.typed.SingletonActor;
  * Where a run's pieces live. On one node the Coordinator is a child of the run's
  * guardian and the workers share an in-process ring. In a cluster the Coordinator
  * is a Cluster Singleton (it moves when its node dies), its events reach every
- * node through a pub-sub topic, and workers all-reduce over the TCP ring.
+ * node through a pub-sub topic, and workers all-reduce over a ring with the
+ * workers of the other processes.
  */
 sealed interface Topology {
 
@@ -29,6 +31,9 @@ sealed interface Topology {
    */
   ActorRef<Coordinator.Command> coordinator(ActorContext<?> ctx, RunSpec spec, ActorRef<RunEvent> events);
 
+  /** Why this node's run actors stopped before the run ended, for the run's failure. */
+  String stoppedEarly(ActorSystem<?> system);
+
   /** One JVM. */
   record Local(LocalRing ring) implements Topology {
     Local() {
@@ -38,6 +43,12 @@ sealed interface Topology {
     @Override
     public AllReduceFactory ring(int index) {
       return ring.worker();
+    }
+
+    @Override
+    public String stoppedEarly(ActorSystem<?> system) {
+      return "the run's actor system stopped before the run ended; the run can resume from its newest checkpoint"
+          + " (bagpipe.train.resume = true)";
     }
 
     @Override
@@ -53,6 +64,19 @@ sealed interface Topology {
     @Override
     public AllReduceFactory ring(int index) {
       return rings.apply(index);
+    }
+
+    @Override
+    public String stoppedEarly(ActorSystem<?> system) {
+      org.apache.pekko.cluster.typed.Cluster cluster = org.apache.pekko.cluster.typed.Cluster.get(system);
+      org.apache.pekko.cluster.MemberStatus status = cluster.selfMember().status();
+      String self = cluster.selfMember().address().toString();
+      String why = status == org.apache.pekko.cluster.MemberStatus.down()
+          || status == org.apache.pekko.cluster.MemberStatus.removed()
+          ? "this node (" + self + ") was downed and removed from the cluster before the run ended (the split-brain"
+              + " resolver does that when a node loses contact with the side that holds the Coordinator)"
+          : "this node (" + self + ") stopped before the run ended (status " + status + ")";
+      return why + "; the run can resume from its newest checkpoint (bagpipe.train.resume = true)";
     }
 
     @Override

@@ -538,7 +538,12 @@ public final class Coordinator {
     }
 
     private Behavior<Command> unexpected(Command m, String phase) {
-      ctx.getLog().warn("coordinator ignores {} while {}", m, phase);
+      if (m instanceof WorkersListed) {
+        // Membership changes after the ring formed: a lost worker is handled by its watch.
+        ctx.getLog().debug("coordinator ignores {} while {}", m, phase);
+      } else {
+        ctx.getLog().warn("coordinator ignores {} while {}", m, phase);
+      }
       return Behaviors.same();
     }
   }

@@ -39,7 +39,7 @@ class LaunchKillTest {
     cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(), "launch", "--nodes", "2"));
     for (String s : List.of("bagpipe.data.dir=" + data, "bagpipe.train.run-dir=" + runDir,
         "bagpipe.train.epochs=" + epochs, "bagpipe.train.resume=" + resume,
-        "bagpipe.plan.patch-size=" + TrainingFixtures.PATCH, "bagpipe.plan.bag-size=4", "bagpipe.plan.bag-num=2",
+        "bagpipe.plan.patch-size=" + TrainingFixtures.PATCH, "bagpipe.plan.bag-size=4", "bagpipe.plan.bag-num=8",
         "bagpipe.plan.folds.k=4", "bagpipe.plan.folds.train=123", "bagpipe.plan.folds.val=4")) {
       cmd.addAll(List.of("--set", s));
     }
@@ -62,6 +62,7 @@ class LaunchKillTest {
         assertTrue(System.nanoTime() < deadline, "no two epochs in time:\n" + output);
         Thread.sleep(100);
       }
+      Thread.sleep(300); // into the next epoch's training steps (about 2 s of them), past its checkpoint
       ProcessHandle node1 = p.children().filter(LaunchKillTest::isNodeOne).findFirst()
           .orElseThrow(() -> new AssertionError("node 1's process not found among " + p.children().toList()));
       node1.destroyForcibly();
@@ -71,10 +72,13 @@ class LaunchKillTest {
       pump.join();
       String out = output.toString(StandardCharsets.UTF_8);
       assertNotEquals(0, p.exitValue(), out);
-      assertTrue(out.contains("run failed: the gradient ring broke"), out);
-      assertTrue(out.contains("rank 1"), "names the lost neighbour:\n" + out);
+      // Killed mid-step, the ring breaks at once; killed while the workers validate,
+      // the cluster notices the lost node a few seconds later. Either names it.
+      assertTrue(out.contains("run failed: the gradient ring broke") || out.contains("run failed: worker 1 of 2 stopped"),
+          out);
+      assertTrue(out.contains("rank 1") || out.contains("worker 1"), "names the lost worker:\n" + out);
       assertTrue(out.contains("bagpipe.train.resume = true"), "says how to resume:\n" + out);
-      assertTrue(secs < 30, "ended " + secs + " s after the kill");
+      assertTrue(secs < 45, "ended " + secs + " s after the kill");
     } finally {
       p.descendants().forEach(ProcessHandle::destroyForcibly);
       p.destroyForcibly();

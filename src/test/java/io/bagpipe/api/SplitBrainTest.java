@@ -1,0 +1,84 @@
+package io.bagpipe.api;
+
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.bagpipe.TrainingFixtures;
+import java.nio.file.Path;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.apache.pekko.actor.Address;
+import org.apache.pekko.actor.ExtendedActorSystem;
+import org.apache.pekko.remote.RemoteActorRefProvider;
+import org.apache.pekko.remote.transport.ThrottlerTransportAdapter;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The link between two training nodes is cut (Artery's test blackhole, both ways):
+ * the split-brain resolver keeps the side with the oldest node, which hosts the
+ * Coordinator, and downs the other; neither side hangs, and each ends its run with a
+ * message that says what happened and how to resume.
+ */
+@Timeout(120)
+class SplitBrainTest {
+
+  @TempDir static Path dir;
+
+  @Test
+  void aCutLinkDownsTheYoungerNodeAndBothEndTheirRunSaying() throws Exception {
+    Path data = TrainingFixtures.dataSet(dir.resolve("data"), 8);
+    Path run = dir.resolve("run");
+    String[] common = {"bagpipe.train.epochs=10000", "bagpipe.cluster.port=0", "bagpipe.cluster.min-workers=2",
+        "bagpipe.cluster.system-name=bagpipe-split", "bagpipe.allreduce.timeout=20s",
+        "pekko.remote.artery.advanced.test-mode=on", "pekko.cluster.split-brain-resolver.stable-after=2s",
+        "pekko.cluster.failure-detector.acceptable-heartbeat-pause=2s"};
+    BagpipeRun oldest = Bagpipe.startNode(TrainingFixtures.config(data, run, common));
+    String seed = oldest.nodeAddress().orElseThrow();
+    String[] joining = java.util.stream.Stream.concat(java.util.Arrays.stream(common),
+        java.util.stream.Stream.of("bagpipe.cluster.seed-nodes=[\"" + seed + "\"]")).toArray(String[]::new);
+    BagpipeRun younger = Bagpipe.startNode(TrainingFixtures.config(data, run, joining));
+    RunTest.Recorder events = new RunTest.Recorder();
+    oldest.events().subscribe(events);
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (events.of(RunEvent.EpochCompleted.class).isEmpty()) {
+      assertTrue(System.nanoTime() < deadline, "the 2-node run trained an epoch");
+      assertTrue(!oldest.result().toCompletableFuture().isDone(), "the run is still going");
+      Thread.sleep(50);
+    }
+
+    cut(oldest, younger);
+
+    ExecutionException y = assertThrows(ExecutionException.class,
+        () -> younger.result().toCompletableFuture().get(60, TimeUnit.SECONDS));
+    RunFailedException yf = assertInstanceOf(RunFailedException.class, y.getCause());
+    assertTrue(yf.getMessage().contains("was downed and removed from the cluster"), yf.getMessage());
+    assertTrue(yf.getMessage().contains("bagpipe.train.resume = true"), yf.getMessage());
+
+    ExecutionException o = assertThrows(ExecutionException.class,
+        () -> oldest.result().toCompletableFuture().get(60, TimeUnit.SECONDS));
+    RunFailedException of = assertInstanceOf(RunFailedException.class, o.getCause());
+    assertTrue(of.getMessage().contains("rank 1") || of.getMessage().contains("worker 1"),
+        "the oldest side, which kept the Coordinator, names the worker it lost: " + of.getMessage());
+    assertTrue(!of.getMessage().contains("removed from the cluster"), "the oldest side was kept: " + of.getMessage());
+    younger.terminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+    oldest.terminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+  }
+
+  /** Drops all Artery traffic between the two nodes, both ways, as a failed switch would. */
+  private static void cut(BagpipeRun a, BagpipeRun b) throws Exception {
+    for (BagpipeRun[] pair : new BagpipeRun[][] {{a, b}, {b, a}}) {
+      RemoteActorRefProvider provider = (RemoteActorRefProvider) ((ExtendedActorSystem) system(pair[0])).provider();
+      Address other = ((ExtendedActorSystem) system(pair[1])).provider().getDefaultAddress();
+      scala.concurrent.Await.result(provider.transport().managementCommand(new ThrottlerTransportAdapter.SetThrottle(
+          other, ThrottlerTransportAdapter.bothDirection(), ThrottlerTransportAdapter.blackholeThrottleMode())),
+          scala.concurrent.duration.Duration.create(5, TimeUnit.SECONDS));
+    }
+  }
+
+  private static org.apache.pekko.actor.ActorSystem system(BagpipeRun run) {
+    return org.apache.pekko.actor.typed.javadsl.Adapter.toClassic(run.system());
+  }
+}
