@@ -99,8 +99,10 @@ final class Link {
       try {
         segment = SharedMemoryLink.Segment.create(s.sharedMemoryDir(), name, s.window(), s.chunkBytes());
       } catch (IOException | RuntimeException e) {
-        LOG.info("gradient ring {}: no shared-memory segment in {} ({}); using TCP", name, s.sharedMemoryDir(),
-            e.toString());
+        LOG.warn("gradient ring {}: cannot make a {}-byte shared-memory segment in {} ({}), so this link uses the"
+            + " slower TCP; give that directory room (bagpipe.allreduce.window x chunk-bytes per link), point"
+            + " bagpipe.allreduce.shared-memory-dir elsewhere, or set bagpipe.allreduce.transport = tcp",
+            name, (long) s.window() * s.chunkBytes(), s.sharedMemoryDir(), e.toString());
       }
     }
     try {
