@@ -23,6 +23,15 @@ class ClusterRunTest {
   @TempDir static Path dir;
   static Path data;
 
+  /** Two cluster nodes of one run in this JVM, the first the seed (and so the oldest), with {@code settings}. */
+  static List<BagpipeRun> twoNodes(Path data, Path runDir, String... settings) {
+    BagpipeRun first = Bagpipe.startNode(TrainingFixtures.config(data, runDir, settings));
+    String seed = first.nodeAddress().orElseThrow();
+    String[] joining = java.util.stream.Stream.concat(java.util.Arrays.stream(settings),
+        java.util.stream.Stream.of("bagpipe.cluster.seed-nodes=[\"" + seed + "\"]")).toArray(String[]::new);
+    return List.of(first, Bagpipe.startNode(TrainingFixtures.config(data, runDir, joining)));
+  }
+
   @BeforeAll
   static void data() throws Exception {
     data = TrainingFixtures.dataSet(dir.resolve("data"), 8);
@@ -36,11 +45,9 @@ class ClusterRunTest {
     String[] common = {"bagpipe.train.epochs=2", "bagpipe.cluster.port=0", "bagpipe.cluster.min-workers=2",
         "bagpipe.cluster.system-name=bagpipe-test", "bagpipe.allreduce.timeout=20s",
         "bagpipe.allreduce.transport=" + transport};
-    BagpipeRun first = Bagpipe.startNode(TrainingFixtures.config(data, clusterRun, common));
-    String seed = first.nodeAddress().orElseThrow();
-    String[] joining = java.util.stream.Stream.concat(java.util.Arrays.stream(common),
-        java.util.stream.Stream.of("bagpipe.cluster.seed-nodes=[\"" + seed + "\"]")).toArray(String[]::new);
-    BagpipeRun second = Bagpipe.startNode(TrainingFixtures.config(data, clusterRun, joining));
+    List<BagpipeRun> nodes = twoNodes(data, clusterRun, common);
+    BagpipeRun first = nodes.get(0);
+    BagpipeRun second = nodes.get(1);
     RunTest.Recorder events = new RunTest.Recorder();
     first.events().subscribe(events);
 

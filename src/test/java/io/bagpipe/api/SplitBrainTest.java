@@ -35,11 +35,9 @@ class SplitBrainTest {
         "bagpipe.cluster.system-name=bagpipe-split", "bagpipe.allreduce.timeout=20s",
         "pekko.remote.artery.advanced.test-mode=on", "pekko.cluster.split-brain-resolver.stable-after=2s",
         "pekko.cluster.failure-detector.acceptable-heartbeat-pause=2s"};
-    BagpipeRun oldest = Bagpipe.startNode(TrainingFixtures.config(data, run, common));
-    String seed = oldest.nodeAddress().orElseThrow();
-    String[] joining = java.util.stream.Stream.concat(java.util.Arrays.stream(common),
-        java.util.stream.Stream.of("bagpipe.cluster.seed-nodes=[\"" + seed + "\"]")).toArray(String[]::new);
-    BagpipeRun younger = Bagpipe.startNode(TrainingFixtures.config(data, run, joining));
+    java.util.List<BagpipeRun> nodes = ClusterRunTest.twoNodes(data, run, common);
+    BagpipeRun oldest = nodes.get(0);
+    BagpipeRun younger = nodes.get(1);
     RunTest.Recorder events = new RunTest.Recorder();
     oldest.events().subscribe(events);
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);

@@ -8,11 +8,9 @@ import io.bagpipe.TrainingFixtures;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -31,12 +29,7 @@ class LaunchKillTest {
   @TempDir Path dir;
 
   private List<String> launch(Path data, Path runDir, int epochs, boolean resume) {
-    List<String> cmd = new ArrayList<>();
-    cmd.add(ProcessHandle.current().info().command().orElseThrow());
-    cmd.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments().stream()
-        .filter(a -> a.startsWith("--enable-native-access") || a.startsWith("--sun-misc") || a.startsWith("-Dai.djl"))
-        .toList());
-    cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(), "launch", "--nodes", "2"));
+    List<String> cmd = LaunchTest.launchTwoNodes();
     for (String s : List.of("bagpipe.data.dir=" + data, "bagpipe.train.run-dir=" + runDir,
         "bagpipe.train.epochs=" + epochs, "bagpipe.train.resume=" + resume,
         "bagpipe.plan.patch-size=" + TrainingFixtures.PATCH, "bagpipe.plan.bag-size=4", "bagpipe.plan.bag-num=8",

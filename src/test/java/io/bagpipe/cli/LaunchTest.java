@@ -19,16 +19,22 @@ class LaunchTest {
 
   @TempDir Path dir;
 
-  @Test
-  void twoNodeProcessesTrainOneRunAndShowNodeZerosProgress() throws Exception {
-    Path data = TrainingFixtures.dataSet(dir.resolve("data"), 8);
-    Path runDir = dir.resolve("run");
+  /** {@code bagpipe launch --nodes 2} as a child JVM like this one (its JVM flags, its classpath); append {@code --set}s. */
+  static List<String> launchTwoNodes() {
     List<String> cmd = new ArrayList<>();
     cmd.add(ProcessHandle.current().info().command().orElseThrow());
     cmd.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments().stream()
         .filter(a -> a.startsWith("--enable-native-access") || a.startsWith("--sun-misc") || a.startsWith("-Dai.djl"))
         .toList());
     cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(), "launch", "--nodes", "2"));
+    return cmd;
+  }
+
+  @Test
+  void twoNodeProcessesTrainOneRunAndShowNodeZerosProgress() throws Exception {
+    Path data = TrainingFixtures.dataSet(dir.resolve("data"), 8);
+    Path runDir = dir.resolve("run");
+    List<String> cmd = launchTwoNodes();
     for (String s : List.of("bagpipe.data.dir=" + data, "bagpipe.train.run-dir=" + runDir, "bagpipe.train.epochs=1",
         "bagpipe.plan.patch-size=" + TrainingFixtures.PATCH, "bagpipe.plan.bag-size=4", "bagpipe.plan.bag-num=2",
         "bagpipe.plan.folds.k=4", "bagpipe.plan.folds.train=123", "bagpipe.plan.folds.val=4")) {
@@ -47,12 +53,7 @@ class LaunchTest {
 
   @Test
   void withoutADataSetTheNodesTrainTheDemoData() throws Exception {
-    List<String> cmd = new ArrayList<>();
-    cmd.add(ProcessHandle.current().info().command().orElseThrow());
-    cmd.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments().stream()
-        .filter(a -> a.startsWith("--enable-native-access") || a.startsWith("--sun-misc") || a.startsWith("-Dai.djl"))
-        .toList());
-    cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(), "launch", "--nodes", "2"));
+    List<String> cmd = launchTwoNodes();
     // a small demo: bagpipe.data.dir stays at its default
     for (String s : List.of("bagpipe.synth.slides=8", "bagpipe.synth.width=1792", "bagpipe.synth.height=1792",
         "bagpipe.demo.epochs=1", "bagpipe.plan.bag-size=4", "bagpipe.plan.bag-num=2")) {
