@@ -95,7 +95,8 @@ final class Link {
   static Outbound offer(SocketChannel ch, AllReduceSettings s, String name, ReentrantLock writes,
       BooleanSupplier stopped) throws IOException {
     SharedMemoryLink.Segment segment = null;
-    if (s.transport() == AllReduceSettings.Transport.AUTO && Files.isDirectory(s.sharedMemoryDir())) {
+    if (s.transport() == AllReduceSettings.Transport.AUTO && Files.isDirectory(s.sharedMemoryDir())
+        && localFileSystem(s.sharedMemoryDir(), name)) {
       try {
         segment = SharedMemoryLink.Segment.create(s.sharedMemoryDir(), name, s.window(), s.chunkBytes());
       } catch (IOException | RuntimeException e) {
@@ -180,6 +181,28 @@ final class Link {
       throw e;
     }
     return segment == null ? new TcpLink.Inbound(ch, s) : new SharedMemoryLink.Inbound(segment, ch, stopped);
+  }
+
+  /**
+   * Whether {@code dir} is on a local file system. On a network one (NFS, SMB, Lustre,
+   * GPFS, BeeGFS, Ceph, FUSE mounts) processes on two hosts could both map the same
+   * file and pass the nonce check without sharing memory coherently.
+   */
+  private static boolean localFileSystem(Path dir, String name) {
+    String type;
+    try {
+      type = Files.getFileStore(dir).type().toLowerCase(java.util.Locale.ROOT);
+    } catch (IOException e) {
+      return false;
+    }
+    boolean network = type.startsWith("nfs") || type.startsWith("cifs") || type.startsWith("smb")
+        || type.startsWith("fuse") || type.equals("lustre") || type.equals("gpfs") || type.equals("beegfs")
+        || type.startsWith("ceph") || type.equals("9p");
+    if (network) {
+      LOG.warn("gradient ring {}: bagpipe.allreduce.shared-memory-dir {} is on a network file system ({}), so this"
+          + " link uses TCP; point it at a local tmpfs such as /dev/shm", name, dir, type);
+    }
+    return !network;
   }
 
   static void readFully(SocketChannel ch, ByteBuffer b) throws IOException {
