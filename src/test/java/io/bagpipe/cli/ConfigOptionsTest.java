@@ -30,6 +30,16 @@ class ConfigOptionsTest {
   }
 
   @Test
+  void theDataChannelFollowsTheNodesClusterAddressUnlessSetApart() throws IOException {
+    // `bagpipe node --host 10.0.0.5` must not leave the gradient port on loopback
+    Config node = ConfigOptions.load(null, List.of("bagpipe.cluster.host=10.0.0.5"));
+    assertEquals("10.0.0.5", io.bagpipe.allreduce.AllReduceSettings.fromConfig(node.getConfig("bagpipe.allreduce")).host());
+    Path f = conf("bagpipe.cluster.host = 10.0.0.5\nbagpipe.allreduce.host = 192.168.7.5\n");
+    Config apart = ConfigOptions.load(f, List.of());
+    assertEquals("192.168.7.5", io.bagpipe.allreduce.AllReduceSettings.fromConfig(apart.getConfig("bagpipe.allreduce")).host());
+  }
+
+  @Test
   void userFileAndSetOverridesWinInThatOrder() throws IOException {
     Path f = conf("bagpipe.slide.max-open-slides = 7\nbagpipe.plan.bag-size = 16\n");
     Config c = ConfigOptions.load(f, List.of("bagpipe.plan.bag-size=all", "bagpipe.data.dir=/data/my slides"));
