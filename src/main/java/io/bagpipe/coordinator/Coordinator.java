@@ -518,7 +518,9 @@ public final class Coordinator {
     }
 
     private Behavior<Command> fail(String reason) {
-      ctx.getLog().error(reason);
+      // Said once, where the user looks: the RunFailed event (the CLI's "run failed:"
+      // line, the embedding API's RunFailedException); the log keeps a quiet copy.
+      ctx.getLog().info("run failed: {}", reason);
       setup.events().tell(new RunEvent.RunFailed(reason));
       return finish();
     }
