@@ -34,8 +34,9 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
  * <p>Phases: {@code idle} (no work) → {@code training} (decoding ahead, training
  * the bags of the current step) → {@code reducing} (gradient handed to the
  * all-reduce; the next bags keep decoding meanwhile) → back to {@code training}
- * for the next step or {@code idle} after the last; {@code evaluating} runs the
- * validation bags forward only.
+ * for the next step or {@code idle} after the last, or {@code idle} when the ring
+ * broke (the step's gradient is discarded and {@link Coordinator.RingBroken}
+ * reported); {@code evaluating} runs the validation bags forward only.
  *
  * <p>Bags are pulled from the node's {@link LoaderPool}: at most
  * {@code prefetch-bags} are requested or decoded-and-waiting at a time, so a slow
