@@ -38,7 +38,9 @@ import org.apache.pekko.actor.typed.receptionist.ServiceKey;
  * workers, each evaluated exactly once) → {@code checkpointing(epoch)} → the next
  * epoch, or done. {@link Stop} in training halts all workers after one common
  * step (see {@link Worker.Halt}), writes a checkpoint at that plan position and
- * completes; {@code stopping} waits for that.
+ * completes; {@code stopping} waits for that. A lost worker (its actor terminated,
+ * or {@link RingBroken} from a worker whose ring neighbour vanished) ends the run
+ * in any phase, as {@link FailurePolicy} decides; the newest checkpoint stays.
  */
 public final class Coordinator {
 
