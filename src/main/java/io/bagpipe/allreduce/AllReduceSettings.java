@@ -63,10 +63,6 @@ public record AllReduceSettings(
     }
   }
 
-  /** These settings with {@code transport}. */
-  public AllReduceSettings withTransport(Transport transport) {
-    return new AllReduceSettings(host, port, chunkBytes, window, timeout, socketBufferBytes, transport, sharedMemoryDir);
-  }
 
   /** Floats per chunk. */
   public int chunkFloats() {

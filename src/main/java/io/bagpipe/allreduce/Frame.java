@@ -88,6 +88,17 @@ final class Frame {
     reason = null;
   }
 
+  /**
+   * Reads the reason that follows this {@link #ABORT} header on {@code ch} into
+   * {@link #reason}, blocking (the sender wrote header and reason in one write).
+   */
+  void readReason(java.nio.channels.SocketChannel ch) throws java.io.IOException {
+    ByteBuffer msg = ByteBuffer.allocate(Math.clamp(floats, 0, 1 << 16));
+    ch.configureBlocking(true);
+    Link.readFully(ch, msg);
+    reason = new String(msg.array(), 0, msg.position(), java.nio.charset.StandardCharsets.UTF_8);
+  }
+
   /** A whole abort frame: header and reason. */
   static ByteBuffer abort(String reason) {
     byte[] msg = String.valueOf(reason).getBytes(java.nio.charset.StandardCharsets.UTF_8);

@@ -121,14 +121,10 @@ final class Link {
       }
       ByteBuffer answer = ByteBuffer.allocate(1);
       readFully(ch, answer);
-      boolean shared = answer.get(0) == 1;
-      if (segment == null) {
-        return new TcpLink.Outbound(ch, s, writes);
+      if (segment == null || answer.get(0) != 1) {
+        return new TcpLink.Outbound(ch, s, writes); // a declined segment is removed and unmapped below
       }
-      segment.unlink();
-      if (!shared) {
-        return new TcpLink.Outbound(ch, s, writes); // the finally block unmaps the declined segment
-      }
+      segment.unlink(); // both sides have it mapped: the file has done its job
       SharedMemoryLink.Outbound out = new SharedMemoryLink.Outbound(segment, ch, stopped);
       segment = null;
       return out;
@@ -150,9 +146,8 @@ final class Link {
       readFully(ch, offer);
       Frame f = new Frame();
       f.read(offer.flip());
-      ByteBuffer msg = ByteBuffer.allocate(Math.clamp(f.floats, 0, 1 << 16));
-      readFully(ch, msg);
-      throw new IOException("told that the ring broke: " + new String(msg.array(), 0, msg.position(), StandardCharsets.UTF_8));
+      f.readReason(ch);
+      throw new IOException("told that the ring broke: " + f.reason);
     }
     offer.limit(OFFER_BYTES);
     readFully(ch, offer);

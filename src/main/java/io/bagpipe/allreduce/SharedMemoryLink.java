@@ -11,7 +11,6 @@ import java.nio.ByteOrder;
 import java.nio.channels.AsynchronousCloseException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.SocketChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.FileSystems;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -253,15 +252,7 @@ final class SharedMemoryLink {
       if (f.type != Frame.ABORT) {
         throw new IOException("unexpected frame of type " + f.type + " on a shared-memory link's connection");
       }
-      ByteBuffer msg = ByteBuffer.allocate(Math.clamp(f.floats, 0, 1 << 16));
-      long deadline = System.nanoTime() + 1_000_000_000L;
-      while (msg.hasRemaining() && System.nanoTime() < deadline) {
-        if (ch.read(msg) < 0) {
-          break;
-        }
-        Thread.onSpinWait();
-      }
-      f.reason = new String(msg.array(), 0, msg.position(), StandardCharsets.UTF_8);
+      f.readReason(ch);
       return true;
     }
 

@@ -5,7 +5,6 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.nio.channels.SocketChannel;
-import java.nio.charset.StandardCharsets;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -114,9 +113,7 @@ final class TcpLink {
       header.flip();
       f.read(header);
       if (f.type == Frame.ABORT) {
-        ByteBuffer msg = ByteBuffer.allocate(Math.clamp(f.floats, 0, 1 << 16));
-        Link.readFully(ch, msg);
-        f.reason = new String(msg.array(), 0, msg.position(), StandardCharsets.UTF_8);
+        f.readReason(ch);
       } else if (f.floats < 0 || f.floats > payload.capacity() / 4) {
         throw new IOException("frame of " + f.floats + " floats, more than a chunk of " + payload.capacity() / 4
             + " (is bagpipe.allreduce.chunk-bytes the same on every node?)");
