@@ -200,15 +200,8 @@ public final class RingAllReduce implements AllReduce, AutoCloseable {
     if (weight < 0) {
       throw new IllegalArgumentException("weight must be >= 0, got " + weight);
     }
-    float[] result;
-    synchronized (this) {
-      if (round <= lastRound) {
-        throw new IllegalStateException("round " + round + " after round " + lastRound + ": rounds must increase");
-      }
-      lastRound = round;
-      result = world == 1 ? null : resultBuffer(gradient.length);
-    }
     if (world == 1) {
+      checkIncreasing(round);
       float[] avg = new float[gradient.length];
       if (weight > 0) {
         float inv = 1f / weight;
@@ -218,12 +211,18 @@ public final class RingAllReduce implements AllReduce, AutoCloseable {
       }
       return CompletableFuture.completedFuture(new Reduced(round, avg, weight, halt));
     }
+    Round r;
+    synchronized (this) {
+      checkIncreasing(round);
+      r = new Round(round, gradient, weight, halt, new RingPlan(world, gradient.length, settings.chunkFloats()),
+          resultBuffer(gradient.length));
+      handedOut.add(r);
+    }
     RingBrokenException broken = failure.get();
     if (broken != null) {
-      return CompletableFuture.failedFuture(broken);
+      r.future.completeExceptionally(broken);
+      return r.future;
     }
-    Round r = new Round(round, gradient, weight, halt, new RingPlan(world, gradient.length, settings.chunkFloats()), result);
-    handedOut.add(r);
     for (int t = 0; t < r.plan.steps(); t++) {
       r.receiveOffsets[t + 1] = r.receiveOffsets[t] + r.plan.chunks(r.plan.receiveSegment(this.rank, t));
     }
@@ -238,6 +237,13 @@ public final class RingAllReduce implements AllReduce, AutoCloseable {
       r.future.completeExceptionally(broken);
     }
     return r.future;
+  }
+
+  private synchronized void checkIncreasing(long round) {
+    if (round <= lastRound) {
+      throw new IllegalStateException("round " + round + " after round " + lastRound + ": rounds must increase");
+    }
+    lastRound = round;
   }
 
   /**

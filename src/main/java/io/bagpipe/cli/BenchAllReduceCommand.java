@@ -210,7 +210,7 @@ final class BenchAllReduceCommand implements Callable<Integer> {
         List<String> cmd = new ArrayList<>(List.of(java, "-Xms1g", "-Xmx2g", "-XX:+UseG1GC",
             "--sun-misc-unsafe-memory-access=allow", "-cp", cp));
         // the nodes run with this command's bagpipe.allreduce (--config, --set included)
-        for (var e : allreduce.entrySet()) {
+        for (var e : allreduce.withoutPath("transport").entrySet()) {
           cmd.add("-Dbagpipe.allreduce." + e.getKey() + "=" + e.getValue().unwrapped());
         }
         cmd.add("-Dbagpipe.allreduce.transport=" + transport.name().toLowerCase(Locale.ROOT));
