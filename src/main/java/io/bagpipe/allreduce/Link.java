@@ -95,8 +95,7 @@ final class Link {
   static Outbound offer(SocketChannel ch, AllReduceSettings s, String name, ReentrantLock writes,
       BooleanSupplier stopped) throws IOException {
     SharedMemoryLink.Segment segment = null;
-    if (s.transport() == AllReduceSettings.Transport.AUTO && Files.isDirectory(s.sharedMemoryDir())
-        && localFileSystem(s.sharedMemoryDir(), name)) {
+    if (s.transport() == AllReduceSettings.Transport.AUTO && usableDirectory(s.sharedMemoryDir(), name)) {
       try {
         segment = SharedMemoryLink.Segment.create(s.sharedMemoryDir(), name, s.window(), s.chunkBytes());
       } catch (IOException | RuntimeException e) {
@@ -179,11 +178,16 @@ final class Link {
   }
 
   /**
-   * Whether {@code dir} is on a local file system. On a network one (NFS, SMB, Lustre,
-   * GPFS, BeeGFS, Ceph, FUSE mounts) processes on two hosts could both map the same
-   * file and pass the nonce check without sharing memory coherently.
+   * Whether {@code dir} exists and is on a local file system. On a network one (NFS,
+   * SMB, Lustre, GPFS, BeeGFS, Ceph, FUSE mounts) processes on two hosts could both
+   * map the same file and pass the nonce check without sharing memory coherently.
    */
-  private static boolean localFileSystem(Path dir, String name) {
+  private static boolean usableDirectory(Path dir, String name) {
+    if (!Files.isDirectory(dir)) {
+      LOG.warn("gradient ring {}: bagpipe.allreduce.shared-memory-dir {} is not a directory, so this link uses the"
+          + " slower TCP; point it at a tmpfs such as /dev/shm, or set bagpipe.allreduce.transport = tcp", name, dir);
+      return false;
+    }
     String type;
     try {
       type = Files.getFileStore(dir).type().toLowerCase(java.util.Locale.ROOT);

@@ -34,7 +34,9 @@ class AllReduceSettingsTest {
       "timeout = 0 s; timeout",
       "port = 70000; port",
       "host = \"\"; host",
-      "socket-buffer-bytes = -1; socket-buffer-bytes"})
+      "socket-buffer-bytes = -1; socket-buffer-bytes",
+      "transport = udp; transport",
+      "shared-memory-dir = [1]; shared-memory-dir"})
   void badValuesNameTheirKey(String line, String key) {
     Config c = ConfigFactory.parseString(line).withFallback(reference());
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> AllReduceSettings.fromConfig(c));
