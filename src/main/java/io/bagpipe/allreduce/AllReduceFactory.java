@@ -15,6 +15,12 @@ public interface AllReduceFactory {
   /** The all-reduce of {@code rank} in the ring of {@code addresses}. */
   AllReduce join(long generation, int rank, List<String> addresses);
 
+  /**
+   * Leaves the ring last joined, if any: its pending rounds fail, and so do the
+   * rounds of the ranks still in it, which learn that this rank is gone.
+   */
+  void leave();
+
   /** Releases what {@link #address()} holds (a listening socket). */
   default void close() {}
 }

@@ -9,12 +9,17 @@ import java.util.concurrent.CompletionStage;
  * {@link AllReduce} among workers of one JVM. The last contribution of a round
  * sums all ranks' gradients in rank order (so the float result does not depend
  * on who arrived first), divides by the summed weight once, and completes every
- * rank's stage with that one array.
+ * rank's stage with that one array. A rank that leaves ({@link #breakRing}) fails
+ * the pending rounds of the others and every later one, as a broken network ring
+ * does.
  */
 public final class LocalAllReduce implements AllReduce {
 
+  private final long generation;
   private final int world;
   private final Map<Long, Round> rounds = new HashMap<>();
+  /** Set once a rank left; guarded by {@link #rounds}. */
+  private RingBrokenException broken;
 
   private static final class Round {
     final float[][] gradients;
@@ -30,10 +35,32 @@ public final class LocalAllReduce implements AllReduce {
   }
 
   public LocalAllReduce(int world) {
+    this(1, world);
+  }
+
+  /** The in-JVM ring {@code generation} of {@code world} ranks. */
+  public LocalAllReduce(long generation, int world) {
     if (world < 1) {
       throw new IllegalArgumentException("world must be >= 1, got " + world);
     }
+    this.generation = generation;
     this.world = world;
+  }
+
+  /** Fails every pending and later round with a {@link RingBrokenException} saying {@code reason}. */
+  public void breakRing(String reason) {
+    java.util.List<Round> pending;
+    synchronized (rounds) {
+      if (broken != null) {
+        return;
+      }
+      broken = new RingBrokenException(generation, -1, null, reason, null);
+      pending = java.util.List.copyOf(rounds.values());
+      rounds.clear();
+    }
+    for (Round r : pending) {
+      r.result.completeExceptionally(broken);
+    }
   }
 
   @Override
@@ -52,6 +79,9 @@ public final class LocalAllReduce implements AllReduce {
     Round r;
     boolean last;
     synchronized (rounds) {
+      if (broken != null) {
+        return CompletableFuture.failedFuture(broken);
+      }
       r = rounds.computeIfAbsent(round, k -> new Round(world));
       if (r.gradients[rank] != null) {
         throw new IllegalStateException("rank " + rank + " contributed twice to round " + round);

@@ -15,15 +15,37 @@ public final class LocalRing {
   /** A factory for one worker of this JVM. */
   public AllReduceFactory worker() {
     return new AllReduceFactory() {
+      private LocalAllReduce joined;
+      private long joinedGeneration;
+      private int joinedRank;
+
       @Override
       public String address() {
         return "local";
       }
 
       @Override
-      public AllReduce join(long generation, int rank, List<String> addresses) {
+      public synchronized AllReduce join(long generation, int rank, List<String> addresses) {
+        leave();
         synchronized (byGeneration) {
-          return byGeneration.computeIfAbsent(generation, g -> new LocalAllReduce(addresses.size()));
+          joined = byGeneration.computeIfAbsent(generation, g -> new LocalAllReduce(generation, addresses.size()));
+          byGeneration.keySet().removeIf(g -> g < generation);
+        }
+        joinedGeneration = generation;
+        joinedRank = rank;
+        return joined;
+      }
+
+      @Override
+      public void close() {
+        leave();
+      }
+
+      @Override
+      public synchronized void leave() {
+        if (joined != null) {
+          joined.breakRing("rank " + joinedRank + " left ring generation " + joinedGeneration);
+          joined = null;
         }
       }
     };

@@ -49,6 +49,16 @@ public final class RemoteRing implements AllReduceFactory {
     return current;
   }
 
+  /** Closes the ring on a thread of its own: its threads may take a moment to finish, and the worker must not wait. */
+  @Override
+  public synchronized void leave() {
+    if (current != null) {
+      RingAllReduce ring = current;
+      current = null;
+      Thread.ofVirtual().name("bagpipe-ring-leave").start(ring::close);
+    }
+  }
+
   @Override
   public synchronized void close() {
     if (current != null) {
