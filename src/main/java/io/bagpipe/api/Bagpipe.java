@@ -14,6 +14,7 @@ import io.bagpipe.checkpoint.CheckpointSettings;
 import io.bagpipe.checkpoint.CheckpointStore;
 import io.bagpipe.checkpoint.RunState;
 import io.bagpipe.coordinator.MetricsLog;
+import io.bagpipe.coordinator.ElasticSettings;
 import io.bagpipe.coordinator.TrainSettings;
 import io.bagpipe.loader.LoaderSettings;
 import io.bagpipe.model.ModelSettings;
@@ -67,7 +68,11 @@ public final class Bagpipe {
    * terminates when the run ends.
    */
   public static BagpipeRun start(Config config) {
-    RunSpec spec = spec(config);
+    return start(spec(config), config);
+  }
+
+  /** Starts the run of {@code spec} in an ActorSystem of its own made with {@code config}. */
+  static BagpipeRun start(RunSpec spec, Config config) {
     EventPublisher events = new EventPublisher(ForkJoinPool.commonPool());
     CompletableFuture<RunResult> result = new CompletableFuture<>();
     ActorSystem<RunGuardian.Command> system =
@@ -184,7 +189,7 @@ public final class Bagpipe {
       from.ifPresent(c -> r.load(c.parameters(), c.optimizerState()));
       return r;
     };
-    return new RunSpec(slide, loader, worker, train, plan, checkpoint, data, model.classes(), start, replicas,
+    return new RunSpec(slide, loader, worker, train, ElasticSettings.fromConfig(b.getConfig("elastic")), plan, checkpoint, data, model.classes(), start, replicas,
         new MetricsLog(train.runDir().resolve("metrics.jsonl")));
   }
 

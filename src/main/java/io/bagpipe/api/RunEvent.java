@@ -20,6 +20,12 @@ public sealed interface RunEvent extends BagpipeMessage {
   /** A worker stopped; {@code reason} says why. */
   record WorkerLeft(int rank, String reason) implements RunEvent {}
 
+  /**
+   * The gradient ring was formed again, as {@code generation} of {@code workers}
+   * ranks, after a loss ({@code reason}); training goes on from the last committed step.
+   */
+  record RingReformed(long generation, int workers, String reason) implements RunEvent {}
+
   /** Training of an epoch began: {@code steps} optimizer steps over {@code bags} bags, from {@code firstStep}. */
   record EpochStarted(int epoch, int steps, int firstStep, int bags) implements RunEvent {}
 

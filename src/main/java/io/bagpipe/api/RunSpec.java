@@ -6,6 +6,7 @@ import io.bagpipe.checkpoint.BestMode;
 import io.bagpipe.checkpoint.CheckpointSettings;
 import io.bagpipe.checkpoint.RunState;
 import io.bagpipe.coordinator.Coordinator;
+import io.bagpipe.coordinator.ElasticSettings;
 import io.bagpipe.coordinator.MetricsLog;
 import io.bagpipe.coordinator.TrainSettings;
 import io.bagpipe.loader.LoaderSettings;
@@ -19,7 +20,7 @@ import org.apache.pekko.actor.typed.receptionist.ServiceKey;
 
 /** Everything one run needs, validated before any actor starts. */
 record RunSpec(SlideSettings slide, LoaderSettings loader, WorkerSettings worker, TrainSettings train,
-    PlanSettings plan, CheckpointSettings checkpoint, DataSet data, int classes, RunState start,
+    ElasticSettings elastic, PlanSettings plan, CheckpointSettings checkpoint, DataSet data, int classes, RunState start,
     ReplicaFactory replicas, MetricsLog metrics) {
 
   Path checkpointDir() {
@@ -27,7 +28,7 @@ record RunSpec(SlideSettings slide, LoaderSettings loader, WorkerSettings worker
   }
 
   Coordinator.Setup coordinatorSetup(ActorRef<RunEvent> events) {
-    return new Coordinator.Setup(train, plan, data, classes, start, checkpoint.bestMode() == BestMode.MAX, metrics, events,
+    return new Coordinator.Setup(train, plan, elastic, data, classes, start, checkpoint.bestMode() == BestMode.MAX, metrics, events,
         workersKey());
   }
 

@@ -4,78 +4,77 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Deals one epoch's training bags to W workers in lockstep steps.
+ * Cuts one epoch's training bags into optimizer steps of a fixed size, and deals a
+ * step's bags over however many workers the ring has when the step runs.
  *
- * <p>Every worker runs the same number of steps, {@code S = ceil(B / (W * P))} for B
- * bags and P bags per worker per step, so the all-reduce of every step has all W
- * workers. Step s covers the plan's bags {@code [s*W*P, (s+1)*W*P)}, dealt round-robin:
- * its j-th bag goes to rank {@code j % W} (as that rank's bag {@code j / W}).
+ * <p>Step s covers the plan's bags {@code [s*B, (s+1)*B)} for B {@link #stepBags()}
+ * (the run's workers times {@code bags-per-step}, fixed when the run starts), so
+ * there are {@code ceil(N / B)} steps and only the last may be short. Which bags a
+ * step holds never depends on the number of workers: when the ring shrinks or grows
+ * mid-epoch, the same step averages the same bags, dealt over more or fewer ranks,
+ * and a step that was cut by a failure is retaken with exactly its own bags.
  *
- * <p>The remainder: when B is not a multiple of W*P, only the last step is short;
- * its {@code B - (S-1)*W*P} bags are dealt the same way, so ranks differ by at most
- * one bag and some ranks may get none. A rank with fewer bags still joins the step
- * (with a zero gradient when it has none), and the step's gradient is the sum over
- * all ranks divided by {@link #bagCount(int)}, the bags actually processed. So
- * every bag is used exactly once per epoch, with no duplicated padding bags and
- * none dropped. B = 0 gives zero steps.
+ * <p>Dealing: the step's j-th bag goes to rank {@code j % W} (as that rank's bag
+ * {@code j / W}), so ranks differ by at most one bag and some may get none. A rank
+ * with no bag still joins the step's all-reduce with weight 0, and the step's
+ * gradient is the sum over ranks divided by the bags actually trained. So every bag
+ * is used exactly once per epoch, with no padding duplicates and none dropped.
  */
 public final class TrainSchedule {
 
   private final List<BagRef> bags;
-  private final int world;
-  private final int bagsPerStep;
+  private final int stepBags;
 
-  private TrainSchedule(List<BagRef> bags, int world, int bagsPerStep) {
-    if (world < 1 || bagsPerStep < 1) {
-      throw new IllegalArgumentException("world (" + world + ") and bags per step (" + bagsPerStep + ") must be positive");
+  private TrainSchedule(List<BagRef> bags, int stepBags) {
+    if (stepBags < 1) {
+      throw new IllegalArgumentException("bags per step (" + stepBags + ") must be positive");
     }
     this.bags = List.copyOf(bags);
-    this.world = world;
-    this.bagsPerStep = bagsPerStep;
+    this.stepBags = stepBags;
   }
 
-  /** The schedule of {@code plan} over {@code world} workers with {@code bagsPerStep} bags per worker per step. */
-  public static TrainSchedule of(EpochPlan plan, int world, int bagsPerStep) {
-    return of(plan.bags(), world, bagsPerStep);
+  /** The steps of {@code plan} with {@code stepBags} bags each. */
+  public static TrainSchedule of(EpochPlan plan, int stepBags) {
+    return of(plan.bags(), stepBags);
   }
 
-  /** The schedule of {@code bags} (in plan order) over {@code world} workers. */
-  public static TrainSchedule of(List<BagRef> bags, int world, int bagsPerStep) {
-    return new TrainSchedule(bags, world, bagsPerStep);
+  /** The steps of {@code bags} (in plan order) with {@code stepBags} bags each. */
+  public static TrainSchedule of(List<BagRef> bags, int stepBags) {
+    return new TrainSchedule(bags, stepBags);
   }
 
-  /** Number of steps every rank runs. */
+  /** Number of steps. */
   public int steps() {
-    long perStep = (long) world * bagsPerStep;
-    return (int) ((bags.size() + perStep - 1) / perStep);
+    return (int) ((bags.size() + (long) stepBags - 1) / stepBags);
   }
 
-  /** Number of workers. */
-  public int world() {
-    return world;
+  /** Bags of a full step. */
+  public int stepBags() {
+    return stepBags;
   }
 
-  /** The bags {@code rank} processes in {@code step}, in order; empty when it has none. */
-  public List<BagRef> bagsFor(int step, int rank) {
-    check(step, rank);
-    int first = step * world * bagsPerStep;
-    List<BagRef> out = new ArrayList<>(bagsPerStep);
-    for (int j = rank; j < world * bagsPerStep && first + j < bags.size(); j += world) {
+  /** Bags of the whole epoch. */
+  public int bags() {
+    return bags.size();
+  }
+
+  /** Bags of {@code steps} steps from {@code first}: what they train when none is skipped. */
+  public int bagCount(int first, int steps) {
+    int end = Math.min(first + steps, steps());
+    return first >= end ? 0 : Math.min(bags.size(), end * stepBags) - first * stepBags;
+  }
+
+  /** The bags {@code rank} of {@code world} trains in {@code step}, in order; empty when it has none. */
+  public List<BagRef> bagsFor(int step, int rank, int world) {
+    if (step < 0 || step >= steps() || world < 1 || rank < 0 || rank >= world) {
+      throw new IndexOutOfBoundsException("step " + step + " of " + steps() + ", rank " + rank + " of " + world);
+    }
+    int first = step * stepBags;
+    int count = Math.min(stepBags, bags.size() - first);
+    List<BagRef> out = new ArrayList<>(count / world + 1);
+    for (int j = rank; j < count; j += world) {
       out.add(bags.get(first + j));
     }
     return out;
-  }
-
-  /** Bags processed in {@code step} over all ranks: the divisor of the step's summed gradient. */
-  public int bagCount(int step) {
-    check(step, 0);
-    int perStep = world * bagsPerStep;
-    return Math.min(perStep, bags.size() - step * perStep);
-  }
-
-  private void check(int step, int rank) {
-    if (step < 0 || step >= steps() || rank < 0 || rank >= world) {
-      throw new IndexOutOfBoundsException("step " + step + " of " + steps() + ", rank " + rank + " of " + world);
-    }
   }
 }

@@ -83,11 +83,21 @@ final class LaunchCommand implements Callable<Integer> {
       pumps.add(pump);
     }
     System.err.printf("launch: %d nodes x %d worker(s) on this host, seed 127.0.0.1:%d%n", nodes, workersPerNode, seedPort);
-    int code = 0;
-    for (Process p : children) {
-      int c = p.waitFor();
-      code = code == 0 ? c : code;
+    // A node killed by a signal is one the run goes on without (docs/adr/0008): the
+    // launch fails only when a node failed on its own, or no node finished the run.
+    int failed = 0;
+    boolean finished = false;
+    for (int i = 0; i < children.size(); i++) {
+      int c = children.get(i).waitFor();
+      if (c == 0) {
+        finished = true;
+      } else if (c > 128) {
+        System.err.printf("launch: node %d was killed (signal %d)%n", i, c - 128);
+      } else if (failed == 0) {
+        failed = c;
+      }
     }
+    int code = failed != 0 ? failed : finished ? 0 : 1;
     for (Thread t : pumps) {
       t.join();
     }

@@ -88,6 +88,8 @@ final class ProgressPrinter implements Flow.Subscriber<RunEvent> {
       }
       case RunEvent.CheckpointFailed f -> line("warning: " + f.reason());
       case RunEvent.WorkerLeft w -> line("worker " + w.rank() + " left: " + w.reason());
+      case RunEvent.RingReformed g -> line("ring generation " + g.generation() + " formed with " + g.workers()
+          + " worker(s) (" + g.reason() + "); training goes on from the last committed step");
       case RunEvent.RunFailed f -> {
         line("run failed: " + f.reason());
       }

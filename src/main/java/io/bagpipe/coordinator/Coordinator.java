@@ -5,51 +5,68 @@ import io.bagpipe.api.RunResult;
 import io.bagpipe.bag.BagRef;
 import io.bagpipe.bag.DataSet;
 import io.bagpipe.bag.EpochPlan;
-import io.bagpipe.bag.EvalSchedule;
 import io.bagpipe.bag.PlanSettings;
 import io.bagpipe.bag.TrainSchedule;
 import io.bagpipe.checkpoint.RunState;
 import io.bagpipe.serialization.BagpipeMessage;
 import io.bagpipe.serialization.NodeLocal;
 import io.bagpipe.worker.Worker;
+import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
+import java.util.function.Supplier;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 import org.apache.pekko.actor.typed.receptionist.Receptionist;
 import org.apache.pekko.actor.typed.receptionist.ServiceKey;
 
 /**
- * Runs a training run: plans each epoch, assigns bags to workers, keeps the epoch
- * barrier, merges metrics, has checkpoints written, and decides what failures
- * mean. It carries no pixels and no gradients: only bag coordinates, step
- * reports and metrics pass through it.
+ * Runs a training run: plans each epoch, deals bags to the workers step by step,
+ * commits steps, merges metrics, has checkpoints written, and regroups the ring
+ * when a worker is lost (docs/adr/0008). It carries no pixels and no gradients:
+ * only bag coordinates, step reports and metrics pass through it.
  *
  * <p>Phases: {@code awaitingWorkers} (workers found through the Receptionist are
- * introduced; once {@code bagpipe.train} needs are met the ring is formed with a
- * generation number and each worker gets its rank and the ranks' data addresses) →
- * {@code training(epoch)} (each worker got its share of the epoch's lockstep
- * steps; the Coordinator counts {@link StepDone}s) → barrier when every worker
- * finished every step → {@code validating(epoch)} (validation bags spread over the
- * workers, each evaluated exactly once) → {@code checkpointing(epoch)} → the next
- * epoch, or done. {@link Stop} in training halts all workers after one common
- * step (see {@link Worker.Halt}), writes a checkpoint at that plan position and
- * completes; {@code stopping} waits for that. A lost worker (its actor terminated,
- * or {@link RingBroken} from a worker whose ring neighbour vanished) ends the run
- * in any phase, as {@link FailurePolicy} decides; the newest checkpoint stays.
+ * introduced; once {@code bagpipe.train} needs are met ring generation 1 is formed)
+ * → {@code training(epoch)} (each step's bags are dealt over the ranks, a step or two
+ * ahead of the last committed one; a step is committed when every rank of the ring
+ * reported it applied) → {@code validating(epoch)} (validation bags dealt in batches
+ * to whichever rank asks for more, each batch scored once) → {@code checkpointing}
+ * → the next epoch, or done. {@link Stop} in training stops dealing, waits for the
+ * dealt steps to commit, checkpoints at that plan position and completes.
+ *
+ * <p>Losing a rank, in any phase after the ring formed (its actor or node stopped, a
+ * rank reported {@link RingBroken}, or a rank missed its deadline), leads through
+ * {@code regrouping} (every rank of the broken ring is told to {@link Worker.LeaveRing
+ * leave it} and says which step it applied last; a rank that does not answer in
+ * time is evicted) and {@code joining} (the survivors form the next generation) back
+ * into the phase that was cut: training goes on from the last committed step with the
+ * same bags, validation re-deals the batches that were not scored, a checkpoint is
+ * written again. {@link FailurePolicy} decides whether the run goes on.
  */
 public final class Coordinator {
 
   private Coordinator() {}
 
+  /** Steps dealt beyond the last committed one, so workers decode the next bags while a step reduces. */
+  static final int LOOKAHEAD = 2;
+
+  /** Validation bags per {@link Worker.Evaluate}; each rank holds at most two batches at a time. */
+  static final int VALIDATION_BATCH = 4;
+
   /** Messages the Coordinator accepts. */
   public sealed interface Command extends BagpipeMessage
-      permits WorkerReady, RingJoined, StepDone, BagSkipped, RingBroken, Evaluated, CheckpointWritten, Halted, Stop,
-          WorkersListed, WorkerTerminated {}
+      permits WorkerReady, RingJoined, StepDone, BagSkipped, RingBroken, RingLeft, Evaluated, CheckpointWritten, Stop,
+          WorkersListed, WorkerTerminated, DeadlinePassed {}
 
   /**
    * A worker found through the Receptionist answered {@link Worker.Introduce}: its
@@ -61,12 +78,12 @@ public final class Coordinator {
   public record RingJoined(long generation, int rank) implements Command {}
 
   /**
-   * A worker completed {@code step} of {@code epoch}: it trained {@code bags} bags
-   * (with {@code lossSum} their summed loss), and the step applied
-   * {@code stepBags} bags over all workers.
+   * A worker of ring {@code generation} applied {@code step} of {@code epoch}: it
+   * trained {@code bags} bags (with {@code lossSum} their summed loss), and the step's
+   * average covered {@code stepBags} bags over all ranks.
    */
-  public record StepDone(int rank, int epoch, int step, int bags, int stepBags, double lossSum, StageNanos times)
-      implements Command {}
+  public record StepDone(int rank, long generation, int epoch, int step, int bags, int stepBags, double lossSum,
+      StageNanos times) implements Command {}
 
   /** Nanoseconds a worker spent per stage in one step. */
   public record StageNanos(long decodeWait, long upload, long forward, long backward, long allReduce, long optimizer) {
@@ -85,14 +102,28 @@ public final class Coordinator {
   public record RingBroken(int rank, long generation, int epoch, int step, int peerRank, String reason)
       implements Command {}
 
-  /** A worker skipped a bag it could not get decoded; {@code reason} names the slide and the cause. */
-  public record BagSkipped(int rank, int epoch, long bagKey, String slideId, String reason) implements Command {}
+  /**
+   * A worker left ring {@code generation} as told ({@link Worker.LeaveRing}): it
+   * dropped what it had not applied, and {@code appliedGlobalStep} is the global step
+   * its replica applied last (-1 when none since it started).
+   */
+  public record RingLeft(int rank, long generation, long appliedGlobalStep) implements Command {}
 
   /**
-   * A worker's validation results for the bags it was given, and the digest of
-   * its parameters (all replicas must report the same one).
+   * A worker of ring {@code generation} skipped a bag it could not get decoded, in
+   * {@code step} of {@code epoch} (step -1: a validation bag); {@code reason} names
+   * the slide and the cause.
    */
-  public record Evaluated(int rank, int epoch, List<BagScore> scores, long parameterDigest) implements Command {
+  public record BagSkipped(int rank, long generation, int epoch, int step, long bagKey, String slideId, String reason)
+      implements Command {}
+
+  /**
+   * A worker's results for validation batch {@code batch} (scores of the bags it
+   * could decode), and the digest of its parameters (all replicas must report the same
+   * one).
+   */
+  public record Evaluated(int rank, long generation, int epoch, int batch, List<BagScore> scores, long parameterDigest)
+      implements Command {
     public Evaluated {
       scores = List.copyOf(scores);
     }
@@ -105,21 +136,18 @@ public final class Coordinator {
   public record CheckpointWritten(int rank, RunState state, String last, String best, String error)
       implements Command {}
 
-  /**
-   * A worker stopped training after a halt; {@code nextStep} is the first step of
-   * {@code epoch} it did not take, or -1 when it was idle.
-   */
-  public record Halted(int rank, int epoch, int nextStep) implements Command {}
-
-  /** Stop the run gracefully: finish the current step, checkpoint, complete. */
+  /** Stop the run gracefully: finish the steps dealt, checkpoint, complete. */
   public enum Stop implements Command {
     INSTANCE
   }
 
-  private record WorkerTerminated(int rank) implements Command {}
+  private record WorkerTerminated(ActorRef<Worker.Command> worker) implements Command, NodeLocal {}
 
   /** The Receptionist's current list of the run's workers (adapted, node-local). */
-  private record WorkersListed(java.util.Set<ActorRef<Worker.Command>> workers) implements Command, NodeLocal {}
+  private record WorkersListed(Set<ActorRef<Worker.Command>> workers) implements Command, NodeLocal {}
+
+  /** The deadline set {@code serial}-th passed; a later one replaced it when the serial differs. */
+  private record DeadlinePassed(long serial) implements Command, NodeLocal {}
 
   /**
    * Everything a Coordinator needs.
@@ -128,129 +156,68 @@ public final class Coordinator {
    * @param classes number of classes of the slide labels
    * @param maximize whether a larger {@code start.bestMetric()} is better
    */
-  public record Setup(TrainSettings train, PlanSettings plan, DataSet data, int classes, RunState start,
-      boolean maximize, MetricsLog metrics, ActorRef<RunEvent> events, ServiceKey<Worker.Command> workersKey) {}
+  public record Setup(TrainSettings train, PlanSettings plan, ElasticSettings elastic, DataSet data, int classes,
+      RunState start, boolean maximize, MetricsLog metrics, ActorRef<RunEvent> events,
+      ServiceKey<Worker.Command> workersKey) {}
 
   public static Behavior<Command> create(Setup setup) {
-    return Behaviors.setup(ctx -> {
+    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
       ctx.getSystem().receptionist().tell(Receptionist.subscribe(setup.workersKey(),
           ctx.messageAdapter(Receptionist.Listing.class, l -> new WorkersListed(l.getServiceInstances(setup.workersKey())))));
-      return new Coordinator.Run(ctx, setup).awaitingWorkers();
-    });
+      return new Coordinator.Run(ctx, timers, setup).awaitingWorkers();
+    }));
   }
 
   private static final class Run {
     private final ActorContext<Command> ctx;
+    private final TimerScheduler<Command> timers;
     private final Setup setup;
-    private final int world;
+    /** Workers that must be up to start; with {@code bags-per-step} it fixes the bags of a step. */
+    private final int startWorkers;
+    private final int stepBags;
     private final EpochPlan validation;
-    private final Map<Integer, ActorRef<Worker.Command>> workers = new TreeMap<>();
-    /** Workers that answered {@link Worker.Introduce}, before they have a rank. */
-    private final Map<ActorRef<Worker.Command>, WorkerReady> ready = new java.util.HashMap<>();
-    private final java.util.Set<ActorRef<Worker.Command>> introduced = new java.util.HashSet<>();
+    /** Workers that answered {@link Worker.Introduce}, whether in the ring or not. */
+    private final Map<ActorRef<Worker.Command>, WorkerReady> ready = new HashMap<>();
+    private final Set<ActorRef<Worker.Command>> introduced = new HashSet<>();
+    /** The ring of {@link #generation}: its workers in rank order. */
+    private List<ActorRef<Worker.Command>> ring = List.of();
     private long generation;
-    /** Workers that acknowledged ring {@link #generation}. */
-    private int joined;
+    private long deadlineSerial;
+    /** Wall time of the slowest recent step, the base of every deadline. */
+    private long slowestStepNanos;
     private RunState state;
     private EpochRecord lastRecord;
     private String lastCheckpoint = "";
     private String bestCheckpoint = "";
     private int epochsCompleted;
     private boolean stopRequested;
-    private EpochRun current;
+    /** The current epoch's ledger; null before the first. */
+    private Ledger ledger;
 
-    Run(ActorContext<Command> ctx, Setup setup) {
+    Run(ActorContext<Command> ctx, TimerScheduler<Command> timers, Setup setup) {
       this.ctx = ctx;
+      this.timers = timers;
       this.setup = setup;
-      this.world = setup.train().workers();
+      this.startWorkers = setup.train().workers();
+      this.stepBags = startWorkers * setup.plan().bagsPerStep();
       this.state = setup.start();
       this.validation = EpochPlan.validation(setup.data().validation(), setup.data().coordinates(), setup.plan());
     }
 
-    // ------------------------------------------------------------------ phases
+    // ------------------------------------------------------------------ start
 
     Behavior<Command> awaitingWorkers() {
       return Behaviors.receive(Command.class)
           .onMessage(WorkersListed.class, this::listed)
           .onMessage(WorkerReady.class, this::workerReady)
-          .onMessage(RingJoined.class, this::ringJoined)
-          .onMessage(WorkerTerminated.class, this::workerLost)
+          .onMessage(WorkerTerminated.class, m -> {
+            ready.remove(m.worker());
+            return Behaviors.same();
+          })
           .onMessageEquals(Stop.INSTANCE, () -> complete(true))
           .onAnyMessage(m -> unexpected(m, "awaiting workers"))
           .build();
     }
-
-    private Behavior<Command> training(EpochRun run) {
-      return Behaviors.receive(Command.class)
-          .onMessage(StepDone.class, m -> stepDone(run, m))
-          .onMessage(BagSkipped.class, m -> skipped(m, () -> training(run)))
-          .onMessage(RingBroken.class, this::ringBroken)
-          .onMessage(WorkerTerminated.class, this::workerLost)
-          .onMessageEquals(Stop.INSTANCE, () -> halt(run))
-          .onAnyMessage(m -> unexpected(m, "training"))
-          .build();
-    }
-
-    private Behavior<Command> stopping(EpochRun run, int halted, int nextStep) {
-      return Behaviors.receive(Command.class)
-          .onMessage(StepDone.class, m -> {
-            run.add(m);
-            return Behaviors.same();
-          })
-          .onMessage(Halted.class, m -> {
-            int next = Math.max(nextStep, m.nextStep() < 0 ? run.stepsDone() : m.nextStep());
-            if (halted + 1 < world) {
-              return stopping(run, halted + 1, next);
-            }
-            RunState at = state.at(run.epoch, next, run.firstGlobalStep + next - run.firstStep);
-            return checkpointing(at, false, () -> complete(true));
-          })
-          .onMessage(BagSkipped.class, m -> skipped(m, Behaviors::same))
-          .onMessage(RingBroken.class, this::ringBroken)
-          .onMessage(WorkerTerminated.class, this::workerLost)
-          .onMessageEquals(Stop.INSTANCE, Behaviors::same)
-          .onAnyMessage(m -> unexpected(m, "stopping"))
-          .build();
-    }
-
-    private Behavior<Command> validating(EpochRun run, Validation v) {
-      return Behaviors.receive(Command.class)
-          .onMessage(Evaluated.class, m -> evaluated(run, v, m))
-          .onMessage(BagSkipped.class, m -> {
-            v.skipped++;
-            return skipped(m, Behaviors::same);
-          })
-          .onMessage(WorkerTerminated.class, this::workerLost)
-          .onMessageEquals(Stop.INSTANCE, this::requestStop)
-          .onAnyMessage(m -> unexpected(m, "validating"))
-          .build();
-    }
-
-    private Behavior<Command> checkpointing(RunState at, boolean best, java.util.function.Supplier<Behavior<Command>> then) {
-      // Rank 0 writes; every replica is identical, so any one would do.
-      workers.get(0).tell(new Worker.SaveCheckpoint(at, best, ctx.getSelf()));
-      return Behaviors.receive(Command.class)
-          .onMessage(CheckpointWritten.class, m -> {
-            if (m.error().isEmpty()) {
-              lastCheckpoint = m.last();
-              if (!m.best().isEmpty()) {
-                bestCheckpoint = m.best();
-              }
-              setup.events().tell(new RunEvent.CheckpointSaved(m.state().epoch(), m.state().step(), m.last(), m.best()));
-            } else {
-              ctx.getLog().warn("checkpoint of epoch {} failed: {}", m.state().epoch(), m.error());
-              setup.events().tell(new RunEvent.CheckpointFailed(m.state().epoch(), m.error()));
-            }
-            state = at;
-            return then.get();
-          })
-          .onMessage(WorkerTerminated.class, this::workerLost)
-          .onMessageEquals(Stop.INSTANCE, this::requestStop)
-          .onAnyMessage(m -> unexpected(m, "checkpointing"))
-          .build();
-    }
-
-    // ------------------------------------------------------------------ workers
 
     private Behavior<Command> listed(WorkersListed m) {
       for (ActorRef<Worker.Command> w : m.workers()) {
@@ -261,102 +228,321 @@ public final class Coordinator {
       return Behaviors.same();
     }
 
-    /**
-     * Forms ring generation 1 once {@code world} workers are ready: ranks follow
-     * the workers' actor paths (stable, the same whoever asks), and every worker
-     * learns every rank's data address.
-     */
+    /** Forms ring generation 1 once enough workers are ready. */
     private Behavior<Command> workerReady(WorkerReady m) {
-      if (generation > 0 || ready.containsKey(m.worker())) {
+      if (ready.containsKey(m.worker())) {
         return Behaviors.same();
       }
       ready.put(m.worker(), m);
-      if (ready.size() < world) {
+      ctx.watchWith(m.worker(), new WorkerTerminated(m.worker()));
+      if (ready.size() < startWorkers) {
         return Behaviors.same();
       }
-      generation = 1;
-      List<WorkerReady> ring = ready.values().stream()
-          .sorted(java.util.Comparator.comparing(r -> r.worker().path().toString())).toList();
-      List<String> addresses = ring.stream().map(WorkerReady::address).toList();
+      List<ActorRef<Worker.Command>> members = new ArrayList<>(ready.keySet());
+      return joining(members, () -> {
+        for (int rank = 0; rank < ring.size(); rank++) {
+          setup.events().tell(new RunEvent.WorkerJoined(rank, ready.get(ring.get(rank)).device()));
+        }
+        setup.events().tell(new RunEvent.RunStarted(setup.train().runDir().toString(), ring.size(),
+            setup.train().epochs(), state.epoch(), state.step(), setup.data().train().size(),
+            setup.data().validation().size()));
+        return startEpoch();
+      });
+    }
+
+    // ------------------------------------------------------------------ rings
+
+    /**
+     * Forms the next ring generation of {@code members}: ranks follow the workers'
+     * actor paths (stable, the same whoever asks), every rank learns every rank's data
+     * address, and {@code then} runs once all joined.
+     */
+    private Behavior<Command> joining(List<ActorRef<Worker.Command>> members, Supplier<Behavior<Command>> then) {
+      generation++;
+      ring = members.stream().sorted(Comparator.comparing(w -> w.path().toString())).toList();
+      List<String> addresses = ring.stream().map(w -> ready.get(w).address()).toList();
       for (int rank = 0; rank < ring.size(); rank++) {
-        ActorRef<Worker.Command> w = ring.get(rank).worker();
-        workers.put(rank, w);
-        ctx.watchWith(w, new WorkerTerminated(rank));
-        w.tell(new Worker.JoinRing(generation, rank, addresses, ctx.getSelf()));
+        ring.get(rank).tell(new Worker.JoinRing(generation, rank, addresses, ctx.getSelf()));
       }
-      return Behaviors.same();
+      if (ledger != null) {
+        ledger.generations.add(generation);
+      }
+      Set<Integer> joined = new HashSet<>();
+      long serial = deadline(setup.elastic().deadline(slowestStepNanos));
+      return Behaviors.receive(Command.class)
+          .onMessage(RingJoined.class, m -> {
+            if (m.generation() != generation || !joined.add(m.rank()) || joined.size() < ring.size()) {
+              return Behaviors.same();
+            }
+            timers.cancel(DeadlinePassed.class);
+            return then.get();
+          })
+          .onMessage(WorkerTerminated.class, m -> lost(m.worker(), "stopped", "while the ring formed", then))
+          .onMessage(DeadlinePassed.class, m -> {
+            if (m.serial() != serial) {
+              return Behaviors.same();
+            }
+            for (int rank = 0; rank < ring.size(); rank++) {
+              if (!joined.contains(rank)) {
+                return lost(ring.get(rank), "did not join ring generation " + generation + " within "
+                    + seconds(setup.elastic().deadline(slowestStepNanos)), "while the ring formed", then);
+              }
+            }
+            return Behaviors.same();
+          })
+          .onMessageEquals(Stop.INSTANCE, this::requestStop)
+          .onAnyMessage(m -> unexpected(m, "forming ring generation " + generation))
+          .build();
     }
 
-    private Behavior<Command> ringJoined(RingJoined m) {
-      if (m.generation() != generation || ++joined < world) {
+    /**
+     * A worker is lost: when it is in the ring, as {@link FailurePolicy} decides, the
+     * ring regroups and {@code resume} continues the phase that was cut.
+     */
+    private Behavior<Command> lost(ActorRef<Worker.Command> worker, String why, String where,
+        Supplier<Behavior<Command>> resume) {
+      int rank = ring.indexOf(worker);
+      if (rank < 0) {
+        ready.remove(worker);
         return Behaviors.same();
       }
-      for (Map.Entry<Integer, ActorRef<Worker.Command>> w : workers.entrySet()) {
-        setup.events().tell(new RunEvent.WorkerJoined(w.getKey(), ready.get(w.getValue()).device()));
+      return switch (FailurePolicy.rankLost(rank, where, who(worker) + " " + why)) {
+        case FailureDecision.Regroup(String report) -> regrouping(report, Set.of(worker), resume);
+        case FailureDecision.Abort(String reason) -> fail(reason);
+        case FailureDecision.Skip(String report) -> Behaviors.same();
+      };
+    }
+
+    /**
+     * Every rank of the broken ring but {@code gone} is told to leave it; each answers
+     * with the global step it applied last. Ranks that stop, or do not answer by the
+     * deadline, are lost too. Then the survivors form the next generation.
+     */
+    private Behavior<Command> regrouping(String report, Set<ActorRef<Worker.Command>> gone,
+        Supplier<Behavior<Command>> resume) {
+      ctx.getLog().info("regrouping ring generation {}: {}", generation, report);
+      Map<ActorRef<Worker.Command>, Long> applied = new HashMap<>();
+      Set<ActorRef<Worker.Command>> lostWorkers = new HashSet<>(gone);
+      for (ActorRef<Worker.Command> w : ring) {
+        if (!lostWorkers.contains(w)) {
+          w.tell(new Worker.LeaveRing(generation, ctx.getSelf()));
+        }
       }
-      setup.events().tell(new RunEvent.RunStarted(setup.train().runDir().toString(), world, setup.train().epochs(),
-          state.epoch(), state.step(), setup.data().train().size(), setup.data().validation().size()));
-      return startEpoch();
+      Duration wait = setup.elastic().deadline(slowestStepNanos > 0 ? slowestStepNanos
+          : setup.elastic().deadlineFloor().toNanos() * 2);
+      long serial = deadline(wait);
+      long broken = generation;
+      Supplier<Behavior<Command>> decide = () -> {
+        if (applied.size() + lostWorkers.size() < ring.size()) {
+          return Behaviors.same();
+        }
+        timers.cancel(DeadlinePassed.class);
+        return regrouped(applied, lostWorkers, resume);
+      };
+      return Behaviors.receive(Command.class)
+          .onMessage(RingLeft.class, m -> {
+            if (m.generation() == broken && m.rank() >= 0 && m.rank() < ring.size()
+                && !lostWorkers.contains(ring.get(m.rank()))) {
+              applied.put(ring.get(m.rank()), m.appliedGlobalStep());
+            }
+            return decide.get();
+          })
+          .onMessage(WorkerTerminated.class, m -> {
+            ready.remove(m.worker());
+            if (ring.contains(m.worker())) {
+              applied.remove(m.worker());
+              lostWorkers.add(m.worker());
+            }
+            return decide.get();
+          })
+          .onMessage(DeadlinePassed.class, m -> {
+            if (m.serial() != serial) {
+              return Behaviors.same();
+            }
+            for (ActorRef<Worker.Command> w : ring) {
+              if (!applied.containsKey(w) && lostWorkers.add(w)) {
+                ctx.getLog().warn("evicting {}: it did not leave ring generation {} within {}", who(w), broken,
+                    seconds(wait));
+                ctx.unwatch(w);
+                w.tell(Worker.Stop.INSTANCE);
+                ready.remove(w);
+              }
+            }
+            return decide.get();
+          })
+          .onMessage(BagSkipped.class, m -> skipped(m, Behaviors::same))
+          .onMessageEquals(Stop.INSTANCE, this::requestStop)
+          .onAnyMessage(m -> {
+            ctx.getLog().debug("coordinator ignores {} while regrouping", m);
+            return Behaviors.same();
+          })
+          .build();
     }
 
-    private Behavior<Command> ringBroken(RingBroken m) {
-      ActorRef<Worker.Command> peer = workers.get(m.peerRank());
-      String who = peer == null ? "" : " (rank " + m.peerRank() + " is " + peer.path() + ")";
-      return switch (FailurePolicy.ringBroken(m.rank(), m.epoch(), m.step(), m.reason() + who)) {
-        case FailureDecision.Abort(String reason) -> fail(reason);
-        case FailureDecision.Skip(String report) -> Behaviors.same();
-      };
+    /** All ranks of the broken ring answered or are lost: go on with the survivors, or end. */
+    private Behavior<Command> regrouped(Map<ActorRef<Worker.Command>, Long> applied,
+        Set<ActorRef<Worker.Command>> lostWorkers, Supplier<Behavior<Command>> resume) {
+      Map<Integer, String> survivors = new TreeMap<>();
+      Map<Integer, String> lost = new TreeMap<>();
+      Map<Integer, Long> appliedByRank = new TreeMap<>();
+      for (int rank = 0; rank < ring.size(); rank++) {
+        ActorRef<Worker.Command> w = ring.get(rank);
+        if (applied.containsKey(w)) {
+          survivors.put(rank, who(w));
+          appliedByRank.put(rank, applied.get(w));
+        } else {
+          lost.put(rank, who(w));
+          setup.events().tell(new RunEvent.WorkerLeft(rank, "lost from ring generation " + generation));
+        }
+      }
+      if (ledger != null) {
+        ledger.workersLost += lost.size();
+      }
+      if (FailurePolicy.survivors(survivors, lost, setup.elastic()) instanceof FailureDecision.Abort(String reason)) {
+        return fail(reason);
+      }
+      if (FailurePolicy.applied(appliedByRank) instanceof FailureDecision.Abort(String reason)) {
+        return fail(reason);
+      }
+      long last = appliedByRank.values().iterator().next();
+      if (current != null) {
+        current.settle(last);
+      }
+      List<ActorRef<Worker.Command>> members = ring.stream().filter(applied::containsKey).toList();
+      setup.events().tell(new RunEvent.RingReformed(generation + 1, members.size(),
+          "lost " + String.join(", ", lost.values())));
+      return joining(members, resume);
     }
 
-    private Behavior<Command> workerLost(WorkerTerminated m) {
-      setup.events().tell(new RunEvent.WorkerLeft(m.rank(), "stopped"));
-      return switch (FailurePolicy.workerStopped(m.rank(), world)) {
-        case FailureDecision.Abort(String reason) -> fail(reason);
-        case FailureDecision.Skip(String report) -> Behaviors.same();
-      };
+    // ------------------------------------------------------------------ ledger
+
+    /** One epoch's account of its bags: every planned bag must end in a committed step or a skip. */
+    private static final class Ledger {
+      final int epoch;
+      final List<Long> generations = new ArrayList<>();
+      long bagsPlanned;
+      long bagsCommitted;
+      long bagsSkipped;
+      long bagsRequeued;
+      long valPlanned;
+      long valScored;
+      long valSkipped;
+      int workersLost;
+
+      Ledger(int epoch, long generation) {
+        this.epoch = epoch;
+        generations.add(generation);
+      }
+
+      List<String> problems() {
+        List<String> p = new ArrayList<>();
+        if (bagsCommitted + bagsSkipped != bagsPlanned) {
+          p.add(bagsPlanned + " training bags planned but " + bagsCommitted + " trained and " + bagsSkipped
+              + " skipped in committed steps");
+        }
+        if (valScored + valSkipped != valPlanned) {
+          p.add(valPlanned + " validation bags planned but " + valScored + " scored and " + valSkipped + " skipped");
+        }
+        return p;
+      }
+
+      void into(Map<String, Object> extras) {
+        extras.put("ledger_bags_planned", bagsPlanned);
+        extras.put("ledger_bags_committed", bagsCommitted);
+        extras.put("ledger_bags_skipped", bagsSkipped);
+        extras.put("ledger_bags_requeued", bagsRequeued);
+        extras.put("ledger_val_planned", valPlanned);
+        extras.put("ledger_val_scored", valScored);
+        extras.put("ledger_val_skipped", valSkipped);
+        extras.put("ring_generations", generations.size() == 1 ? generations.getFirst().toString()
+            : generations.getFirst() + "-" + generations.getLast());
+        extras.put("workers_lost", workersLost);
+      }
     }
 
     // ------------------------------------------------------------------ training
 
-    /** Progress of one epoch's training, merged over workers. */
+    /** One step's reports in the current ring, until it commits or is dropped. */
+    private static final class StepTally {
+      final Set<Integer> ranks = new HashSet<>();
+      int bags;
+      int stepBags = -1;
+      int skipped;
+      double lossSum;
+      StageNanos times = new StageNanos(0, 0, 0, 0, 0, 0);
+    }
+
+    /** Progress of one epoch's training. */
     private final class EpochRun {
       final int epoch;
+      final TrainSchedule schedule;
       final int firstStep;
       final long firstGlobalStep;
-      final int steps;
-      final int[] reportsPerStep;
       final long startNanos = System.nanoTime();
-      int completedSteps;
+      /** Steps of the epoch committed (the next to commit); dealt: the next to deal. */
+      int committed;
+      int dealt;
+      long lastCommitNanos = System.nanoTime();
+      final Map<Integer, StepTally> tallies = new HashMap<>();
       int bags;
-      int skippedBags;
       double lossSum;
       StageNanos times = new StageNanos(0, 0, 0, 0, 0, 0);
       int reports;
       double trainSeconds;
 
-      EpochRun(int epoch, int firstStep, long firstGlobalStep, int steps) {
+      EpochRun(int epoch, TrainSchedule schedule, int firstStep, long firstGlobalStep) {
         this.epoch = epoch;
+        this.schedule = schedule;
         this.firstStep = firstStep;
         this.firstGlobalStep = firstGlobalStep;
-        this.steps = steps;
-        this.reportsPerStep = new int[steps];
+        this.committed = firstStep;
+        this.dealt = firstStep;
       }
 
-      /** Adds a report; returns true when it completed its step on every worker. */
-      boolean add(StepDone m) {
-        bags += m.bags();
-        lossSum += m.lossSum();
-        times = times.plus(m.times());
-        reports++;
-        if (++reportsPerStep[m.step()] == world) {
-          completedSteps++;
-          return true;
+      int steps() {
+        return schedule.steps();
+      }
+
+      long globalStep(int step) {
+        return firstGlobalStep + (step - firstStep);
+      }
+
+      StepTally tally(int step) {
+        return tallies.computeIfAbsent(step, s -> new StepTally());
+      }
+
+      /** Commits step {@link #committed}: its bags enter the ledger, its reports the epoch's metrics. */
+      void commit() {
+        StepTally t = tallies.remove(committed);
+        int planned = schedule.bagCount(committed, 1);
+        int trained = t == null || t.stepBags < 0 ? planned - (t == null ? 0 : t.skipped) : t.stepBags;
+        ledger.bagsCommitted += trained;
+        ledger.bagsSkipped += t == null ? 0 : t.skipped;
+        if (t != null) {
+          bags += t.stepBags < 0 ? t.bags : t.stepBags;
+          lossSum += t.lossSum;
+          times = times.plus(t.times);
+          reports += t.ranks.size();
         }
-        return false;
+        committed++;
+        long now = System.nanoTime();
+        slowestStepNanos = Math.max((long) (slowestStepNanos * 0.9), now - lastCommitNanos);
+        lastCommitNanos = now;
       }
 
-      int stepsDone() {
-        return firstStep + completedSteps;
+      /**
+       * After a regroup: steps every survivor applied (up to global step {@code last})
+       * are committed even if a lost rank never reported them; the rest of the dealt
+       * steps go back to be dealt again, with their own bags.
+       */
+      void settle(long last) {
+        while (committed < dealt && globalStep(committed) <= last) {
+          commit();
+        }
+        ledger.bagsRequeued += schedule.bagCount(committed, dealt - committed);
+        tallies.clear();
+        dealt = committed;
+        lastCommitNanos = System.nanoTime();
       }
 
       double seconds() {
@@ -364,114 +550,255 @@ public final class Coordinator {
       }
     }
 
+    /** The epoch in training, or null outside training. */
+    private EpochRun current;
+
     private Behavior<Command> startEpoch() {
       if (state.epoch() >= setup.train().epochs()) {
         return complete(false);
       }
       int epoch = state.epoch();
       EpochPlan plan = EpochPlan.training(epoch, setup.data().train(), setup.data().coordinates(), setup.plan());
-      TrainSchedule schedule = TrainSchedule.of(plan, world, setup.plan().bagsPerStep());
+      TrainSchedule schedule = TrainSchedule.of(plan, stepBags);
       int firstStep = (int) Math.min(state.step(), schedule.steps());
-      EpochRun run = new EpochRun(epoch, firstStep, state.globalStep(), schedule.steps());
+      EpochRun run = new EpochRun(epoch, schedule, firstStep, state.globalStep());
+      ledger = new Ledger(epoch, generation);
+      ledger.bagsPlanned = schedule.bagCount(firstStep, schedule.steps() - firstStep);
       current = run;
       setup.events().tell(new RunEvent.EpochStarted(epoch, schedule.steps(), firstStep, plan.size()));
-      if (firstStep == schedule.steps()) {
+      return train(run);
+    }
+
+    /** Deals what may be dealt and waits for steps; validation once every step committed. */
+    private Behavior<Command> train(EpochRun run) {
+      if (run.committed == run.steps()) {
+        run.trainSeconds = run.seconds();
+        current = null;
         return startValidation(run);
       }
-      for (Map.Entry<Integer, ActorRef<Worker.Command>> w : workers.entrySet()) {
-        List<List<BagRef>> mine = new ArrayList<>(schedule.steps() - firstStep);
-        for (int s = firstStep; s < schedule.steps(); s++) {
-          mine.add(schedule.bagsFor(s, w.getKey()));
-        }
-        w.getValue().tell(new Worker.TrainSteps(epoch, firstStep, state.globalStep(), mine, ctx.getSelf()));
+      if (stopRequested && run.committed == run.dealt) {
+        current = null;
+        RunState at = state.at(run.epoch, run.committed, run.globalStep(run.committed));
+        return checkpointing(at, false, () -> complete(true));
       }
-      return training(run);
+      while (!stopRequested && run.dealt < run.steps() && run.dealt < run.committed + LOOKAHEAD) {
+        int step = run.dealt++;
+        for (int rank = 0; rank < ring.size(); rank++) {
+          ring.get(rank).tell(new Worker.TrainStep(generation, run.epoch, step, run.globalStep(step),
+              run.schedule.bagsFor(step, rank, ring.size()), ctx.getSelf()));
+        }
+      }
+      long serial = deadline(setup.elastic().deadline(slowestStepNanos));
+      Supplier<Behavior<Command>> resume = () -> train(run);
+      return Behaviors.receive(Command.class)
+          .onMessage(StepDone.class, m -> stepDone(run, m))
+          .onMessage(BagSkipped.class, m -> {
+            if (m.generation() == generation && m.epoch() == run.epoch && m.step() >= run.committed) {
+              run.tally(m.step()).skipped++;
+            }
+            return skipped(m, Behaviors::same);
+          })
+          .onMessage(RingBroken.class, m -> ringBroken(m, "in step " + m.step() + " of epoch " + m.epoch(), resume))
+          .onMessage(WorkerTerminated.class, m -> lost(m.worker(), "stopped", "in epoch " + run.epoch, resume))
+          .onMessage(DeadlinePassed.class, m -> m.serial() != serial ? Behaviors.same() : stepLate(run, resume))
+          .onMessageEquals(Stop.INSTANCE, () -> {
+            stopRequested = true;
+            return Behaviors.same();
+          })
+          .onAnyMessage(m -> unexpected(m, "training"))
+          .build();
     }
 
     private Behavior<Command> stepDone(EpochRun run, StepDone m) {
-      if (m.epoch() != run.epoch) {
-        return unexpected(m, "training epoch " + run.epoch);
+      if (m.generation() != generation || m.epoch() != run.epoch || m.step() < run.committed) {
+        return unexpected(m, "training epoch " + run.epoch + " in ring generation " + generation);
       }
-      if (run.add(m)) {
-        setup.events().tell(new RunEvent.StepCompleted(run.epoch, run.stepsDone(), run.steps,
-            run.bags == 0 ? Double.NaN : run.lossSum / run.bags, run.bags / Math.max(run.seconds(), 1e-9), run.bags));
+      StepTally t = run.tally(m.step());
+      t.ranks.add(m.rank());
+      t.bags += m.bags();
+      t.stepBags = m.stepBags();
+      t.lossSum += m.lossSum();
+      t.times = t.times.plus(m.times());
+      if (m.step() != run.committed || t.ranks.size() < ring.size()) {
+        return Behaviors.same();
       }
-      if (run.reports == world * (run.steps - run.firstStep)) {
-        run.trainSeconds = run.seconds();
-        return startValidation(run);
+      int planned = run.schedule.bagCount(run.committed, 1);
+      if (t.stepBags + t.skipped != planned) {
+        return abort(FailurePolicy.unbalanced(run.epoch, List.of("step " + m.step() + " averaged " + t.stepBags
+            + " bags with " + t.skipped + " skipped, of " + planned + " dealt")));
       }
-      return Behaviors.same();
+      run.commit();
+      while (run.committed < run.dealt && run.tallies.containsKey(run.committed)
+          && run.tallies.get(run.committed).ranks.size() == ring.size()) {
+        run.commit();
+      }
+      setup.events().tell(new RunEvent.StepCompleted(run.epoch, run.committed, run.steps(),
+          run.bags == 0 ? Double.NaN : run.lossSum / run.bags, run.bags / Math.max(run.seconds(), 1e-9), run.bags));
+      return train(run);
     }
 
-    private Behavior<Command> skipped(BagSkipped m, java.util.function.Supplier<Behavior<Command>> phase) {
-      if (m.epoch() >= 0 && current != null) {
-        current.skippedBags++;
+    /** A step missed its deadline: the ranks that did not report it are lost. */
+    private Behavior<Command> stepLate(EpochRun run, Supplier<Behavior<Command>> resume) {
+      StepTally t = run.tallies.get(run.committed);
+      List<Integer> missing = new ArrayList<>();
+      for (int rank = 0; rank < ring.size(); rank++) {
+        if (t == null || !t.ranks.contains(rank)) {
+          missing.add(rank);
+        }
       }
+      Duration d = setup.elastic().deadline(slowestStepNanos);
+      String why = "did not finish step " + run.committed + " of epoch " + run.epoch + " within " + seconds(d)
+          + " (bagpipe.elastic.deadline-*)";
+      Set<ActorRef<Worker.Command>> late = new HashSet<>();
+      for (int rank : missing) {
+        late.add(ring.get(rank));
+        ctx.getLog().warn("rank {} ({}) {}", rank, who(ring.get(rank)), why);
+      }
+      // Late ranks are asked to leave like the others; one that answers stays, one that hangs is evicted.
+      return regrouping("rank(s) " + missing + " " + why, Set.of(), resume);
+    }
+
+    private Behavior<Command> ringBroken(RingBroken m, String where, Supplier<Behavior<Command>> resume) {
+      if (m.generation() != generation) {
+        return Behaviors.same();
+      }
+      String peer = m.peerRank() >= 0 && m.peerRank() < ring.size() ? " (rank " + m.peerRank() + " is "
+          + who(ring.get(m.peerRank())) + ")" : "";
+      return switch (FailurePolicy.rankLost(m.peerRank(), where, m.reason() + peer)) {
+        case FailureDecision.Regroup(String report) -> regrouping(report, Set.of(), resume);
+        case FailureDecision.Abort(String reason) -> fail(reason);
+        case FailureDecision.Skip(String report) -> Behaviors.same();
+      };
+    }
+
+    private Behavior<Command> skipped(BagSkipped m, Supplier<Behavior<Command>> phase) {
       return switch (FailurePolicy.bagFailed(m.epoch(), m.bagKey(), m.slideId(), m.reason())) {
         case FailureDecision.Skip(String report) -> {
           ctx.getLog().warn(report);
           setup.events().tell(new RunEvent.BagSkipped(m.epoch(), m.bagKey(), m.slideId(), m.reason()));
           yield phase.get();
         }
+        case FailureDecision.Regroup(String report) -> phase.get();
         case FailureDecision.Abort(String reason) -> fail(reason);
       };
     }
 
-    private Behavior<Command> halt(EpochRun run) {
-      for (ActorRef<Worker.Command> w : workers.values()) {
-        w.tell(new Worker.Halt(ctx.getSelf()));
-      }
-      return stopping(run, 0, run.stepsDone());
-    }
-
     // ------------------------------------------------------------------ validation
 
-    /** Validation results of one epoch, merged over workers. */
-    private static final class Validation {
+    /** Validation of one epoch: batches dealt to whoever has room, each scored once. */
+    private final class Validation {
+      final EpochRun run;
       final SlidePredictions predictions;
       final long startNanos = System.nanoTime();
-      int reported;
-      int skipped;
+      final List<List<BagRef>> batches = new ArrayList<>();
+      /** Batches not scored and not held by a rank of the current ring, in order. */
+      final java.util.ArrayDeque<Integer> toDeal = new java.util.ArrayDeque<>();
+      /** Batch to the rank that holds it, in the current ring. */
+      final Map<Integer, Integer> held = new HashMap<>();
+      final Set<Integer> scored = new HashSet<>();
+      long dealtAt = System.nanoTime();
       long digest;
-      int digestRank;
+      int digestRank = -1;
 
-      Validation(int classes) {
-        predictions = new SlidePredictions(classes);
+      Validation(EpochRun run) {
+        this.run = run;
+        this.predictions = new SlidePredictions(setup.classes());
+        List<BagRef> bags = validation.bags();
+        for (int i = 0; i < bags.size(); i += VALIDATION_BATCH) {
+          toDeal.add(batches.size());
+          batches.add(bags.subList(i, Math.min(bags.size(), i + VALIDATION_BATCH)));
+        }
+      }
+
+      /** The batches a lost ring held go back to be dealt again, first. */
+      void requeue() {
+        List<Integer> back = new ArrayList<>(held.keySet());
+        back.sort(Comparator.reverseOrder());
+        back.forEach(toDeal::addFirst);
+        held.clear();
+      }
+
+      int heldBy(int rank) {
+        return (int) held.values().stream().filter(r -> r == rank).count();
       }
     }
 
     private Behavior<Command> startValidation(EpochRun run) {
-      EvalSchedule schedule = EvalSchedule.of(validation, world);
+      ledger.valPlanned = validation.size();
       setup.events().tell(new RunEvent.ValidationStarted(run.epoch, validation.size()));
-      for (Map.Entry<Integer, ActorRef<Worker.Command>> w : workers.entrySet()) {
-        w.getValue().tell(new Worker.Evaluate(run.epoch, schedule.bagsFor(w.getKey()), ctx.getSelf()));
-      }
-      return validating(run, new Validation(setup.classes()));
+      return validate(new Validation(run));
     }
 
-    private Behavior<Command> evaluated(EpochRun run, Validation v, Evaluated m) {
+    private Behavior<Command> validate(Validation v) {
+      if (v.scored.size() == v.batches.size()) {
+        return recordEpoch(v.run, v);
+      }
+      for (int rank = 0; rank < ring.size(); rank++) {
+        while (!v.toDeal.isEmpty() && v.heldBy(rank) < 2) {
+          int batch = v.toDeal.poll();
+          v.held.put(batch, rank);
+          ring.get(rank).tell(new Worker.Evaluate(generation, v.run.epoch, batch, v.batches.get(batch), ctx.getSelf()));
+        }
+      }
+      long serial = deadline(setup.elastic().deadline(slowestStepNanos * 2L * VALIDATION_BATCH));
+      Supplier<Behavior<Command>> resume = () -> {
+        v.requeue();
+        return validate(v);
+      };
+      return Behaviors.receive(Command.class)
+          .onMessage(Evaluated.class, m -> evaluated(v, m))
+          .onMessage(BagSkipped.class, m -> skipped(m, Behaviors::same))
+          .onMessage(RingBroken.class, m -> Behaviors.same()) // a late report of the training ring
+          .onMessage(WorkerTerminated.class, m -> lost(m.worker(), "stopped", "in validation", resume))
+          .onMessage(DeadlinePassed.class, m -> {
+            if (m.serial() != serial) {
+              return Behaviors.same();
+            }
+            List<Integer> late = v.held.values().stream().distinct().sorted().toList();
+            return regrouping("rank(s) " + late + " did not return a validation batch within "
+                + seconds(setup.elastic().deadline(slowestStepNanos * 2L * VALIDATION_BATCH)), Set.of(), resume);
+          })
+          .onMessageEquals(Stop.INSTANCE, this::requestStop)
+          .onAnyMessage(m -> unexpected(m, "validating"))
+          .build();
+    }
+
+    private Behavior<Command> evaluated(Validation v, Evaluated m) {
+      if (m.generation() != generation || v.held.get(m.batch()) == null || v.held.get(m.batch()) != m.rank()) {
+        return unexpected(m, "validating in ring generation " + generation);
+      }
+      v.held.remove(m.batch());
+      List<BagRef> batch = v.batches.get(m.batch());
+      Set<Long> keys = new HashSet<>();
+      for (BagRef b : batch) {
+        keys.add(b.key());
+      }
       for (BagScore s : m.scores()) {
+        if (!keys.remove(s.key())) {
+          return abort(FailurePolicy.unbalanced(v.run.epoch, List.of("validation bag " + s.key()
+              + " scored twice or outside batch " + m.batch() + " by rank " + m.rank())));
+        }
         double[] p = new double[s.probabilities().length];
         for (int i = 0; i < p.length; i++) {
           p[i] = s.probabilities()[i];
         }
         v.predictions.add(new BagPrediction(s.key(), s.slideId(), s.label(), p, s.loss()));
       }
-      if (v.reported == 0) {
+      v.scored.add(m.batch());
+      ledger.valScored += m.scores().size();
+      ledger.valSkipped += keys.size();
+      if (v.digestRank < 0) {
         v.digest = m.parameterDigest();
         v.digestRank = m.rank();
       } else if (v.digest != m.parameterDigest()) {
         return fail(String.format("replicas diverged after epoch %d: worker %d's parameters differ from worker %d's"
-            + " (digest %016x vs %016x); this is a bug, please report it", run.epoch + 1, m.rank(),
+            + " (digest %016x vs %016x); this is a bug, please report it", v.run.epoch + 1, m.rank(),
             v.digestRank, m.parameterDigest(), v.digest));
       }
-      if (++v.reported < world) {
-        return Behaviors.same();
-      }
-      return recordEpoch(run, v, epochRecord(run, v));
+      return validate(v);
     }
 
-    /** The epoch's merged record: training from the step reports, validation per slide. */
+    /** The epoch's merged record: training from the committed steps, validation per slide, the ledger. */
     private EpochRecord epochRecord(EpochRun run, Validation v) {
       ClassificationMetrics m = v.predictions.bags() == 0 ? null : ClassificationMetrics.of(v.predictions);
       int workerSteps = Math.max(1, run.reports);
@@ -480,15 +807,27 @@ public final class Coordinator {
           t.forward() / 1e6 / workerSteps, t.backward() / 1e6 / workerSteps, t.allReduce() / 1e6 / workerSteps,
           t.optimizer() / 1e6 / workerSteps);
       double nan = Double.NaN;
+      Map<String, Object> extras = new TreeMap<>();
+      extras.put("skipped_bags", ledger.bagsSkipped + ledger.valSkipped);
+      extras.put("val_seconds", (System.nanoTime() - v.startNanos) / 1e9);
+      if (v.digestRank >= 0) {
+        extras.put("replica_digest", String.format("%016x", v.digest));
+      }
+      extras.put("workers", ring.size());
+      ledger.into(extras);
       return new EpochRecord(run.epoch, run.bags == 0 ? nan : run.lossSum / run.bags, m == null ? nan : m.loss(),
           m == null ? nan : m.accuracy(), m == null ? nan : m.auc(), m == null ? null : m.confusion(),
           run.trainSeconds > 0 ? run.bags / run.trainSeconds : 0, run.bags, v.predictions.bags(),
-          run.seconds(), stages, new java.util.TreeMap<>(Map.of("skipped_bags", run.skippedBags + v.skipped,
-              "val_seconds", (System.nanoTime() - v.startNanos) / 1e9,
-              "replica_digest", String.format("%016x", v.digest))));
+          run.seconds(), stages, new TreeMap<>(extras));
     }
 
-    private Behavior<Command> recordEpoch(EpochRun run, Validation v, EpochRecord record) {
+    private Behavior<Command> recordEpoch(EpochRun run, Validation v) {
+      timers.cancel(DeadlinePassed.class);
+      List<String> problems = ledger.problems();
+      if (!problems.isEmpty()) {
+        return abort(FailurePolicy.unbalanced(run.epoch, problems));
+      }
+      EpochRecord record = epochRecord(run, v);
       lastRecord = record;
       epochsCompleted++;
       try {
@@ -505,9 +844,42 @@ public final class Coordinator {
       if (better) {
         state = state.withBest(value, run.epoch);
       }
-      long globalStep = run.firstGlobalStep + (run.steps - run.firstStep);
-      RunState next = state.at(run.epoch + 1, 0, globalStep);
+      RunState next = state.at(run.epoch + 1, 0, run.globalStep(run.steps()));
       return checkpointing(next, better, () -> stopRequested ? complete(true) : startEpoch());
+    }
+
+    // ------------------------------------------------------------------ checkpoints
+
+    private Behavior<Command> checkpointing(RunState at, boolean best, Supplier<Behavior<Command>> then) {
+      // Rank 0 writes; every replica is identical, so any one would do.
+      ActorRef<Worker.Command> writer = ring.getFirst();
+      writer.tell(new Worker.SaveCheckpoint(at, best, ctx.getSelf()));
+      long serial = deadline(setup.elastic().deadlineCap());
+      Supplier<Behavior<Command>> again = () -> checkpointing(at, best, then);
+      return Behaviors.receive(Command.class)
+          .onMessage(CheckpointWritten.class, m -> {
+            timers.cancel(DeadlinePassed.class);
+            if (m.error().isEmpty()) {
+              lastCheckpoint = m.last();
+              if (!m.best().isEmpty()) {
+                bestCheckpoint = m.best();
+              }
+              setup.events().tell(new RunEvent.CheckpointSaved(m.state().epoch(), m.state().step(), m.last(), m.best()));
+            } else {
+              ctx.getLog().warn("checkpoint of epoch {} failed: {}", m.state().epoch(), m.error());
+              setup.events().tell(new RunEvent.CheckpointFailed(m.state().epoch(), m.error()));
+            }
+            state = at;
+            return then.get();
+          })
+          .onMessage(WorkerTerminated.class, m -> lost(m.worker(), "stopped", "while writing a checkpoint", again))
+          .onMessage(RingBroken.class, m -> Behaviors.same())
+          .onMessage(DeadlinePassed.class, m -> m.serial() != serial ? Behaviors.same()
+              : regrouping("rank 0 (" + who(writer) + ") did not write the checkpoint within "
+                  + seconds(setup.elastic().deadlineCap()) + " (bagpipe.elastic.deadline-cap)", Set.of(), again))
+          .onMessageEquals(Stop.INSTANCE, this::requestStop)
+          .onAnyMessage(m -> unexpected(m, "checkpointing"))
+          .build();
     }
 
     // ------------------------------------------------------------------ endings
@@ -527,8 +899,13 @@ public final class Coordinator {
       return finish();
     }
 
+    private Behavior<Command> abort(FailureDecision.Abort decision) {
+      return fail(decision.reason());
+    }
+
     private Behavior<Command> finish() {
-      for (ActorRef<Worker.Command> w : workers.values()) {
+      timers.cancelAll();
+      for (ActorRef<Worker.Command> w : ready.keySet()) {
         ctx.unwatch(w);
         w.tell(Worker.Stop.INSTANCE);
       }
@@ -541,9 +918,26 @@ public final class Coordinator {
       return Behaviors.same();
     }
 
+    /** Sets the one deadline of the phase (replacing any other); returns its serial. */
+    private long deadline(Duration after) {
+      long serial = ++deadlineSerial;
+      timers.startSingleTimer(DeadlinePassed.class, new DeadlinePassed(serial), after);
+      return serial;
+    }
+
+    private String who(ActorRef<Worker.Command> worker) {
+      WorkerReady r = ready.get(worker);
+      return worker.path() + (r == null ? "" : " on " + r.device());
+    }
+
+    private static String seconds(Duration d) {
+      return String.format("%.1f s", d.toMillis() / 1000.0);
+    }
+
     private Behavior<Command> unexpected(Command m, String phase) {
-      if (m instanceof WorkersListed) {
-        // Membership changes after the ring formed: a lost worker is handled by its watch.
+      if (m instanceof WorkersListed || m instanceof WorkerReady || m instanceof DeadlinePassed || m instanceof RingLeft
+          || m instanceof StepDone || m instanceof Evaluated || m instanceof RingJoined) {
+        // Late or stale: from a ring generation or phase that is over, or membership news.
         ctx.getLog().debug("coordinator ignores {} while {}", m, phase);
       } else {
         ctx.getLog().warn("coordinator ignores {} while {}", m, phase);

@@ -9,6 +9,12 @@ public sealed interface FailureDecision {
   /** Report the bag and go on without it; its step counts one bag fewer. */
   record Skip(String report) implements FailureDecision {}
 
+  /**
+   * Drop the step in flight on every rank and go on with a new ring of the ranks
+   * that are still there; {@code report} says what was lost.
+   */
+  record Regroup(String report) implements FailureDecision {}
+
   /** End the run; {@code reason} tells the user what happened and what to do. */
   record Abort(String reason) implements FailureDecision {}
 }

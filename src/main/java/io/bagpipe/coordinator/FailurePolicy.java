@@ -1,13 +1,28 @@
 package io.bagpipe.coordinator;
 
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
 /**
- * Decides what a failure means for the run. A bag that cannot be decoded (corrupt
- * slide, missing file, patch outside the image) is skipped and reported: one bad
- * slide must not end a week-long run. A worker that stops, or a gradient ring that
- * breaks because a neighbour was lost, ends the run here (a replica and its share of
- * the step are gone); the newest checkpoint stays intact for a resume.
+ * Decides what a failure means for the run; the Coordinator carries the decision out.
+ *
+ * <ul>
+ *   <li>A bag that cannot be decoded (corrupt slide, missing file, patch outside the
+ *       image) is skipped and reported: one bad slide must not end a week-long run.
+ *   <li>A lost rank (its actor or node stopped, the gradient ring broke, it missed a
+ *       deadline) makes the Coordinator regroup: the step in flight is dropped on every
+ *       rank and the survivors go on in a new ring, as long as at least
+ *       {@code bagpipe.elastic.min-workers} of them are left.
+ *   <li>Survivors that applied different steps (a rank died inside the last exchange
+ *       of a step, after some ranks had the average and before others did) cannot go
+ *       on together yet: the run ends and resumes from its newest checkpoint.
+ * </ul>
  */
 public final class FailurePolicy {
+
+  private static final String RESUME =
+      "; the run can resume from its newest checkpoint (run the same command again with bagpipe.train.resume = true)";
 
   private FailurePolicy() {}
 
@@ -16,21 +31,46 @@ public final class FailurePolicy {
         (epoch < 0 ? "validation" : "epoch " + epoch) + ": skipped bag " + bagKey + " of slide '" + slideId + "': " + reason);
   }
 
-  /**
-   * A worker's all-reduce failed because the gradient ring broke (a neighbour's
-   * process or node died, or its connection was cut): the step is lost on every rank,
-   * so the run ends here, naming the lost neighbour, and can resume from its newest
-   * checkpoint.
-   */
-  public static FailureDecision ringBroken(int rank, int epoch, int step, String reason) {
-    return new FailureDecision.Abort("the gradient ring broke in step " + step + " of epoch " + epoch + ": " + reason
-        + "; the run ends here and can resume from its newest checkpoint (run the same command again with"
-        + " bagpipe.train.resume = true)");
+  /** Rank {@code rank} was lost while the run was {@code where}: regroup without it. */
+  public static FailureDecision rankLost(int rank, String where, String reason) {
+    return new FailureDecision.Regroup((rank < 0 ? "lost a rank " : "lost rank " + rank + " ") + where + ": " + reason);
   }
 
-  public static FailureDecision workerStopped(int rank, int world) {
-    return new FailureDecision.Abort(
-        "worker " + rank + " of " + world + " stopped unexpectedly; the run ends here and can resume from its newest"
-            + " checkpoint (run the same command again with bagpipe.train.resume = true)");
+  /**
+   * After a loss, {@code survivors} (workers by rank) are left of the ring and
+   * {@code lost} (likewise) are gone: go on, or end the run below the floor.
+   */
+  public static FailureDecision survivors(Map<Integer, String> survivors, Map<Integer, String> lost, ElasticSettings e) {
+    if (survivors.size() < e.minWorkers()) {
+      return new FailureDecision.Abort(survivors.size() + " worker(s) left after losing " + describe(lost)
+          + ", fewer than bagpipe.elastic.min-workers = " + e.minWorkers() + RESUME);
+    }
+    return new FailureDecision.Regroup("going on with " + survivors.size() + " worker(s) after losing " + describe(lost));
+  }
+
+  /**
+   * Survivors report the global steps they applied last: one value, the run goes on
+   * from there; several, their replicas differ by a step and the run ends.
+   */
+  public static FailureDecision applied(Map<Integer, Long> appliedByRank) {
+    if (appliedByRank.values().stream().distinct().count() <= 1) {
+      return new FailureDecision.Regroup("all survivors applied the same step");
+    }
+    return new FailureDecision.Abort("the ring broke inside the last exchange of a step: the surviving ranks applied"
+        + " different steps (last global step by rank: " + new TreeMap<>(appliedByRank) + "), so their replicas differ"
+        + RESUME);
+  }
+
+  /** The ledger of an epoch does not balance: a bag was lost or trained twice, which must never pass silently. */
+  public static FailureDecision.Abort unbalanced(int epoch, List<String> problems) {
+    return new FailureDecision.Abort("the bag ledger of epoch " + epoch + " does not balance: " + String.join("; ", problems)
+        + "; this is a bug, please report it with the run's log" + RESUME);
+  }
+
+  private static String describe(Map<Integer, String> lost) {
+    StringBuilder b = new StringBuilder();
+    lost.forEach((rank, who) -> b.append(b.isEmpty() ? "" : ", ").append("rank ").append(rank).append(" (").append(who)
+        .append(')'));
+    return b.isEmpty() ? "no rank" : b.toString();
   }
 }

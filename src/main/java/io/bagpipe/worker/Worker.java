@@ -29,14 +29,20 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
 
 /**
  * Owns one device and one model {@link Replica}, and turns the bags the
- * Coordinator assigns into optimizer steps.
+ * Coordinator deals into optimizer steps and validation scores.
  *
- * <p>Phases: {@code idle} (no work) → {@code training} (decoding ahead, training
- * the bags of the current step) → {@code reducing} (gradient handed to the
- * all-reduce; the next bags keep decoding meanwhile) → back to {@code training}
- * for the next step or {@code idle} after the last, or {@code idle} when the ring
- * broke (the step's gradient is discarded and {@link Coordinator.RingBroken}
- * reported); {@code evaluating} runs the validation bags forward only.
+ * <p>Phases: {@code idle} (no order) → {@code working} (decoding ahead, training the
+ * bags of the head order, a {@link TrainStep} or an {@link Evaluate}) → for a step,
+ * {@code reducing} (gradient handed to the all-reduce; later bags keep decoding
+ * meanwhile) → the next order, or {@code idle}. Orders queue in arrival order; the
+ * Coordinator deals a step or two ahead so decoding never waits for it.
+ *
+ * <p>A ring that breaks mid-step ({@link Coordinator.RingBroken}) or a
+ * {@link LeaveRing} from the Coordinator drops the step in flight and every queued
+ * order, with the bags decoded for them: the step's gradient is discarded, so this
+ * replica stays at the last step it applied, which {@link Coordinator.RingLeft}
+ * reports. The worker then waits, idle, for the next ring generation. Orders and
+ * all-reduce results of an older generation are ignored.
  *
  * <p>Bags are pulled from the node's {@link LoaderPool}: at most
  * {@code prefetch-bags} are requested or decoded-and-waiting at a time, so a slow
@@ -50,7 +56,7 @@ public final class Worker {
 
   /** Messages a worker accepts. */
   public sealed interface Command extends BagpipeMessage
-      permits Introduce, JoinRing, TrainSteps, Evaluate, SaveCheckpoint, Halt, Stop, BagArrived, ReduceDone {}
+      permits Introduce, JoinRing, TrainStep, Evaluate, SaveCheckpoint, LeaveRing, Stop, BagArrived, ReduceDone {}
 
   /**
    * Say who you are: sent by the Coordinator to a worker it found through the
@@ -72,19 +78,24 @@ public final class Worker {
   }
 
   /**
-   * Train these steps of {@code epoch}, in order; {@code steps.get(i)} holds this
-   * worker's bags of step {@code firstStep + i} (possibly none). Sent by the
-   * Coordinator; the worker answers {@link Coordinator.StepDone} per step.
+   * Train {@code bags} (possibly none) as this worker's share of {@code step} of
+   * {@code epoch}, the run's {@code globalStep}-th, in ring {@code generation}. Sent by
+   * the Coordinator one step at a time, in step order; answered by
+   * {@link Coordinator.StepDone} once the step's average is applied.
    */
-  public record TrainSteps(int epoch, int firstStep, long firstGlobalStep, List<List<BagRef>> steps,
+  public record TrainStep(long generation, int epoch, int step, long globalStep, List<BagRef> bags,
       ActorRef<Coordinator.Command> replyTo) implements Command {
-    public TrainSteps {
-      steps = List.copyOf(steps);
+    public TrainStep {
+      bags = List.copyOf(bags);
     }
   }
 
-  /** Evaluate these validation bags; answered by one {@link Coordinator.Evaluated}. */
-  public record Evaluate(int epoch, List<BagRef> bags, ActorRef<Coordinator.Command> replyTo) implements Command {
+  /**
+   * Evaluate these validation bags, batch {@code batch} of {@code epoch}'s
+   * validation in ring {@code generation}; answered by one {@link Coordinator.Evaluated}.
+   */
+  public record Evaluate(long generation, int epoch, int batch, List<BagRef> bags, ActorRef<Coordinator.Command> replyTo)
+      implements Command {
     public Evaluate {
       bags = List.copyOf(bags);
     }
@@ -99,13 +110,11 @@ public final class Worker {
       implements Command {}
 
   /**
-   * Stop training after the current step (graceful stop). The request travels as a
-   * bit with the worker's next all-reduce contribution; every rank sees the OR of
-   * the bits with the same round's result and stops after that same step, so the
-   * replicas stay identical and no step is half taken. Answered by
-   * {@link Coordinator.Halted} once the worker is idle.
+   * Ring {@code generation} is over (a rank was lost): drop the step in flight, its
+   * gradient and every queued order, close this side of the ring, and say which
+   * step this replica last applied. Answered by {@link Coordinator.RingLeft}.
    */
-  public record Halt(ActorRef<Coordinator.Command> replyTo) implements Command {}
+  public record LeaveRing(long generation, ActorRef<Coordinator.Command> replyTo) implements Command {}
 
   /** Release the replica and stop. */
   public enum Stop implements Command {
@@ -114,7 +123,8 @@ public final class Worker {
 
   private record BagArrived(LoaderPool.Loaded loaded) implements Command, NodeLocal {}
 
-  private record ReduceDone(AllReduce.Reduced reduced, Throwable failure) implements Command, NodeLocal {}
+  private record ReduceDone(long generation, long round, AllReduce.Reduced reduced, Throwable failure)
+      implements Command, NodeLocal {}
 
   /**
    * A worker on {@code device} that registers itself under {@code key} with the
@@ -146,21 +156,30 @@ public final class Worker {
     private final String device;
     private final Replica replica;
     private final AllReduceFactory allReduceFactory;
-    /** Place and all-reduce in the ring last joined; -1 and null before the first. */
+    /** Place and all-reduce in the ring last joined; -1, 0 and null before the first, null after leaving it. */
     private int rank = -1;
+    private long generation;
     private AllReduce allReduce;
+    /** The global step this replica applied last, -1 when none since the worker started. */
+    private long appliedGlobalStep = -1;
     private final ActorRef<LoaderPool.Command> loaders;
     private final ActorRef<LoaderPool.Loaded> loadedAdapter;
     private final int prefetch;
     private final CheckpointStore checkpoints;
     private final float[] gradient;
 
-    /** Bags not yet requested, in the order they will be used. */
+    /** Orders ({@link TrainStep}, {@link Evaluate}) not finished, the head in progress. */
+    private final ArrayDeque<Command> orders = new ArrayDeque<>();
+    /** Where the head order stands. */
+    private Progress head;
+    /** Bags of the queued orders not yet requested, in the order they will be used. */
     private final ArrayDeque<BagRef> toRequest = new ArrayDeque<>();
-    /** Arrived bags (decoded or failed), by bag key, until used. */
+    /** Keys of the bags the queued orders still need; a bag arriving for none is released. */
+    private final java.util.Set<Long> wanted = new java.util.HashSet<>();
+    /** Arrived bags (decoded or failed) that an order wants, by bag key, until used. */
     private final Map<Long, LoaderPool.Loaded> arrived = new HashMap<>();
-    /** Requested or arrived but not yet used: bounded by {@code prefetch}. */
-    private int inFlight;
+    /** Bags requested from the loaders that have not arrived; with {@link #arrived}, bounded by {@code prefetch}. */
+    private int requested;
 
     Running(ActorContext<Command> ctx, String device, Replica replica, AllReduceFactory allReduceFactory,
         ActorRef<LoaderPool.Command> loaders, int prefetch, CheckpointStore checkpoints) {
@@ -184,288 +203,276 @@ public final class Worker {
             return Behaviors.same();
           })
           .onMessage(JoinRing.class, this::joinRing)
-          .onMessage(TrainSteps.class, this::startTraining)
-          .onMessage(Evaluate.class, this::startEvaluating)
+          .onMessage(TrainStep.class, this::order)
+          .onMessage(Evaluate.class, this::order)
           .onMessage(SaveCheckpoint.class, this::saveCheckpoint)
-          .onMessage(Halt.class, m -> {
-            m.replyTo().tell(new Coordinator.Halted(rank, -1, -1));
+          .onMessage(LeaveRing.class, this::leaveRing)
+          .onMessage(BagArrived.class, m -> {
+            arrive(m);
             return Behaviors.same();
           })
-          .onMessage(BagArrived.class, this::discard)
-          .onMessage(ReduceDone.class, this::unexpected)
+          .onMessage(ReduceDone.class, this::stale)
           .onMessageEquals(Stop.INSTANCE, this::stop)
           .onSignal(PostStop.class, s -> cleanup())
           .build();
     }
 
-    private Behavior<Command> training(TrainingJob job) {
+    /** Working on the head order: waiting for its next bag. */
+    private Behavior<Command> working() {
       return busy(Behaviors.receive(Command.class)
           .onMessage(BagArrived.class, m -> {
             arrive(m);
-            return advanceTraining(job);
+            return advance();
           })
-          .onMessage(Halt.class, m -> {
-            job.halt = m;
-            return Behaviors.same();
-          })
-          .onMessage(ReduceDone.class, this::unexpected));
+          .onMessage(ReduceDone.class, this::stale));
     }
 
-    private Behavior<Command> reducing(TrainingJob job) {
+    /** The head step's gradient is in the all-reduce; later bags keep decoding. */
+    private Behavior<Command> reducing(long round) {
       return busy(Behaviors.receive(Command.class)
           .onMessage(BagArrived.class, m -> {
             arrive(m);
             return Behaviors.same();
           })
-          .onMessage(Halt.class, m -> {
-            job.halt = m;
-            return Behaviors.same();
-          })
-          .onMessage(ReduceDone.class, m -> reduced(job, m)));
-    }
-
-    private Behavior<Command> evaluating(EvalJob job) {
-      return busy(Behaviors.receive(Command.class)
-          .onMessage(BagArrived.class, m -> {
-            arrive(m);
-            return advanceEvaluation(job);
-          })
-          .onMessage(Halt.class, m -> {
-            m.replyTo().tell(new Coordinator.Halted(rank, job.order.epoch(), -1));
-            return Behaviors.same();
-          })
-          .onMessage(ReduceDone.class, this::unexpected));
+          .onMessage(ReduceDone.class, m -> m.generation() == generation && m.round() == round ? reduced(m) : stale(m)));
     }
 
     /**
-     * What every busy phase does alike: checkpoints are written between messages,
-     * new work while busy is a protocol error, Stop stops, and a stop cleans up.
+     * What every busy phase does alike: more orders queue, the Coordinator may end
+     * the ring, checkpoints are written between messages, a second ring while busy is
+     * a protocol error, Stop stops, and a stop cleans up.
      */
     private Behavior<Command> busy(org.apache.pekko.actor.typed.javadsl.BehaviorBuilder<Command> phase) {
       return phase
+          .onMessage(TrainStep.class, this::queue)
+          .onMessage(Evaluate.class, this::queue)
+          .onMessage(LeaveRing.class, this::leaveRing)
           .onMessage(SaveCheckpoint.class, this::saveCheckpoint)
-          .onMessage(TrainSteps.class, this::refuse)
           .onMessage(Introduce.class, this::refuse)
           .onMessage(JoinRing.class, this::refuse)
-          .onMessage(Evaluate.class, this::refuse)
           .onMessageEquals(Stop.INSTANCE, this::stop)
           .onSignal(PostStop.class, s -> cleanup())
           .build();
     }
 
-    // ---------------------------------------------------------------- training
+    // ---------------------------------------------------------------- orders
 
-    /** One assignment of steps, and where the worker is in it. */
-    private static final class TrainingJob {
-      final TrainSteps order;
-      int step; // index into order.steps
-      int bag; // index into the current step's bags
-      int weight; // bags of the current step trained so far
+    /** Where the head order stands. */
+    private static final class Progress {
+      int bag; // index into the order's bags
+      int weight; // bags of the step trained so far
       double lossSum;
       final StepTimer times = new StepTimer();
       long waitingSince = -1;
-      Halt halt;
-
-      TrainingJob(TrainSteps order) {
-        this.order = order;
-      }
-
-      List<BagRef> bags() {
-        return order.steps().get(step);
-      }
+      final List<Coordinator.BagScore> scores = new ArrayList<>();
     }
 
     private Behavior<Command> joinRing(JoinRing m) {
       rank = m.rank();
+      generation = m.generation();
       allReduce = allReduceFactory.join(m.generation(), m.rank(), m.addresses());
       m.replyTo().tell(new Coordinator.RingJoined(m.generation(), m.rank()));
       return Behaviors.same();
     }
 
-    private Behavior<Command> startTraining(TrainSteps m) {
-      if (allReduce == null) {
-        throw new IllegalStateException("worker on " + device + " got training steps before joining a ring");
+    private Behavior<Command> order(Command m) {
+      queue(m);
+      return orders.isEmpty() ? Behaviors.same() : advance();
+    }
+
+    /** Queues an order of the current ring and starts fetching its bags; drops one of a ring it is not in. */
+    private Behavior<Command> queue(Command m) {
+      long g = m instanceof TrainStep t ? t.generation() : ((Evaluate) m).generation();
+      if (g != generation || allReduce == null) {
+        // An order sent before the Coordinator learnt that this ring broke.
+        ctx.getLog().debug("worker {} drops an order of ring generation {} (it is {} generation {})", rank, g,
+            allReduce == null ? "out of" : "in", generation);
+        return Behaviors.same();
       }
-      for (List<BagRef> step : m.steps()) {
-        toRequest.addAll(step);
+      orders.add(m);
+      for (BagRef b : bagsOf(m)) {
+        toRequest.add(b);
+        wanted.add(b.key());
       }
       pull();
-      return advanceTraining(new TrainingJob(m));
+      return Behaviors.same();
     }
 
-    /** Trains every bag of the current step that has arrived; hands the step to the all-reduce when done. */
-    private Behavior<Command> advanceTraining(TrainingJob job) {
-      if (job.step == job.order.steps().size()) {
-        return idle();
-      }
-      while (job.bag < job.bags().size()) {
-        BagRef next = job.bags().get(job.bag);
-        LoaderPool.Loaded loaded = arrived.remove(next.key());
-        if (loaded == null) {
-          if (job.waitingSince < 0) {
-            job.waitingSince = System.nanoTime();
-          }
-          return training(job);
+    private static List<BagRef> bagsOf(Command order) {
+      return order instanceof TrainStep t ? t.bags() : ((Evaluate) order).bags();
+    }
+
+    /** Uses every bag of the head order that has arrived; finishes the order when it has all. */
+    private Behavior<Command> advance() {
+      while (!orders.isEmpty()) {
+        Command order = orders.peek();
+        if (head == null) {
+          head = new Progress();
         }
-        if (job.waitingSince >= 0) {
-          job.times.decodeWait += System.nanoTime() - job.waitingSince;
-          job.waitingSince = -1;
-        }
-        consumed();
-        switch (loaded) {
-          case LoaderPool.BagLoaded(DecodedBag decoded) -> {
-            try {
-              Replica.BagOutcome out = replica.accumulate(decoded);
-              job.lossSum += out.loss();
-              job.weight++;
-              job.times.add(out);
-            } finally {
-              decoded.release();
+        List<BagRef> bags = bagsOf(order);
+        while (head.bag < bags.size()) {
+          BagRef next = bags.get(head.bag);
+          LoaderPool.Loaded loaded = arrived.remove(next.key());
+          if (loaded == null) {
+            if (head.waitingSince < 0) {
+              head.waitingSince = System.nanoTime();
             }
+            return working();
           }
-          case LoaderPool.BagFailed(BagRef bag, String reason) ->
-              job.order.replyTo().tell(new Coordinator.BagSkipped(rank, bag.epoch(), bag.key(), bag.slideId(), reason));
+          if (head.waitingSince >= 0) {
+            head.times.decodeWait += System.nanoTime() - head.waitingSince;
+            head.waitingSince = -1;
+          }
+          wanted.remove(next.key());
+          pull();
+          use(order, loaded);
+          head.bag++;
         }
-        job.bag++;
+        if (order instanceof TrainStep step) {
+          long t0 = System.nanoTime();
+          replica.gradient(gradient);
+          head.times.allReduce -= t0; // completed in reduced(): the gradient copy counts as all-reduce time
+          long g = generation;
+          long round = step.globalStep();
+          ctx.pipeToSelf(allReduce.reduce(rank, round, gradient, head.weight, false),
+              (r, e) -> new ReduceDone(g, round, r, e));
+          return reducing(round);
+        }
+        Evaluate eval = (Evaluate) orders.poll();
+        eval.replyTo().tell(new Coordinator.Evaluated(rank, eval.generation(), eval.epoch(), eval.batch(), head.scores,
+            replica.parameterDigest()));
+        head = null;
       }
-      long t0 = System.nanoTime();
-      replica.gradient(gradient);
-      job.times.allReduce -= t0; // completed in reduced(): the gradient copy counts as all-reduce time
-      long round = job.order.firstGlobalStep() + job.step;
-      ctx.pipeToSelf(allReduce.reduce(rank, round, gradient, job.weight, job.halt != null), ReduceDone::new);
-      return reducing(job);
+      return idle();
     }
 
-    private Behavior<Command> reduced(TrainingJob job, ReduceDone m) {
+    /** Trains or evaluates one arrived bag of {@code order}, or reports that it failed. */
+    private void use(Command order, LoaderPool.Loaded loaded) {
+      switch (loaded) {
+        case LoaderPool.BagLoaded(DecodedBag decoded) -> {
+          try {
+            BagRef bag = decoded.bag();
+            if (order instanceof TrainStep) {
+              Replica.BagOutcome out = replica.accumulate(decoded);
+              head.lossSum += out.loss();
+              head.weight++;
+              head.times.add(out);
+            } else {
+              Replica.BagOutcome out = replica.evaluate(decoded);
+              head.scores.add(new Coordinator.BagScore(bag.key(), bag.slideId(), bag.label(), out.probabilities(), out.loss()));
+            }
+          } finally {
+            decoded.release();
+          }
+        }
+        case LoaderPool.BagFailed(BagRef bag, String reason) -> {
+          int step = order instanceof TrainStep t ? t.step() : -1;
+          replyTo(order).tell(new Coordinator.BagSkipped(rank, generation, bag.epoch(), step, bag.key(), bag.slideId(),
+              reason));
+        }
+      }
+    }
+
+    private static ActorRef<Coordinator.Command> replyTo(Command order) {
+      return order instanceof TrainStep t ? t.replyTo() : ((Evaluate) order).replyTo();
+    }
+
+    private Behavior<Command> reduced(ReduceDone m) {
+      TrainStep step = (TrainStep) orders.peek();
       if (m.failure() != null) {
-        int step = job.order.firstStep() + job.step;
         Throwable cause = m.failure() instanceof java.util.concurrent.CompletionException c && c.getCause() != null
             ? c.getCause() : m.failure();
         if (!(cause instanceof RingBrokenException broken)) {
-          throw new IllegalStateException("all-reduce of step " + step + " failed", m.failure());
+          throw new IllegalStateException("all-reduce of step " + step.step() + " failed", m.failure());
         }
-        // The step is lost on every rank: drop this one's gradient, report, and wait for the Coordinator.
-        replica.discard();
-        abandonPrefetch();
-        job.order.replyTo().tell(new Coordinator.RingBroken(rank, broken.generation(), job.order.epoch(), step,
+        // The step is lost on every rank: drop this one's gradient and what was queued, report, and wait for the Coordinator.
+        dropOrders();
+        allReduce = null; // later orders of this ring are dropped; LeaveRing closes it
+        step.replyTo().tell(new Coordinator.RingBroken(rank, broken.generation(), step.epoch(), step.step(),
             broken.peerRank(), broken.getMessage()));
         return idle();
       }
       long t1 = System.nanoTime();
-      job.times.allReduce += t1;
+      head.times.allReduce += t1;
       AllReduce.Reduced r = m.reduced();
       if (r.weight() > 0) {
         replica.apply(r.average());
       } else {
         replica.discard();
       }
-      job.times.optimizer += System.nanoTime() - t1;
-      int step = job.order.firstStep() + job.step;
-      job.order.replyTo().tell(
-          new Coordinator.StepDone(rank, job.order.epoch(), step, job.weight, r.weight(), job.lossSum, job.times.snapshot()));
-      job.step++;
-      job.bag = 0;
-      job.weight = 0;
-      job.lossSum = 0;
-      job.times.reset();
-      if (r.halt()) {
-        abandonPrefetch();
-        ActorRef<Coordinator.Command> to = job.halt != null ? job.halt.replyTo() : job.order.replyTo();
-        to.tell(new Coordinator.Halted(rank, job.order.epoch(), job.order.firstStep() + job.step));
-        return idle();
-      }
-      return advanceTraining(job);
+      appliedGlobalStep = step.globalStep();
+      head.times.optimizer += System.nanoTime() - t1;
+      step.replyTo().tell(new Coordinator.StepDone(rank, generation, step.epoch(), step.step(), head.weight, r.weight(),
+          head.lossSum, head.times.snapshot()));
+      orders.poll();
+      head = null;
+      return advance();
     }
 
-    // ---------------------------------------------------------------- evaluation
-
-    private static final class EvalJob {
-      final Evaluate order;
-      int next;
-      final List<Coordinator.BagScore> scores = new ArrayList<>();
-      final List<String> skipped = new ArrayList<>();
-
-      EvalJob(Evaluate order) {
-        this.order = order;
+    /** Ends this worker's part in ring {@code m.generation()}: drops every order, closes its side, reports. */
+    private Behavior<Command> leaveRing(LeaveRing m) {
+      if (m.generation() == generation) {
+        dropOrders();
+        allReduceFactory.leave();
+        allReduce = null;
       }
-    }
-
-    private Behavior<Command> startEvaluating(Evaluate m) {
-      toRequest.addAll(m.bags());
-      pull();
-      return advanceEvaluation(new EvalJob(m));
-    }
-
-    private Behavior<Command> advanceEvaluation(EvalJob job) {
-      while (job.next < job.order.bags().size()) {
-        BagRef bag = job.order.bags().get(job.next);
-        LoaderPool.Loaded loaded = arrived.remove(bag.key());
-        if (loaded == null) {
-          return evaluating(job);
-        }
-        consumed();
-        switch (loaded) {
-          case LoaderPool.BagLoaded(DecodedBag decoded) -> {
-            try {
-              Replica.BagOutcome out = replica.evaluate(decoded);
-              job.scores.add(new Coordinator.BagScore(bag.key(), bag.slideId(), bag.label(), out.probabilities(), out.loss()));
-            } finally {
-              decoded.release();
-            }
-          }
-          case LoaderPool.BagFailed(BagRef failed, String reason) -> {
-            job.order.replyTo().tell(new Coordinator.BagSkipped(rank, failed.epoch(), failed.key(), failed.slideId(), reason));
-          }
-        }
-        job.next++;
-      }
-      job.order.replyTo().tell(new Coordinator.Evaluated(rank, job.order.epoch(), job.scores, replica.parameterDigest()));
+      m.replyTo().tell(new Coordinator.RingLeft(rank, m.generation(), appliedGlobalStep));
       return idle();
     }
 
-    // ---------------------------------------------------------------- shared
+    /** Drops the step in flight (its gradient), every queued order and the bags decoded for them. */
+    private void dropOrders() {
+      if (head != null && orders.peek() instanceof TrainStep) {
+        replica.discard();
+      }
+      orders.clear();
+      head = null;
+      toRequest.clear();
+      wanted.clear();
+      for (LoaderPool.Loaded l : arrived.values()) {
+        release(l);
+      }
+      arrived.clear();
+    }
+
+    private Behavior<Command> stale(ReduceDone m) {
+      ctx.getLog().debug("worker {} ignores the all-reduce result of round {} of ring generation {}", rank, m.round(),
+          m.generation());
+      return Behaviors.same();
+    }
+
+    // ---------------------------------------------------------------- bags
 
     /** Requests bags until {@code prefetch} are requested or waiting. */
     private void pull() {
-      while (inFlight < prefetch && !toRequest.isEmpty()) {
+      while (requested + arrived.size() < prefetch && !toRequest.isEmpty()) {
         loaders.tell(new LoaderPool.LoadBag(toRequest.poll(), loadedAdapter));
-        inFlight++;
+        requested++;
       }
     }
 
+    /** Keeps a bag an order wants; gives back one no order wants (its order was dropped) or already has. */
     private void arrive(BagArrived m) {
+      requested--;
       BagRef bag = switch (m.loaded()) {
         case LoaderPool.BagLoaded(DecodedBag d) -> d.bag();
         case LoaderPool.BagFailed(BagRef b, String reason) -> b;
       };
-      arrived.put(bag.key(), m.loaded());
+      if (wanted.contains(bag.key()) && !arrived.containsKey(bag.key())) {
+        arrived.put(bag.key(), m.loaded());
+      } else {
+        release(m.loaded());
+        pull();
+      }
     }
 
-    private void consumed() {
-      inFlight--;
-      pull();
-    }
-
-    /** A bag no job waits for (its job was halted): give its buffer back. */
-    private Behavior<Command> discard(BagArrived m) {
-      if (m.loaded() instanceof LoaderPool.BagLoaded(DecodedBag d)) {
+    private static void release(LoaderPool.Loaded l) {
+      if (l instanceof LoaderPool.BagLoaded(DecodedBag d)) {
         d.release();
       }
-      inFlight--;
-      return Behaviors.same();
     }
 
-    /** Drops the bags of a halted job: those not requested, and those already decoded. */
-    private void abandonPrefetch() {
-      toRequest.clear();
-      for (LoaderPool.Loaded l : arrived.values()) {
-        if (l instanceof LoaderPool.BagLoaded(DecodedBag d)) {
-          d.release();
-        }
-        inFlight--;
-      }
-      arrived.clear();
-    }
+    // ---------------------------------------------------------------- other
 
     private Behavior<Command> saveCheckpoint(SaveCheckpoint m) {
       Checkpoint c = new Checkpoint(m.state(), replica.parameters(), replica.optimizerState());
@@ -485,20 +492,13 @@ public final class Worker {
       throw new IllegalStateException("worker " + rank + " got " + m.getClass().getSimpleName() + " while busy");
     }
 
-    private Behavior<Command> unexpected(ReduceDone m) {
-      ctx.getLog().warn("worker {} ignores an all-reduce result it did not wait for", rank);
-      return Behaviors.same();
-    }
-
     private Behavior<Command> stop() {
       return Behaviors.stopped();
     }
 
     private Behavior<Command> cleanup() {
       for (LoaderPool.Loaded l : arrived.values()) {
-        if (l instanceof LoaderPool.BagLoaded(DecodedBag d)) {
-          d.release();
-        }
+        release(l);
       }
       arrived.clear();
       replica.close();

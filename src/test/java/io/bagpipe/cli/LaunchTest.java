@@ -21,12 +21,17 @@ class LaunchTest {
 
   /** {@code bagpipe launch --nodes 2} as a child JVM like this one (its JVM flags, its classpath); append {@code --set}s. */
   static List<String> launchTwoNodes() {
+    return launchNodes(2);
+  }
+
+  /** {@code bagpipe launch --nodes n} as a child JVM like this one; append {@code --set}s. */
+  static List<String> launchNodes(int n) {
     List<String> cmd = new ArrayList<>();
     cmd.add(ProcessHandle.current().info().command().orElseThrow());
     cmd.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments().stream()
         .filter(a -> a.startsWith("--enable-native-access") || a.startsWith("--sun-misc") || a.startsWith("-Dai.djl"))
         .toList());
-    cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(), "launch", "--nodes", "2"));
+    cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(), "launch", "--nodes", Integer.toString(n)));
     return cmd;
   }
 

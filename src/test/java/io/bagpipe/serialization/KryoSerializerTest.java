@@ -81,36 +81,39 @@ class KryoSerializerTest {
     TestProbe<Coordinator.Command> coordinator = kit.createTestProbe();
     TestProbe<Worker.Command> worker = kit.createTestProbe();
     List<Object> messages = List.of(
-        new Worker.TrainSteps(3, 2, 40, List.of(List.of(BAG), List.of()), coordinator.getRef()),
-        new Worker.Evaluate(3, List.of(BAG), coordinator.getRef()),
+        new Worker.TrainStep(2, 3, 2, 40, List.of(BAG), coordinator.getRef()),
+        new Worker.Evaluate(2, 3, 5, List.of(BAG), coordinator.getRef()),
         new Worker.SaveCheckpoint(state(), true, coordinator.getRef()),
-        new Worker.Halt(coordinator.getRef()),
+        new Worker.LeaveRing(2, coordinator.getRef()),
         Worker.Stop.INSTANCE,
         new Coordinator.WorkerReady("cpu", "10.0.0.5:40123", worker.getRef()),
         new Coordinator.RingJoined(3, 1),
         new Worker.Introduce(coordinator.getRef()),
         new Worker.JoinRing(3, 1, List.of("10.0.0.5:40123", "10.0.0.6:40123"), coordinator.getRef()),
-        new Coordinator.StepDone(1, 3, 7, 1, 2, 0.69, new Coordinator.StageNanos(1, 2, 3, 4, 5, 6)),
-        new Coordinator.BagSkipped(1, 3, 17, "slide_001", "cannot read region"),
+        new Coordinator.StepDone(1, 2, 3, 7, 1, 2, 0.69, new Coordinator.StageNanos(1, 2, 3, 4, 5, 6)),
+        new Coordinator.BagSkipped(1, 2, 3, 7, 17, "slide_001", "cannot read region"),
         new Coordinator.CheckpointWritten(0, state(), "/runs/a/epoch-0002.ckpt", "", ""),
-        new Coordinator.Halted(1, 3, 8),
+        new Coordinator.RingLeft(1, 2, 39),
+        new Coordinator.RingBroken(1, 2, 3, 7, 0, "lost the connection from its left neighbour"),
         Coordinator.Stop.INSTANCE,
         new RunEvent.RunStarted("/runs/a", 2, 10, 0, 0, 12, 4),
         new RunEvent.StepCompleted(3, 7, 12, 0.69, 4.5, 14),
         new RunEvent.EpochCompleted(record()),
         new RunEvent.RunCompleted(new RunResult(3, false, "val_auc", 0.95, 1, record(), "/a", "/b")),
+        new RunEvent.RingReformed(3, 2, "lost rank 1"),
         new RunEvent.RunFailed("worker 1 stopped"));
     for (Object m : messages) {
       Object back = roundTrip(m);
       assertEquals(m.getClass(), back.getClass());
-      if (!(m instanceof Worker.TrainSteps) && !(m instanceof Worker.Evaluate)) {
+      if (!(m instanceof Worker.TrainStep) && !(m instanceof Worker.Evaluate)) {
         assertEquals(m.toString(), back.toString(), m.getClass().getSimpleName());
       }
     }
-    Worker.TrainSteps steps = (Worker.TrainSteps) roundTrip(messages.getFirst());
-    assertEquals(BAG, steps.steps().getFirst().getFirst());
-    assertEquals(coordinator.getRef(), steps.replyTo());
-    Coordinator.Evaluated ev = (Coordinator.Evaluated) roundTrip(new Coordinator.Evaluated(1, 3,
+    Worker.TrainStep step = (Worker.TrainStep) roundTrip(messages.getFirst());
+    assertEquals(BAG, step.bags().getFirst());
+    assertEquals(40, step.globalStep());
+    assertEquals(coordinator.getRef(), step.replyTo());
+    Coordinator.Evaluated ev = (Coordinator.Evaluated) roundTrip(new Coordinator.Evaluated(1, 2, 3, 5,
         List.of(new Coordinator.BagScore(17, "slide_001", 1, new float[] {0.25f, 0.75f}, 0.28)), 42L));
     assertArrayEquals(new float[] {0.25f, 0.75f}, ev.scores().getFirst().probabilities());
     assertEquals(42L, ev.parameterDigest());

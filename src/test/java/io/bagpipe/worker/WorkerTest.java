@@ -114,11 +114,9 @@ class WorkerTest {
     assertEquals("cpu", ready.device());
     worker.tell(new Worker.JoinRing(1, 0, List.of(ready.address()), coordinator.getRef()));
     assertEquals(new Coordinator.RingJoined(1, 0), coordinator.expectMessageClass(Coordinator.RingJoined.class));
-    List<List<BagRef>> steps = new ArrayList<>();
     for (int s = 0; s < 5; s++) {
-      steps.add(List.of(bag(2L * s), bag(2L * s + 1)));
+      worker.tell(new Worker.TrainStep(1, 0, s, s, List.of(bag(2L * s), bag(2L * s + 1)), coordinator.getRef()));
     }
-    worker.tell(new Worker.TrainSteps(0, 0, 0, steps, coordinator.getRef()));
 
     BagBuffers buffers = new BagBuffers(4);
     List<LoaderPool.LoadBag> asked = new ArrayList<>();
@@ -169,6 +167,9 @@ class WorkerTest {
     }
 
     @Override
+    public void leave() {}
+
+    @Override
     public io.bagpipe.allreduce.AllReduce join(long generation, int rank, List<String> addresses) {
       return new io.bagpipe.allreduce.AllReduce() {
         @Override
@@ -197,7 +198,8 @@ class WorkerTest {
     coordinator.expectMessageClass(Coordinator.WorkerReady.class);
     worker.tell(new Worker.JoinRing(4, 0, List.of("127.0.0.1:1", "127.0.0.1:2"), coordinator.getRef()));
     coordinator.expectMessageClass(Coordinator.RingJoined.class);
-    worker.tell(new Worker.TrainSteps(3, 7, 70, List.of(List.of(bag(0)), List.of(bag(1))), coordinator.getRef()));
+    worker.tell(new Worker.TrainStep(4, 3, 7, 70, List.of(bag(0)), coordinator.getRef()));
+    worker.tell(new Worker.TrainStep(4, 3, 8, 71, List.of(bag(1)), coordinator.getRef()));
     LoaderPool.LoadBag asked = loaders.expectMessageClass(LoaderPool.LoadBag.class);
     asked.replyTo().tell(new LoaderPool.BagLoaded(LoaderTesting.decoded(asked.bag(), new BagBuffers(2))));
 
@@ -214,5 +216,65 @@ class WorkerTest {
     // the worker is idle and answers, waiting for the Coordinator's decision
     worker.tell(new Worker.Introduce(coordinator.getRef()));
     coordinator.expectMessageClass(Coordinator.WorkerReady.class);
+    worker.tell(new Worker.LeaveRing(4, coordinator.getRef()));
+    assertEquals(new Coordinator.RingLeft(0, 4, -1), coordinator.expectMessageClass(Coordinator.RingLeft.class));
+  }
+
+  /**
+   * Told to leave its ring mid-step, a worker drops the step's gradient and every
+   * queued step, gives back the bags decoded for them (also those that arrive later),
+   * says which step it applied last, and ignores orders of the old generation; in the
+   * next generation it retakes the dropped step's bags.
+   */
+  @Test
+  void leavingARingDropsTheStepInFlightAndItsBagsAndReportsTheLastAppliedStep() {
+    TestProbe<LoaderPool.Command> loaders = kit.createTestProbe();
+    TestProbe<Coordinator.Command> coordinator = kit.createTestProbe();
+    CountingReplica replica = new CountingReplica();
+    ActorRef<Worker.Command> worker = kit.spawn(Worker.create("cpu", () -> replica, new LocalRing().worker(),
+        loaders.getRef(), 3, dir, 2, ServiceKey.create(Worker.Command.class, "leaving-workers")));
+    worker.tell(new Worker.JoinRing(1, 0, List.of("local"), coordinator.getRef()));
+    coordinator.expectMessageClass(Coordinator.RingJoined.class);
+    BagBuffers buffers = new BagBuffers(8);
+    worker.tell(new Worker.TrainStep(1, 0, 0, 10, List.of(bag(0)), coordinator.getRef()));
+    LoaderPool.LoadBag b0 = loaders.expectMessageClass(LoaderPool.LoadBag.class);
+    b0.replyTo().tell(new LoaderPool.BagLoaded(LoaderTesting.decoded(b0.bag(), buffers)));
+    assertEquals(0, coordinator.expectMessageClass(Coordinator.StepDone.class).step());
+
+    // Step 1 has two bags: one trained, one still decoding; step 2 is queued with its bag decoded.
+    worker.tell(new Worker.TrainStep(1, 0, 1, 11, List.of(bag(1), bag(2)), coordinator.getRef()));
+    worker.tell(new Worker.TrainStep(1, 0, 2, 12, List.of(bag(3)), coordinator.getRef()));
+    List<LoaderPool.LoadBag> asked = List.of(loaders.expectMessageClass(LoaderPool.LoadBag.class),
+        loaders.expectMessageClass(LoaderPool.LoadBag.class), loaders.expectMessageClass(LoaderPool.LoadBag.class));
+    assertEquals(List.of(1L, 2L, 3L), asked.stream().map(m -> m.bag().key()).toList());
+    List<DecodedBag> decoded = new ArrayList<>();
+    for (LoaderPool.LoadBag m : List.of(asked.get(0), asked.get(2))) {
+      DecodedBag d = LoaderTesting.decoded(m.bag(), buffers);
+      decoded.add(d);
+      m.replyTo().tell(new LoaderPool.BagLoaded(d));
+    }
+    worker.tell(new Worker.LeaveRing(1, coordinator.getRef()));
+    assertEquals(new Coordinator.RingLeft(0, 1, 10), coordinator.expectMessageClass(Coordinator.RingLeft.class));
+    assertEquals(1, replica.discarded.get(), "step 1's partial gradient is dropped");
+    assertEquals(1, replica.applied.get());
+    DecodedBag late = LoaderTesting.decoded(asked.get(1).bag(), buffers);
+    asked.get(1).replyTo().tell(new LoaderPool.BagLoaded(late)); // arrives after the leave
+    worker.tell(new Worker.TrainStep(1, 0, 1, 11, List.of(bag(1)), coordinator.getRef())); // an order of the old ring
+    loaders.expectNoMessage(Duration.ofMillis(200));
+    coordinator.expectNoMessage(Duration.ofMillis(100));
+
+    worker.tell(new Worker.JoinRing(2, 0, List.of("local"), coordinator.getRef()));
+    coordinator.expectMessageClass(Coordinator.RingJoined.class);
+    worker.tell(new Worker.TrainStep(2, 0, 1, 11, List.of(bag(1), bag(2)), coordinator.getRef()));
+    for (int i = 0; i < 2; i++) {
+      LoaderPool.LoadBag m = loaders.expectMessageClass(LoaderPool.LoadBag.class);
+      m.replyTo().tell(new LoaderPool.BagLoaded(LoaderTesting.decoded(m.bag(), buffers)));
+    }
+    Coordinator.StepDone again = coordinator.expectMessageClass(Coordinator.StepDone.class);
+    assertEquals(1, again.step());
+    assertEquals(2, again.generation());
+    assertEquals(2, again.bags());
+    assertEquals(2, replica.applied.get());
+    assertTrue(buffers.allocations() <= 3, "dropped bags gave their buffers back: " + buffers.allocations());
   }
 }
