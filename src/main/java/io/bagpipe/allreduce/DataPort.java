@@ -28,10 +28,16 @@ import java.util.concurrent.CompletableFuture;
  * the newest ring this port has served is refused with a reason, so a worker still
  * on a stale ring can never feed bytes into a newer one. The acceptor runs on its
  * own thread, handshakes on virtual threads; nothing here runs on a caller's thread.
+ *
+ * <p>A second kind of connection carries one bulk transfer (a replica's state for a
+ * worker that joins a running run): handshake {@code (state magic, transfer id)},
+ * one status byte, then the bytes until the sender closes. It waits, parked, for
+ * {@link #expectTransfer} of its id, like a ring connection waits for its ring.
  */
 public final class DataPort implements AutoCloseable {
 
   static final int MAGIC = 0x42505247; // "BPRG"
+  static final int STATE_MAGIC = 0x42505354; // "BPST"
   static final int OK = 0;
   static final int REFUSED = 1;
 
@@ -41,6 +47,8 @@ public final class DataPort implements AutoCloseable {
   private final Thread acceptor;
   private final Map<Key, Incoming> parked = new HashMap<>();
   private final Map<Key, CompletableFuture<Incoming>> expected = new HashMap<>();
+  private final Map<Long, SocketChannel> parkedTransfers = new HashMap<>();
+  private final Map<Long, CompletableFuture<SocketChannel>> expectedTransfers = new HashMap<>();
   private long newest = Long.MIN_VALUE;
   private volatile boolean closed;
 
@@ -102,6 +110,23 @@ public final class DataPort implements AutoCloseable {
       ch.socket().setSoTimeout((int) Math.min(Integer.MAX_VALUE, settings.timeout().toMillis()));
       DataInputStream in = new DataInputStream(ch.socket().getInputStream());
       int magic = in.readInt();
+      if (magic == STATE_MAGIC) {
+        long id = in.readLong();
+        ch.socket().setSoTimeout(0);
+        CompletableFuture<SocketChannel> waiter;
+        synchronized (this) {
+          waiter = expectedTransfers.remove(id);
+          if (waiter == null) {
+            SocketChannel old = parkedTransfers.put(id, ch);
+            if (old != null) {
+              refuse(old, "replaced by a newer connection for transfer " + id);
+            }
+            return;
+          }
+        }
+        waiter.complete(ch);
+        return;
+      }
       if (magic != MAGIC) {
         ch.close();
         return;
@@ -161,6 +186,80 @@ public final class DataPort implements AutoCloseable {
     }
     f.complete(p);
     return f;
+  }
+
+  /** The connection of bulk transfer {@code id}, once it arrives; not yet answered. */
+  CompletableFuture<SocketChannel> expectTransfer(long id) {
+    CompletableFuture<SocketChannel> f = new CompletableFuture<>();
+    SocketChannel p;
+    synchronized (this) {
+      p = parkedTransfers.remove(id);
+      if (p == null) {
+        expectedTransfers.put(id, f);
+        return f;
+      }
+    }
+    f.complete(p);
+    return f;
+  }
+
+  /** Stops waiting for transfer {@code id}. */
+  synchronized void forgetTransfer(long id) {
+    CompletableFuture<SocketChannel> f = expectedTransfers.remove(id);
+    if (f != null) {
+      f.completeExceptionally(new ClosedChannelException());
+    }
+    SocketChannel p = parkedTransfers.remove(id);
+    if (p != null) {
+      closeQuietly(p);
+    }
+  }
+
+  /**
+   * Opens bulk transfer {@code id} to the data port at {@code peer}: connects (retrying
+   * a refused connect until {@code timeout} passed), handshakes and waits for the
+   * receiver to take it. The caller writes the bytes and closes the channel.
+   */
+  static SocketChannel connectTransfer(InetSocketAddress peer, long id, AllReduceSettings settings) throws IOException {
+    long deadline = System.nanoTime() + settings.timeout().toNanos();
+    while (true) {
+      SocketChannel ch = SocketChannel.open();
+      try {
+        configure(ch, settings);
+        ch.connect(peer);
+      } catch (ConnectException e) {
+        ch.close();
+        if (System.nanoTime() - deadline > 0) {
+          throw new IOException("cannot connect to the data port at " + peer + " within " + settings.timeout()
+              + " (bagpipe.allreduce.timeout): " + e.getMessage(), e);
+        }
+        try {
+          Thread.sleep(50);
+        } catch (InterruptedException ie) {
+          Thread.currentThread().interrupt();
+          throw new ClosedChannelException();
+        }
+        continue;
+      }
+      DataOutputStream out = new DataOutputStream(ch.socket().getOutputStream());
+      out.writeInt(STATE_MAGIC);
+      out.writeLong(id);
+      out.flush();
+      ch.socket().setSoTimeout((int) Math.min(Integer.MAX_VALUE, settings.timeout().toMillis()));
+      int status;
+      try {
+        status = new DataInputStream(ch.socket().getInputStream()).readUnsignedByte();
+      } catch (IOException e) {
+        ch.close();
+        throw new IOException("the data port at " + peer + " did not take transfer " + id + " within "
+            + settings.timeout() + " (bagpipe.allreduce.timeout)", e);
+      }
+      if (status != OK) {
+        ch.close();
+        throw new IOException("the data port at " + peer + " refused transfer " + id);
+      }
+      return ch;
+    }
   }
 
   /** Stops waiting for {@code generation}'s connection from {@code from}. */
@@ -295,6 +394,10 @@ public final class DataPort implements AutoCloseable {
         f.completeExceptionally(new ClosedChannelException());
       }
       expected.clear();
+      parkedTransfers.values().forEach(DataPort::closeQuietly);
+      parkedTransfers.clear();
+      expectedTransfers.values().forEach(f -> f.completeExceptionally(new ClosedChannelException()));
+      expectedTransfers.clear();
     }
     try {
       acceptor.join(1000);

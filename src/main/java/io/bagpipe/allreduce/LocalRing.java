@@ -1,6 +1,12 @@
 package io.bagpipe.allreduce;
 
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.util.HashMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.List;
 import java.util.Map;
 
@@ -11,6 +17,14 @@ import java.util.Map;
 public final class LocalRing {
 
   private final Map<Long, LocalAllReduce> byGeneration = new HashMap<>();
+  /** Bulk transfers between workers of this JVM, by id: the bytes, once written. */
+  private final Map<Long, CompletableFuture<byte[]>> transfers = new HashMap<>();
+
+  private CompletableFuture<byte[]> transfer(long id) {
+    synchronized (transfers) {
+      return transfers.computeIfAbsent(id, k -> new CompletableFuture<>());
+    }
+  }
 
   /** A factory for one worker of this JVM. */
   public AllReduceFactory worker() {
@@ -34,6 +48,33 @@ public final class LocalRing {
         joinedGeneration = generation;
         joinedRank = rank;
         return joined;
+      }
+
+      @Override
+      public CompletionStage<Void> send(String to, long id, TransferWriter body) {
+        return CompletableFuture.runAsync(() -> {
+          ByteArrayOutputStream out = new ByteArrayOutputStream();
+          try {
+            body.write(out);
+          } catch (IOException e) {
+            throw new UncheckedIOException(e);
+          }
+          transfer(id).complete(out.toByteArray());
+        }, Thread::startVirtualThread);
+      }
+
+      @Override
+      public <T> CompletionStage<T> receive(long id, TransferReader<T> reader) {
+        return transfer(id).thenApplyAsync(bytes -> {
+          synchronized (transfers) {
+            transfers.remove(id);
+          }
+          try {
+            return reader.read(new ByteArrayInputStream(bytes));
+          } catch (IOException e) {
+            throw new UncheckedIOException(e);
+          }
+        }, Thread::startVirtualThread);
       }
 
       @Override

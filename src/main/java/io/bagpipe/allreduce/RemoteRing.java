@@ -1,6 +1,12 @@
 package io.bagpipe.allreduce;
 
 import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.channels.Channels;
+import java.nio.channels.SocketChannel;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.TimeUnit;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
@@ -42,11 +48,54 @@ public final class RemoteRing implements AllReduceFactory {
     }
     List<InetSocketAddress> peers = new ArrayList<>();
     for (String a : addresses) {
-      int colon = a.lastIndexOf(':');
-      peers.add(new InetSocketAddress(a.substring(0, colon), Integer.parseInt(a.substring(colon + 1))));
+      peers.add(socketAddress(a));
     }
     current = new RingAllReduce(port, generation, rank, peers, settings);
     return current;
+  }
+
+  private static InetSocketAddress socketAddress(String hostPort) {
+    int colon = hostPort.lastIndexOf(':');
+    return new InetSocketAddress(hostPort.substring(0, colon), Integer.parseInt(hostPort.substring(colon + 1)));
+  }
+
+  @Override
+  public CompletionStage<Void> send(String to, long id, TransferWriter body) {
+    CompletableFuture<Void> done = new CompletableFuture<>();
+    Thread.ofVirtual().name("bagpipe-transfer-" + id + "-send").start(() -> {
+      try (SocketChannel ch = DataPort.connectTransfer(socketAddress(to), id, settings);
+          OutputStream out = Channels.newOutputStream(ch)) {
+        body.write(out);
+        out.flush();
+        done.complete(null);
+      } catch (IOException | RuntimeException e) {
+        done.completeExceptionally(e);
+      }
+    });
+    return done;
+  }
+
+  @Override
+  public <T> CompletionStage<T> receive(long id, TransferReader<T> reader) {
+    CompletableFuture<T> result = new CompletableFuture<>();
+    port.expectTransfer(id).orTimeout(settings.timeout().toMillis(), TimeUnit.MILLISECONDS).whenComplete((ch, e) -> {
+      if (e != null) {
+        port.forgetTransfer(id);
+        result.completeExceptionally(new IOException("transfer " + id + " did not arrive at " + port.address()
+            + " within " + settings.timeout() + " (bagpipe.allreduce.timeout)", e));
+        return;
+      }
+      Thread.ofVirtual().name("bagpipe-transfer-" + id + "-receive").start(() -> {
+        try (ch) {
+          DataPort.accept(ch);
+          ch.socket().setSoTimeout((int) Math.min(Integer.MAX_VALUE, settings.timeout().toMillis()));
+          result.complete(reader.read(ch.socket().getInputStream()));
+        } catch (IOException | RuntimeException x) {
+          result.completeExceptionally(x);
+        }
+      });
+    });
+    return result;
   }
 
   /** Closes the ring on a thread of its own: its threads may take a moment to finish, and the worker must not wait. */

@@ -103,13 +103,17 @@ public final class Bagpipe {
   public static BagpipeRun startNode(Config config) {
     ClusterSettings cluster = ClusterSettings.fromConfig(config.getConfig("bagpipe.cluster"));
     Config node = cluster.applyTo(config);
-    RunSpec spec = spec(node, cluster.minWorkers());
+    RunSpec spec = spec(node, cluster.minWorkers(), cluster.joining());
     AllReduceSettings ring = AllReduceSettings.fromConfig(node.getConfig("bagpipe.allreduce"));
     EventPublisher events = new EventPublisher(ForkJoinPool.commonPool());
     CompletableFuture<RunResult> result = new CompletableFuture<>();
+    java.util.concurrent.atomic.AtomicBoolean up = new java.util.concurrent.atomic.AtomicBoolean();
     ActorSystem<RunGuardian.Command> system = ActorSystem.create(
-        RunGuardian.create(spec, new Topology.Cluster(i -> new RemoteRing(ring)), events, result), cluster.systemName(), node);
+        RunGuardian.create(spec, new Topology.Cluster(i -> new RemoteRing(ring), up), events, result),
+        cluster.systemName(), node);
     Cluster members = Cluster.get(system);
+    org.apache.pekko.cluster.Cluster.get(org.apache.pekko.actor.typed.javadsl.Adapter.toClassic(system))
+        .registerOnMemberUp(() -> up.set(true));
     if (cluster.seedNodes().isEmpty()) {
       members.manager().tell(Join.create(members.selfMember().address()));
     }
@@ -122,11 +126,14 @@ public final class Bagpipe {
 
   /** Reads and checks every setting and the data set; resumes from a checkpoint when asked. */
   static RunSpec spec(Config config) {
-    return spec(config, -1);
+    return spec(config, -1, false);
   }
 
-  /** As {@link #spec(Config)}; {@code world} > 0 sets the workers over all nodes, else this node's devices. */
-  static RunSpec spec(Config config, int world) {
+  /**
+   * As {@link #spec(Config)}; {@code world} > 0 sets the workers over all nodes, else this
+   * node's devices; a {@code joining} node neither checks nor reads the run's checkpoints.
+   */
+  static RunSpec spec(Config config, int world, boolean joining) {
     Config b = config.getConfig("bagpipe");
     SlideSettings slide = SlideSettings.fromConfig(b.getConfig("slide"));
 
@@ -162,7 +169,7 @@ public final class Bagpipe {
     RunState start = RunState.start(plan.seed(), checkpoint.bestMetric(),
         Map.of("encoder", b.getString("model.encoder"), "pooling", b.getString("model.pooling")));
     Optional<Checkpoint> resume = Optional.empty();
-    if (!train.resume()) {
+    if (!train.resume() && !joining) {
       try {
         if (!CheckpointStore.open(checkpoint, train.runDir()).versionedFiles().isEmpty()) {
           throw new IllegalArgumentException("the run directory " + train.runDir() + " holds checkpoints of an earlier run;"
@@ -172,7 +179,7 @@ public final class Bagpipe {
         throw new UncheckedIOException("cannot read checkpoints in " + train.runDir().resolve(checkpoint.dir()), e);
       }
     }
-    if (train.resume()) {
+    if (train.resume() && !joining) {
       try {
         resume = CheckpointStore.open(checkpoint, train.runDir()).loadLatest();
       } catch (IOException e) {

@@ -16,8 +16,12 @@ import java.util.List;
  * @param seedNodes {@code host:port} of the nodes a new node contacts; empty on the first node
  * @param minWorkers workers, over all nodes, that must be up before training starts
  * @param systemName the ActorSystem name, the same on every node of a run
+ * @param joining this node joins a run already under way: its workers are healed from a live one,
+ *     and the run's checkpoints are neither checked nor read
+ * @param joinTimeout how long a joining node tries to reach the running cluster before it gives up
  */
-public record ClusterSettings(String host, int port, List<String> seedNodes, int minWorkers, String systemName) {
+public record ClusterSettings(String host, int port, List<String> seedNodes, int minWorkers, String systemName,
+    boolean joining, java.time.Duration joinTimeout) {
 
   private static final String KEY = "bagpipe.cluster.";
 
@@ -46,7 +50,7 @@ public record ClusterSettings(String host, int port, List<String> seedNodes, int
   public static ClusterSettings fromConfig(Config c) {
     try {
       return new ClusterSettings(c.getString("host"), c.getInt("port"), c.getStringList("seed-nodes"),
-          c.getInt("min-workers"), c.getString("system-name"));
+          c.getInt("min-workers"), c.getString("system-name"), c.getBoolean("joining"), c.getDuration("join-timeout"));
     } catch (ConfigException e) {
       throw new IllegalArgumentException("bagpipe.cluster: " + e.getMessage(), e);
     }
@@ -58,7 +62,11 @@ public record ClusterSettings(String host, int port, List<String> seedNodes, int
     for (String s : seedNodes) {
       seeds.add("pekko://" + systemName + "@" + s);
     }
-    return ConfigFactory.empty()
+    Config joiner = joining
+        ? ConfigFactory.empty().withValue("pekko.cluster.shutdown-after-unsuccessful-join-seed-nodes",
+            ConfigValueFactory.fromAnyRef(joinTimeout.toMillis() + "ms"))
+        : ConfigFactory.empty();
+    return joiner
         .withValue("pekko.actor.provider", ConfigValueFactory.fromAnyRef("cluster"))
         .withValue("pekko.remote.artery.canonical.hostname", ConfigValueFactory.fromAnyRef(host))
         .withValue("pekko.remote.artery.canonical.port", ConfigValueFactory.fromAnyRef(port))

@@ -26,6 +26,12 @@ public sealed interface RunEvent extends BagpipeMessage {
    */
   record RingReformed(long generation, int workers, String reason) implements RunEvent {}
 
+  /**
+   * Only {@code workers} are left after losing {@code lost}, fewer than
+   * {@code minWorkers}: training waits up to {@code waitSeconds} for workers to join.
+   */
+  record RunPaused(int workers, int minWorkers, long waitSeconds, String lost) implements RunEvent {}
+
   /** Training of an epoch began: {@code steps} optimizer steps over {@code bags} bags, from {@code firstStep}. */
   record EpochStarted(int epoch, int steps, int firstStep, int bags) implements RunEvent {}
 

@@ -59,8 +59,11 @@ sealed interface Topology {
     }
   }
 
-  /** A node of a Pekko cluster; {@code rings} makes each worker's TCP ring endpoint. */
-  record Cluster(IntFunction<AllReduceFactory> rings) implements Topology {
+  /**
+   * A node of a Pekko cluster; {@code rings} makes each worker's TCP ring endpoint;
+   * {@code up} becomes true once this node is an Up member.
+   */
+  record Cluster(IntFunction<AllReduceFactory> rings, java.util.concurrent.atomic.AtomicBoolean up) implements Topology {
     @Override
     public AllReduceFactory ring(int index) {
       return rings.apply(index);
@@ -71,7 +74,10 @@ sealed interface Topology {
       org.apache.pekko.cluster.typed.Cluster cluster = org.apache.pekko.cluster.typed.Cluster.get(system);
       org.apache.pekko.cluster.MemberStatus status = cluster.selfMember().status();
       String self = cluster.selfMember().address().toString();
-      String why = status == org.apache.pekko.cluster.MemberStatus.down()
+      String why = !up.get()
+          ? "this node (" + self + ") never joined the cluster: no seed node (bagpipe.cluster.seed-nodes) let it in"
+              + " within bagpipe.cluster.join-timeout. Is the run still going, and are the seed nodes reachable?"
+          : status == org.apache.pekko.cluster.MemberStatus.down()
           || status == org.apache.pekko.cluster.MemberStatus.removed()
           ? "this node (" + self + ") was downed and removed from the cluster before the run ended (the split-brain"
               + " resolver does that when a node loses contact with the side that holds the Coordinator)"

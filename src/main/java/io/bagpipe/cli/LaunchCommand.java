@@ -11,6 +11,8 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -19,8 +21,11 @@ import picocli.CommandLine.Option;
  * {@code bagpipe launch --nodes N}: N {@code bagpipe node} processes on this host
  * (like torchrun's {@code --nproc-per-node}), the first one the seed, all with
  * the same configuration. Node 0's progress is shown as it is; the other nodes'
- * lines are prefixed with their index. Ends when every node has ended, with the
- * first non-zero exit code; Ctrl-C stops the run gracefully on every node. When
+ * lines are prefixed with their index. A node killed by a signal is left behind (the
+ * others go on training) or, with {@code --restarts}, started again to rejoin the
+ * run. Ends when every node has ended: with success when a node finished the run and
+ * none failed on its own. Ctrl-C stops the run gracefully on every node and waits
+ * for them. When
  * {@code bagpipe.data.dir} is left at its default, the nodes train the demo's
  * synthetic data with the demo's settings, so {@code bagpipe launch --nodes 2} is
  * the demo on two nodes.
@@ -33,6 +38,10 @@ final class LaunchCommand implements Callable<Integer> {
 
   @Option(names = "--nodes", required = true, description = "Number of node processes.")
   int nodes;
+
+  @Option(names = "--restarts", description = "Start a node again, and only that node, when it is killed (a signal),"
+      + " up to this many times in all; it rejoins the running run, healed from a live node (default: ${DEFAULT-VALUE}).")
+  int restarts = 0;
 
   @Option(names = "--workers-per-node", description = "CPU workers per node, one intra-op thread each (default: ${DEFAULT-VALUE}).")
   int workersPerNode = 1;
@@ -49,14 +58,22 @@ final class LaunchCommand implements Callable<Integer> {
       System.err.println("launch: bagpipe.data.dir is not set, so the nodes train the demo data as `bagpipe demo` does");
       demo = DemoCommand.prepare(base);
     }
-    int seedPort;
-    try (ServerSocket probe = new ServerSocket(0)) {
-      seedPort = probe.getLocalPort();
+    // Every node gets a fixed port and every node's address as a seed, node 0 first: a
+    // node started again after a kill finds the cluster through whichever is alive.
+    List<Integer> ports = new ArrayList<>();
+    List<ServerSocket> probes = new ArrayList<>();
+    try {
+      for (int i = 0; i < nodes; i++) {
+        ServerSocket probe = new ServerSocket(0);
+        probes.add(probe);
+        ports.add(probe.getLocalPort());
+      }
+    } finally {
+      for (ServerSocket probe : probes) {
+        probe.close();
+      }
     }
-    List<Process> children = new ArrayList<>();
-    List<Thread> pumps = new ArrayList<>();
-    Thread stopper = new Thread(() -> children.forEach(Process::destroy), "bagpipe-launch-stop");
-    Runtime.getRuntime().addShutdownHook(stopper);
+    List<List<String>> commands = new ArrayList<>();
     for (int i = 0; i < nodes; i++) {
       List<String> cmd = new ArrayList<>(javaCommand());
       cmd.add("node");
@@ -69,35 +86,96 @@ final class LaunchCommand implements Callable<Integer> {
       for (String s : configOptions.overrides) {
         cmd.addAll(List.of("--set", s));
       }
-      cmd.addAll(List.of("--host", "127.0.0.1", "--port", Integer.toString(i == 0 ? seedPort : 0),
-          "--seed", "127.0.0.1:" + seedPort, "--min-workers", Integer.toString(nodes * workersPerNode),
+      cmd.addAll(List.of("--host", "127.0.0.1", "--port", Integer.toString(ports.get(i)),
+          "--min-workers", Integer.toString(nodes * workersPerNode),
           "--set", "bagpipe.worker.devices=[" + String.join(",", Collections.nCopies(workersPerNode, "cpu")) + "]",
           "--set", "bagpipe.worker.intra-op-threads=1"));
+      for (int port : ports) {
+        cmd.addAll(List.of("--seed", "127.0.0.1:" + port));
+      }
       if (i > 0) {
         cmd.add("--no-progress");
       }
-      Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-      children.add(p);
-      String prefix = i == 0 ? "" : "[node-" + i + "] ";
-      Thread pump = Thread.ofPlatform().name("node-" + i + "-output").start(() -> relay(p, prefix));
-      pumps.add(pump);
+      commands.add(cmd);
     }
-    System.err.printf("launch: %d nodes x %d worker(s) on this host, seed 127.0.0.1:%d%n", nodes, workersPerNode, seedPort);
-    // A node killed by a signal is one the run goes on without (docs/adr/0008): the
-    // launch fails only when a node failed on its own, or no node finished the run.
-    int failed = 0;
-    boolean finished = false;
-    for (int i = 0; i < children.size(); i++) {
-      int c = children.get(i).waitFor();
-      if (c == 0) {
-        finished = true;
-      } else if (c > 128) {
-        System.err.printf("launch: node %d was killed (signal %d)%n", i, c - 128);
-      } else if (failed == 0) {
-        failed = c;
+    Process[] children = new Process[nodes];
+    List<Thread> pumps = new ArrayList<>();
+    AtomicBoolean stopping = new AtomicBoolean();
+    Thread stopper = new Thread(() -> {
+      // Ctrl-C: every node stops after its current step with a checkpoint; wait for them.
+      stopping.set(true);
+      synchronized (children) {
+        for (Process p : children) {
+          if (p != null) {
+            p.destroy();
+          }
+        }
+      }
+      for (Process p : children) {
+        try {
+          if (p != null && !p.waitFor(STOP_WAIT_SECONDS, TimeUnit.SECONDS)) {
+            System.err.println("launch: a node did not stop within " + STOP_WAIT_SECONDS + " s; killing it");
+            p.destroyForcibly();
+          }
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+    }, "bagpipe-launch-stop");
+    Runtime.getRuntime().addShutdownHook(stopper);
+    for (int i = 0; i < nodes; i++) {
+      start(i, commands.get(i), children, pumps);
+    }
+    System.err.printf("launch: %d nodes x %d worker(s) on this host, seed 127.0.0.1:%d%s%n", nodes, workersPerNode,
+        ports.getFirst(), restarts > 0 ? ", up to " + restarts + " restart(s) of killed nodes" : "");
+    // A node killed by a signal is one the run goes on without (docs/adr/0008), and one
+    // that is started again while restarts are left. The launch fails only when a node
+    // failed on its own, or no node finished the run.
+    int[] codes = new int[nodes];
+    boolean[] done = new boolean[nodes];
+    int restartsLeft = restarts;
+    int running = nodes;
+    long finishedAt = 0;
+    while (running > 0) {
+      Thread.sleep(100);
+      for (int i = 0; i < nodes; i++) {
+        if (done[i] || children[i].isAlive()) {
+          continue;
+        }
+        int c = children[i].exitValue();
+        if (c > 128 && restartsLeft > 0 && !stopping.get() && anotherRuns(children, i)) {
+          restartsLeft--;
+          System.err.printf("launch: node %d was killed (signal %d); starting it again (%d restart(s) left)%n", i,
+              c - 128, restartsLeft);
+          // A new port: the killed incarnation stays a member until the split-brain resolver
+          // downs it, and a new address joins without waiting for that.
+          List<String> again = new ArrayList<>(commands.get(i));
+          again.set(again.indexOf("--port") + 1, Integer.toString(freePort()));
+          again.add("--join");
+          start(i, again, children, pumps);
+          continue;
+        }
+        if (c > 128) {
+          System.err.printf("launch: node %d was killed (signal %d)%n", i, c - 128);
+        }
+        codes[i] = c;
+        done[i] = true;
+        running--;
+        if (c == 0 && finishedAt == 0) {
+          finishedAt = System.nanoTime();
+        }
+      }
+      if (finishedAt != 0 && System.nanoTime() - finishedAt > TimeUnit.SECONDS.toNanos(LINGER_SECONDS)) {
+        // The run is over; a node still up (one started again too late to join) is stopped.
+        for (int i = 0; i < nodes; i++) {
+          if (!done[i] && children[i].isAlive()) {
+            System.err.printf("launch: the run ended %d s ago; stopping node %d%n", LINGER_SECONDS, i);
+            children[i].destroy();
+          }
+        }
+        finishedAt = Long.MAX_VALUE / 2;
       }
     }
-    int code = failed != 0 ? failed : finished ? 0 : 1;
     for (Thread t : pumps) {
       t.join();
     }
@@ -106,7 +184,44 @@ final class LaunchCommand implements Callable<Integer> {
     } catch (IllegalStateException shuttingDown) {
       // the hook is running and stops the children itself
     }
-    return code;
+    int failed = 0;
+    boolean finished = false;
+    for (int c : codes) {
+      if (c == 0) {
+        finished = true;
+      } else if (c <= 128 && failed == 0) {
+        failed = c;
+      }
+    }
+    return failed != 0 ? failed : finished ? 0 : 1;
+  }
+
+  private static final int STOP_WAIT_SECONDS = 60;
+  /** How long nodes may stay up after one finished the run. */
+  private static final int LINGER_SECONDS = 10;
+
+  private static int freePort() throws IOException {
+    try (ServerSocket probe = new ServerSocket(0)) {
+      return probe.getLocalPort();
+    }
+  }
+
+  private static boolean anotherRuns(Process[] children, int except) {
+    for (int i = 0; i < children.length; i++) {
+      if (i != except && children[i].isAlive()) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private static void start(int i, List<String> cmd, Process[] children, List<Thread> pumps) throws IOException {
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    synchronized (children) {
+      children[i] = p;
+    }
+    String prefix = i == 0 ? "" : "[node-" + i + "] ";
+    pumps.add(Thread.ofPlatform().name("node-" + i + "-output").start(() -> relay(p, prefix)));
   }
 
   /** The java binary and JVM flags of this process, and its classpath, to start nodes alike. */

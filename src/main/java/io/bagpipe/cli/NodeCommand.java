@@ -31,6 +31,10 @@ final class NodeCommand implements Callable<Integer> {
   @Option(names = "--min-workers", description = "Workers over all nodes before training starts (bagpipe.cluster.min-workers).")
   Integer minWorkers;
 
+  @Option(names = "--join", description = "Join a run already under way (a replacement node): its worker gets the"
+      + " model from a live node; the run's checkpoints are neither checked nor read (bagpipe.cluster.joining).")
+  boolean join;
+
   @Option(names = "--no-progress", negatable = true,
       description = "Show progress and the summary (default: true); without, only warnings and failures.")
   boolean progress = true;
@@ -49,6 +53,9 @@ final class NodeCommand implements Callable<Integer> {
     }
     if (minWorkers != null) {
       sets.add("bagpipe.cluster.min-workers=" + minWorkers);
+    }
+    if (join) {
+      sets.add("bagpipe.cluster.joining=true");
     }
     ProgressPrinter printer = progress
         ? new ProgressPrinter(System.err, System.console() != null)

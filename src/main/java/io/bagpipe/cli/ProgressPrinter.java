@@ -90,6 +90,9 @@ final class ProgressPrinter implements Flow.Subscriber<RunEvent> {
       case RunEvent.WorkerLeft w -> line("worker " + w.rank() + " left: " + w.reason());
       case RunEvent.RingReformed g -> line("ring generation " + g.generation() + " formed with " + g.workers()
           + " worker(s) (" + g.reason() + "); training goes on from the last committed step");
+      case RunEvent.RunPaused p -> line(String.format("paused: %d worker(s) left, fewer than"
+          + " bagpipe.elastic.min-workers = %d; waiting up to %d s for workers to join (start a replacement node)",
+          p.workers(), p.minWorkers(), p.waitSeconds()));
       case RunEvent.RunFailed f -> {
         line("run failed: " + f.reason());
       }

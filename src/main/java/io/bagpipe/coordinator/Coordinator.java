@@ -65,8 +65,8 @@ public final class Coordinator {
 
   /** Messages the Coordinator accepts. */
   public sealed interface Command extends BagpipeMessage
-      permits WorkerReady, RingJoined, StepDone, BagSkipped, RingBroken, RingLeft, Evaluated, CheckpointWritten, Stop,
-          WorkersListed, WorkerTerminated, DeadlinePassed {}
+      permits WorkerReady, RingJoined, StepDone, BagSkipped, RingBroken, RingLeft, Evaluated, CheckpointWritten,
+          StateSent, Healed, Stop, WorkersListed, WorkerTerminated, DeadlinePassed {}
 
   /**
    * A worker found through the Receptionist answered {@link Worker.Introduce}: its
@@ -136,6 +136,20 @@ public final class Coordinator {
   public record CheckpointWritten(int rank, RunState state, String last, String best, String error)
       implements Command {}
 
+  /**
+   * A worker sent its replica's state as bulk transfer {@code transfer} to a joining
+   * worker ({@link Worker.SendState}); {@code digest} is that replica's parameter
+   * digest; {@code error} is non-empty when the transfer failed.
+   */
+  public record StateSent(int rank, long transfer, long digest, String error) implements Command {}
+
+  /**
+   * A joining worker loaded the state of transfer {@code transfer}
+   * ({@link Worker.ReceiveState}): its parameter digest is now {@code digest};
+   * {@code error} is non-empty when it could not.
+   */
+  public record Healed(long transfer, long digest, String error, ActorRef<Worker.Command> worker) implements Command {}
+
   /** Stop the run gracefully: finish the steps dealt, checkpoint, complete. */
   public enum Stop implements Command {
     INSTANCE
@@ -181,10 +195,17 @@ public final class Coordinator {
     private final Set<ActorRef<Worker.Command>> introduced = new HashSet<>();
     /** The ring of {@link #generation}: its workers in rank order. */
     private List<ActorRef<Worker.Command>> ring = List.of();
+    /** Ready workers not in the ring: they join at the next step boundary, healed from a live peer. */
+    private final List<ActorRef<Worker.Command>> waiting = new ArrayList<>();
     private long generation;
+    /** Global steps the run has committed: every replica in the ring holds all of them. */
+    private long committedSteps;
+    private long transfers;
     private long deadlineSerial;
     /** Wall time of the slowest recent step, the base of every deadline. */
     private long slowestStepNanos;
+    /** Whether the current ring committed a step. */
+    private boolean warm;
     private RunState state;
     private EpochRecord lastRecord;
     private String lastCheckpoint = "";
@@ -201,6 +222,7 @@ public final class Coordinator {
       this.startWorkers = setup.train().workers();
       this.stepBags = startWorkers * setup.plan().bagsPerStep();
       this.state = setup.start();
+      this.committedSteps = state.globalStep();
       this.validation = EpochPlan.validation(setup.data().validation(), setup.data().coordinates(), setup.plan());
     }
 
@@ -235,6 +257,11 @@ public final class Coordinator {
       }
       ready.put(m.worker(), m);
       ctx.watchWith(m.worker(), new WorkerTerminated(m.worker()));
+      if (generation > 0) { // the run is under way: it joins at the next step boundary
+        waiting.add(m.worker());
+        ctx.getLog().info("{} is ready and joins at the next step boundary", who(m.worker()));
+        return Behaviors.same();
+      }
       if (ready.size() < startWorkers) {
         return Behaviors.same();
       }
@@ -262,14 +289,15 @@ public final class Coordinator {
       ring = members.stream().sorted(Comparator.comparing(w -> w.path().toString())).toList();
       List<String> addresses = ring.stream().map(w -> ready.get(w).address()).toList();
       for (int rank = 0; rank < ring.size(); rank++) {
-        ring.get(rank).tell(new Worker.JoinRing(generation, rank, addresses, ctx.getSelf()));
+        ring.get(rank).tell(new Worker.JoinRing(generation, rank, addresses, committedSteps, ctx.getSelf()));
       }
       if (ledger != null) {
         ledger.generations.add(generation);
       }
       Set<Integer> joined = new HashSet<>();
-      long serial = deadline(setup.elastic().deadline(slowestStepNanos));
-      return Behaviors.receive(Command.class)
+      warm = false;
+      long serial = deadline(rankDeadline());
+      return members()
           .onMessage(RingJoined.class, m -> {
             if (m.generation() != generation || !joined.add(m.rank()) || joined.size() < ring.size()) {
               return Behaviors.same();
@@ -285,7 +313,7 @@ public final class Coordinator {
             for (int rank = 0; rank < ring.size(); rank++) {
               if (!joined.contains(rank)) {
                 return lost(ring.get(rank), "did not join ring generation " + generation + " within "
-                    + seconds(setup.elastic().deadline(slowestStepNanos)), "while the ring formed", then);
+                    + seconds(rankDeadline()), "while the ring formed", then);
               }
             }
             return Behaviors.same();
@@ -293,6 +321,13 @@ public final class Coordinator {
           .onMessageEquals(Stop.INSTANCE, this::requestStop)
           .onAnyMessage(m -> unexpected(m, "forming ring generation " + generation))
           .build();
+    }
+
+    /** A phase's behaviour after the ring formed: new workers are introduced and wait to join. */
+    private org.apache.pekko.actor.typed.javadsl.BehaviorBuilder<Command> members() {
+      return Behaviors.receive(Command.class)
+          .onMessage(WorkersListed.class, this::listed)
+          .onMessage(WorkerReady.class, this::workerReady);
     }
 
     /**
@@ -304,12 +339,14 @@ public final class Coordinator {
       int rank = ring.indexOf(worker);
       if (rank < 0) {
         ready.remove(worker);
+        waiting.remove(worker);
         return Behaviors.same();
       }
       return switch (FailurePolicy.rankLost(rank, where, who(worker) + " " + why)) {
         case FailureDecision.Regroup(String report) -> regrouping(report, Set.of(worker), resume);
         case FailureDecision.Abort(String reason) -> fail(reason);
         case FailureDecision.Skip(String report) -> Behaviors.same();
+        case FailureDecision.Pause(String report) -> Behaviors.same();
       };
     }
 
@@ -328,8 +365,7 @@ public final class Coordinator {
           w.tell(new Worker.LeaveRing(generation, ctx.getSelf()));
         }
       }
-      Duration wait = setup.elastic().deadline(slowestStepNanos > 0 ? slowestStepNanos
-          : setup.elastic().deadlineFloor().toNanos() * 2);
+      Duration wait = rankDeadline();
       long serial = deadline(wait);
       long broken = generation;
       Supplier<Behavior<Command>> decide = () -> {
@@ -339,7 +375,7 @@ public final class Coordinator {
         timers.cancel(DeadlinePassed.class);
         return regrouped(applied, lostWorkers, resume);
       };
-      return Behaviors.receive(Command.class)
+      return members()
           .onMessage(RingLeft.class, m -> {
             if (m.generation() == broken && m.rank() >= 0 && m.rank() < ring.size()
                 && !lostWorkers.contains(ring.get(m.rank()))) {
@@ -398,7 +434,8 @@ public final class Coordinator {
       if (ledger != null) {
         ledger.workersLost += lost.size();
       }
-      if (FailurePolicy.survivors(survivors, lost, setup.elastic()) instanceof FailureDecision.Abort(String reason)) {
+      FailureDecision next = FailurePolicy.survivors(survivors, lost, setup.elastic());
+      if (next instanceof FailureDecision.Abort(String reason)) {
         return fail(reason);
       }
       if (FailurePolicy.applied(appliedByRank) instanceof FailureDecision.Abort(String reason)) {
@@ -409,9 +446,183 @@ public final class Coordinator {
         current.settle(last);
       }
       List<ActorRef<Worker.Command>> members = ring.stream().filter(applied::containsKey).toList();
-      setup.events().tell(new RunEvent.RingReformed(generation + 1, members.size(),
-          "lost " + String.join(", ", lost.values())));
-      return joining(members, resume);
+      String lostWhat = String.join(", ", lost.values());
+      return joining(members, () -> {
+        setup.events().tell(new RunEvent.RingReformed(generation, ring.size(), "lost " + lostWhat));
+        return next instanceof FailureDecision.Pause ? pausing(lostWhat, resume) : resume.get();
+      });
+    }
+
+    /**
+     * Workers waiting to join get the state of rank 0's replica (parameters, optimizer
+     * state, run position at {@code at}) over the data channel, each as a bulk
+     * transfer, while the ring is idle at a step boundary. A joiner whose loaded
+     * parameters have rank 0's digest enters the next ring generation with the others;
+     * one that fails is left out and stopped. Then {@code resume} goes on.
+     */
+    private Behavior<Command> healing(RunState at, Supplier<Behavior<Command>> resume) {
+      ActorRef<Worker.Command> source = ring.getFirst();
+      Map<Long, ActorRef<Worker.Command>> joiners = new HashMap<>();
+      for (ActorRef<Worker.Command> j : waiting) {
+        long id = ((long) ctx.getSelf().path().uid() << 32) ^ ++transfers;
+        joiners.put(id, j);
+        j.tell(new Worker.ReceiveState(id, ctx.getSelf()));
+        source.tell(new Worker.SendState(id, ready.get(j).address(), at, ctx.getSelf()));
+      }
+      waiting.clear();
+      ctx.getLog().info("healing {} joining worker(s) from rank 0 at epoch {} step {}", joiners.size(), at.epoch() + 1,
+          at.step());
+      Map<Long, Long> sent = new HashMap<>();
+      Map<Long, Long> loaded = new HashMap<>();
+      Set<Long> failed = new HashSet<>();
+      long healStart = System.nanoTime();
+      long serial = deadline(setup.elastic().deadlineCap());
+      Supplier<Behavior<Command>> check = () -> {
+        for (long id : joiners.keySet()) {
+          if (!failed.contains(id) && (!sent.containsKey(id) || !loaded.containsKey(id))) {
+            return Behaviors.same();
+          }
+        }
+        timers.cancel(DeadlinePassed.class);
+        List<ActorRef<Worker.Command>> members = new ArrayList<>(ring);
+        int joined = 0;
+        for (var e : joiners.entrySet()) {
+          if (failed.contains(e.getKey())) {
+            continue;
+          }
+          if (!sent.get(e.getKey()).equals(loaded.get(e.getKey()))) {
+            ctx.getLog().warn("leaving {} out: its parameters after healing differ from rank 0's (digest {} vs {})",
+                who(e.getValue()), Long.toHexString(loaded.get(e.getKey())), Long.toHexString(sent.get(e.getKey())));
+            dropJoiner(e.getValue());
+            continue;
+          }
+          members.add(e.getValue());
+          joined++;
+        }
+        if (joined == 0) {
+          return resume.get();
+        }
+        if (ledger != null) {
+          ledger.workersJoined += joined;
+        }
+        int healed = joined;
+        ctx.getLog().info("healed {} worker(s) in {} ms", healed, (System.nanoTime() - healStart) / 1_000_000);
+        return joining(members, () -> {
+          setup.events().tell(new RunEvent.RingReformed(generation, ring.size(), "healed " + healed
+              + " joining worker(s) from rank 0 in " + (System.nanoTime() - healStart) / 1_000_000 + " ms"));
+          return resume.get();
+        });
+      };
+      return members()
+          .onMessage(StateSent.class, m -> {
+            if (joiners.containsKey(m.transfer())) {
+              if (m.error().isEmpty()) {
+                sent.put(m.transfer(), m.digest());
+              } else {
+                ctx.getLog().warn("leaving {} out: rank 0 {}", who(joiners.get(m.transfer())), m.error());
+                failed.add(m.transfer());
+                dropJoiner(joiners.get(m.transfer()));
+              }
+            }
+            return check.get();
+          })
+          .onMessage(Healed.class, m -> {
+            if (joiners.containsKey(m.transfer())) {
+              if (m.error().isEmpty()) {
+                loaded.put(m.transfer(), m.digest());
+              } else {
+                ctx.getLog().warn("leaving {} out: {}", who(m.worker()), m.error());
+                failed.add(m.transfer());
+                dropJoiner(m.worker());
+              }
+            }
+            return check.get();
+          })
+          .onMessage(WorkerTerminated.class, m -> {
+            if (m.worker().equals(source)) {
+              // Rank 0 is gone: joiners wait for the next boundary, the ring regroups.
+              joiners.values().stream().filter(j -> ready.containsKey(j)).forEach(waiting::add);
+              return lost(m.worker(), "stopped", "while healing joining workers", resume);
+            }
+            joiners.forEach((id, j) -> {
+              if (j.equals(m.worker())) {
+                failed.add(id);
+              }
+            });
+            ready.remove(m.worker());
+            return check.get();
+          })
+          .onMessage(DeadlinePassed.class, m -> {
+            if (m.serial() != serial) {
+              return Behaviors.same();
+            }
+            joiners.forEach((id, j) -> {
+              if (!sent.containsKey(id) || !loaded.containsKey(id)) {
+                ctx.getLog().warn("leaving {} out: healing did not finish within {}", who(j),
+                    seconds(setup.elastic().deadlineCap()));
+                failed.add(id);
+                dropJoiner(j);
+              }
+            });
+            return check.get();
+          })
+          .onMessage(RingBroken.class, m -> Behaviors.same())
+          .onMessageEquals(Stop.INSTANCE, this::requestStop)
+          .onAnyMessage(m -> unexpected(m, "healing joining workers"))
+          .build();
+    }
+
+    private void dropJoiner(ActorRef<Worker.Command> w) {
+      ctx.unwatch(w);
+      ready.remove(w);
+      w.tell(Worker.Stop.INSTANCE);
+    }
+
+    /**
+     * Fewer than {@code bagpipe.elastic.min-workers} survived: the run waits, idle, for
+     * workers to join (a replacement node), up to {@code bagpipe.elastic.rejoin-timeout},
+     * then heals them and goes on; no worker in time ends the run.
+     */
+    private Behavior<Command> pausing(String lostWhat, Supplier<Behavior<Command>> resume) {
+      Duration wait = setup.elastic().rejoinTimeout();
+      ctx.getLog().warn("{} worker(s) left, fewer than bagpipe.elastic.min-workers = {}: waiting up to {} for workers"
+          + " to join", ring.size(), setup.elastic().minWorkers(), seconds(wait));
+      setup.events().tell(new RunEvent.RunPaused(ring.size(), setup.elastic().minWorkers(), wait.toSeconds(), lostWhat));
+      long serial = deadline(wait);
+      Supplier<Behavior<Command>> check = () -> {
+        if (ring.size() + waiting.size() < setup.elastic().minWorkers()) {
+          return Behaviors.same();
+        }
+        timers.cancel(DeadlinePassed.class);
+        return healing(healPosition(), resume);
+      };
+      return Behaviors.receive(Command.class)
+          .onMessage(WorkersListed.class, this::listed)
+          .onMessage(WorkerReady.class, m -> {
+            workerReady(m);
+            return check.get();
+          })
+          .onMessage(WorkerTerminated.class, m -> {
+            if (ring.contains(m.worker())) {
+              return lost(m.worker(), "stopped", "while the run waited for workers", resume);
+            }
+            ready.remove(m.worker());
+            waiting.remove(m.worker());
+            return Behaviors.same();
+          })
+          .onMessage(DeadlinePassed.class, m -> m.serial() != serial ? Behaviors.same()
+              : fail("no worker joined within " + seconds(wait) + " (bagpipe.elastic.rejoin-timeout) after losing "
+                  + lostWhat + ", and " + ring.size() + " are fewer than bagpipe.elastic.min-workers = "
+                  + setup.elastic().minWorkers() + "; start replacement nodes sooner, lower the floor, or resume from"
+                  + " the newest checkpoint (bagpipe.train.resume = true)"))
+          .onMessageEquals(Stop.INSTANCE, () -> complete(true))
+          .onAnyMessage(m -> unexpected(m, "waiting for workers"))
+          .build();
+    }
+
+    /** The run position joiners are healed at: the last committed step. */
+    private RunState healPosition() {
+      return current != null ? state.at(current.epoch, current.committed, committedSteps) : state;
     }
 
     // ------------------------------------------------------------------ ledger
@@ -428,6 +639,7 @@ public final class Coordinator {
       long valScored;
       long valSkipped;
       int workersLost;
+      int workersJoined;
 
       Ledger(int epoch, long generation) {
         this.epoch = epoch;
@@ -457,6 +669,7 @@ public final class Coordinator {
         extras.put("ring_generations", generations.size() == 1 ? generations.getFirst().toString()
             : generations.getFirst() + "-" + generations.getLast());
         extras.put("workers_lost", workersLost);
+        extras.put("workers_joined", workersJoined);
       }
     }
 
@@ -525,6 +738,8 @@ public final class Coordinator {
           reports += t.ranks.size();
         }
         committed++;
+        committedSteps++;
+        warm = true;
         long now = System.nanoTime();
         slowestStepNanos = Math.max((long) (slowestStepNanos * 0.9), now - lastCommitNanos);
         lastCommitNanos = now;
@@ -562,6 +777,7 @@ public final class Coordinator {
       TrainSchedule schedule = TrainSchedule.of(plan, stepBags);
       int firstStep = (int) Math.min(state.step(), schedule.steps());
       EpochRun run = new EpochRun(epoch, schedule, firstStep, state.globalStep());
+      committedSteps = state.globalStep();
       ledger = new Ledger(epoch, generation);
       ledger.bagsPlanned = schedule.bagCount(firstStep, schedule.steps() - firstStep);
       current = run;
@@ -581,16 +797,19 @@ public final class Coordinator {
         RunState at = state.at(run.epoch, run.committed, run.globalStep(run.committed));
         return checkpointing(at, false, () -> complete(true));
       }
-      while (!stopRequested && run.dealt < run.steps() && run.dealt < run.committed + LOOKAHEAD) {
+      if (!waiting.isEmpty() && run.committed == run.dealt) {
+        return healing(state.at(run.epoch, run.committed, committedSteps), () -> train(run));
+      }
+      while (!stopRequested && waiting.isEmpty() && run.dealt < run.steps() && run.dealt < run.committed + LOOKAHEAD) {
         int step = run.dealt++;
         for (int rank = 0; rank < ring.size(); rank++) {
           ring.get(rank).tell(new Worker.TrainStep(generation, run.epoch, step, run.globalStep(step),
               run.schedule.bagsFor(step, rank, ring.size()), ctx.getSelf()));
         }
       }
-      long serial = deadline(setup.elastic().deadline(slowestStepNanos));
+      long serial = deadline(rankDeadline());
       Supplier<Behavior<Command>> resume = () -> train(run);
-      return Behaviors.receive(Command.class)
+      return members()
           .onMessage(StepDone.class, m -> stepDone(run, m))
           .onMessage(BagSkipped.class, m -> {
             if (m.generation() == generation && m.epoch() == run.epoch && m.step() >= run.committed) {
@@ -646,7 +865,7 @@ public final class Coordinator {
           missing.add(rank);
         }
       }
-      Duration d = setup.elastic().deadline(slowestStepNanos);
+      Duration d = rankDeadline();
       String why = "did not finish step " + run.committed + " of epoch " + run.epoch + " within " + seconds(d)
           + " (bagpipe.elastic.deadline-*)";
       Set<ActorRef<Worker.Command>> late = new HashSet<>();
@@ -668,6 +887,7 @@ public final class Coordinator {
         case FailureDecision.Regroup(String report) -> regrouping(report, Set.of(), resume);
         case FailureDecision.Abort(String reason) -> fail(reason);
         case FailureDecision.Skip(String report) -> Behaviors.same();
+        case FailureDecision.Pause(String report) -> Behaviors.same();
       };
     }
 
@@ -679,6 +899,7 @@ public final class Coordinator {
           yield phase.get();
         }
         case FailureDecision.Regroup(String report) -> phase.get();
+        case FailureDecision.Pause(String report) -> phase.get();
         case FailureDecision.Abort(String reason) -> fail(reason);
       };
     }
@@ -745,7 +966,7 @@ public final class Coordinator {
         v.requeue();
         return validate(v);
       };
-      return Behaviors.receive(Command.class)
+      return members()
           .onMessage(Evaluated.class, m -> evaluated(v, m))
           .onMessage(BagSkipped.class, m -> skipped(m, Behaviors::same))
           .onMessage(RingBroken.class, m -> Behaviors.same()) // a late report of the training ring
@@ -856,7 +1077,7 @@ public final class Coordinator {
       writer.tell(new Worker.SaveCheckpoint(at, best, ctx.getSelf()));
       long serial = deadline(setup.elastic().deadlineCap());
       Supplier<Behavior<Command>> again = () -> checkpointing(at, best, then);
-      return Behaviors.receive(Command.class)
+      return members()
           .onMessage(CheckpointWritten.class, m -> {
             timers.cancel(DeadlinePassed.class);
             if (m.error().isEmpty()) {
@@ -916,6 +1137,18 @@ public final class Coordinator {
     private Behavior<Command> requestStop() {
       stopRequested = true;
       return Behaviors.same();
+    }
+
+    /**
+     * How long a rank may take to finish a step, or to answer while in one: a multiple
+     * of the slowest recent step, and at least {@code bagpipe.elastic.first-step-deadline}
+     * until the ring committed its first step (its connections are new, a joining
+     * worker's first bags warm it up).
+     */
+    private Duration rankDeadline() {
+      Duration d = setup.elastic().deadline(slowestStepNanos);
+      Duration first = setup.elastic().firstStepDeadline();
+      return warm || d.compareTo(first) >= 0 ? d : first;
     }
 
     /** Sets the one deadline of the phase (replacing any other); returns its serial. */

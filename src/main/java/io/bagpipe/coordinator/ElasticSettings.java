@@ -12,8 +12,11 @@ import java.time.Duration;
  *     validation batch, or to confirm it left a broken ring) before it names and evicts it
  * @param deadlineFactor a deadline is this many times the slowest recent step, at least the floor
  * @param deadlineCap longest any deadline gets, whatever the recent steps took
+ * @param firstStepDeadline the least a new ring's first step is given
+ * @param rejoinTimeout how long a run with fewer than {@code minWorkers} left waits for workers to join
  */
-public record ElasticSettings(int minWorkers, Duration deadlineFloor, double deadlineFactor, Duration deadlineCap) {
+public record ElasticSettings(int minWorkers, Duration deadlineFloor, double deadlineFactor, Duration deadlineCap,
+    Duration firstStepDeadline, Duration rejoinTimeout) {
 
   private static final String KEY = "bagpipe.elastic.";
 
@@ -31,12 +34,19 @@ public record ElasticSettings(int minWorkers, Duration deadlineFloor, double dea
       throw new IllegalArgumentException(KEY + "deadline-cap (" + deadlineCap + ") must not be below deadline-floor ("
           + deadlineFloor + ")");
     }
+    if (firstStepDeadline.compareTo(deadlineFloor) < 0 || firstStepDeadline.compareTo(deadlineCap) > 0) {
+      throw new IllegalArgumentException(KEY + "first-step-deadline (" + firstStepDeadline + ") must lie between"
+          + " deadline-floor (" + deadlineFloor + ") and deadline-cap (" + deadlineCap + ")");
+    }
+    if (rejoinTimeout.isNegative()) {
+      throw new IllegalArgumentException(KEY + "rejoin-timeout must not be negative, got " + rejoinTimeout);
+    }
   }
 
   public static ElasticSettings fromConfig(Config c) {
     try {
       return new ElasticSettings(c.getInt("min-workers"), c.getDuration("deadline-floor"), c.getDouble("deadline-factor"),
-          c.getDuration("deadline-cap"));
+          c.getDuration("deadline-cap"), c.getDuration("first-step-deadline"), c.getDuration("rejoin-timeout"));
     } catch (ConfigException e) {
       throw new IllegalArgumentException("bagpipe.elastic: " + e.getMessage(), e);
     }

@@ -15,6 +15,12 @@ public sealed interface FailureDecision {
    */
   record Regroup(String report) implements FailureDecision {}
 
+  /**
+   * Too few workers are left to go on: wait, idle, for workers to join, and end the
+   * run if none come in time; {@code report} says why.
+   */
+  record Pause(String report) implements FailureDecision {}
+
   /** End the run; {@code reason} tells the user what happened and what to do. */
   record Abort(String reason) implements FailureDecision {}
 }

@@ -12,8 +12,9 @@ import java.util.TreeMap;
  *       image) is skipped and reported: one bad slide must not end a week-long run.
  *   <li>A lost rank (its actor or node stopped, the gradient ring broke, it missed a
  *       deadline) makes the Coordinator regroup: the step in flight is dropped on every
- *       rank and the survivors go on in a new ring, as long as at least
- *       {@code bagpipe.elastic.min-workers} of them are left.
+ *       rank and the survivors go on in a new ring. With fewer than
+ *       {@code bagpipe.elastic.min-workers} left the run pauses until workers join
+ *       (up to {@code bagpipe.elastic.rejoin-timeout}); with none left it ends.
  *   <li>Survivors that applied different steps (a rank died inside the last exchange
  *       of a step, after some ranks had the average and before others did) cannot go
  *       on together yet: the run ends and resumes from its newest checkpoint.
@@ -38,12 +39,16 @@ public final class FailurePolicy {
 
   /**
    * After a loss, {@code survivors} (workers by rank) are left of the ring and
-   * {@code lost} (likewise) are gone: go on, or end the run below the floor.
+   * {@code lost} (likewise) are gone: go on, or pause for joiners below the floor.
    */
   public static FailureDecision survivors(Map<Integer, String> survivors, Map<Integer, String> lost, ElasticSettings e) {
+    if (survivors.isEmpty()) {
+      return new FailureDecision.Abort("every worker was lost (" + describe(lost) + "), so no live replica is left"
+          + RESUME);
+    }
     if (survivors.size() < e.minWorkers()) {
-      return new FailureDecision.Abort(survivors.size() + " worker(s) left after losing " + describe(lost)
-          + ", fewer than bagpipe.elastic.min-workers = " + e.minWorkers() + RESUME);
+      return new FailureDecision.Pause(survivors.size() + " worker(s) left after losing " + describe(lost)
+          + ", fewer than bagpipe.elastic.min-workers = " + e.minWorkers());
     }
     return new FailureDecision.Regroup("going on with " + survivors.size() + " worker(s) after losing " + describe(lost));
   }

@@ -141,6 +141,18 @@ public final class TrainableParameters {
     return array(i).getGradient();
   }
 
+  /** Whether every parameter has a gradient tensor (PyTorch makes them at the first backward pass). */
+  public boolean hasGradients() {
+    for (int i = 0; i < parameters.size(); i++) {
+      try (PtNDArray g = JniUtils.getGradient((PtNDArray) array(i))) {
+        if (g == null) {
+          return false;
+        }
+      }
+    }
+    return true;
+  }
+
   private NDArray existingGradient(int i) {
     PtNDArray g = JniUtils.getGradient((PtNDArray) array(i));
     if (g == null) {

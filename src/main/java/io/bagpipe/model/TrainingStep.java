@@ -123,9 +123,37 @@ public final class TrainingStep implements AutoCloseable {
     parameters.readGradients(flat);
   }
 
-  /** Replaces the accumulated gradient with {@code flat}, e.g. the average over all replicas. */
+  /**
+   * Replaces the accumulated gradient with {@code flat}, e.g. the average over all
+   * replicas. A replica that has not trained a bag yet (a worker that joined a running
+   * run and had no bag in its first steps) has no gradient tensors: a backward pass
+   * of zero makes them first.
+   */
   public void writeGradient(float[] flat) {
+    if (!parameters.hasGradients()) {
+      makeGradients();
+    }
     parameters.writeGradients(flat);
+  }
+
+  private void makeGradients() {
+    boolean gradMode = JniUtils.isGradMode();
+    try (NDManager scope = parameters.array(0).getManager().newSubManager()) {
+      JniUtils.setGradMode(true);
+      NDArray zero = null;
+      for (int i = 0; i < parameters.count(); i++) {
+        NDArray term = parameters.array(i).sum();
+        term.attach(scope);
+        NDArray scaled = term.mul(0f);
+        scaled.attach(scope);
+        zero = zero == null ? scaled : zero.add(scaled);
+        zero.attach(scope);
+      }
+      NDArray seed = scope.ones(zero.getShape(), zero.getDataType(), zero.getDevice());
+      JniUtils.backward((PtNDArray) zero, (PtNDArray) seed, false, false);
+    } finally {
+      JniUtils.setGradMode(gradMode);
+    }
   }
 
   /** Applies the optimizer to the current gradients, then zeroes them for the next step. */

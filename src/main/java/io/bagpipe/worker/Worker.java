@@ -6,6 +6,7 @@ import io.bagpipe.allreduce.RingBrokenException;
 import io.bagpipe.bag.BagRef;
 import io.bagpipe.checkpoint.Checkpoint;
 import io.bagpipe.checkpoint.CheckpointStore;
+import io.bagpipe.checkpoint.CheckpointStream;
 import io.bagpipe.checkpoint.RunState;
 import io.bagpipe.coordinator.Coordinator;
 import io.bagpipe.loader.DecodedBag;
@@ -56,7 +57,8 @@ public final class Worker {
 
   /** Messages a worker accepts. */
   public sealed interface Command extends BagpipeMessage
-      permits Introduce, JoinRing, TrainStep, Evaluate, SaveCheckpoint, LeaveRing, Stop, BagArrived, ReduceDone {}
+      permits Introduce, JoinRing, TrainStep, Evaluate, SaveCheckpoint, LeaveRing, SendState, ReceiveState, Stop,
+          BagArrived, ReduceDone, StateWritten, StateRead {}
 
   /**
    * Say who you are: sent by the Coordinator to a worker it found through the
@@ -67,11 +69,12 @@ public final class Worker {
 
   /**
    * Take {@code rank} in ring {@code generation}, whose ranks' data addresses are
-   * {@code addresses} (rank order). Answered by {@link Coordinator.RingJoined}; the
-   * worker trains only in the ring it last joined.
+   * {@code addresses} (rank order); the run has committed {@code committedSteps}
+   * global steps, all of which this replica holds. Answered by
+   * {@link Coordinator.RingJoined}; the worker trains only in the ring it last joined.
    */
-  public record JoinRing(long generation, int rank, List<String> addresses, ActorRef<Coordinator.Command> replyTo)
-      implements Command {
+  public record JoinRing(long generation, int rank, List<String> addresses, long committedSteps,
+      ActorRef<Coordinator.Command> replyTo) implements Command {
     public JoinRing {
       addresses = List.copyOf(addresses);
     }
@@ -116,6 +119,20 @@ public final class Worker {
    */
   public record LeaveRing(long generation, ActorRef<Coordinator.Command> replyTo) implements Command {}
 
+  /**
+   * Send this replica's parameters and optimizer state, with run position
+   * {@code state}, as bulk transfer {@code transfer} to the worker whose data address
+   * is {@code to} (a worker joining the run). Answered by {@link Coordinator.StateSent}.
+   */
+  public record SendState(long transfer, String to, RunState state, ActorRef<Coordinator.Command> replyTo)
+      implements Command {}
+
+  /**
+   * Take parameters and optimizer state from bulk transfer {@code transfer}, sent by a
+   * live peer: this worker joins a running run. Answered by {@link Coordinator.Healed}.
+   */
+  public record ReceiveState(long transfer, ActorRef<Coordinator.Command> replyTo) implements Command {}
+
   /** Release the replica and stop. */
   public enum Stop implements Command {
     INSTANCE
@@ -125,6 +142,10 @@ public final class Worker {
 
   private record ReduceDone(long generation, long round, AllReduce.Reduced reduced, Throwable failure)
       implements Command, NodeLocal {}
+
+  private record StateWritten(SendState order, long digest, Throwable failure) implements Command, NodeLocal {}
+
+  private record StateRead(ReceiveState order, Checkpoint state, Throwable failure) implements Command, NodeLocal {}
 
   /**
    * A worker on {@code device} that registers itself under {@code key} with the
@@ -207,6 +228,10 @@ public final class Worker {
           .onMessage(Evaluate.class, this::order)
           .onMessage(SaveCheckpoint.class, this::saveCheckpoint)
           .onMessage(LeaveRing.class, this::leaveRing)
+          .onMessage(SendState.class, this::sendState)
+          .onMessage(ReceiveState.class, this::receiveState)
+          .onMessage(StateWritten.class, this::stateWritten)
+          .onMessage(StateRead.class, this::stateRead)
           .onMessage(BagArrived.class, m -> {
             arrive(m);
             return Behaviors.same();
@@ -250,6 +275,10 @@ public final class Worker {
           .onMessage(SaveCheckpoint.class, this::saveCheckpoint)
           .onMessage(Introduce.class, this::refuse)
           .onMessage(JoinRing.class, this::refuse)
+          .onMessage(SendState.class, this::refuse)
+          .onMessage(ReceiveState.class, this::refuse)
+          .onMessage(StateWritten.class, this::stateWritten)
+          .onMessage(StateRead.class, this::refuse)
           .onMessageEquals(Stop.INSTANCE, this::stop)
           .onSignal(PostStop.class, s -> cleanup())
           .build();
@@ -270,6 +299,7 @@ public final class Worker {
     private Behavior<Command> joinRing(JoinRing m) {
       rank = m.rank();
       generation = m.generation();
+      appliedGlobalStep = m.committedSteps() - 1;
       allReduce = allReduceFactory.join(m.generation(), m.rank(), m.addresses());
       m.replyTo().tell(new Coordinator.RingJoined(m.generation(), m.rank()));
       return Behaviors.same();
@@ -470,6 +500,51 @@ public final class Worker {
       if (l instanceof LoaderPool.BagLoaded(DecodedBag d)) {
         d.release();
       }
+    }
+
+    // ---------------------------------------------------------------- healing
+
+    /** Snapshots the replica here, on the worker's thread, and streams it to the joiner on a thread of the transfer. */
+    private Behavior<Command> sendState(SendState m) {
+      Checkpoint c = new Checkpoint(m.state(), replica.parameters(), replica.optimizerState());
+      long digest = replica.parameterDigest();
+      ctx.pipeToSelf(allReduceFactory.send(m.to(), m.transfer(), out -> CheckpointStream.write(c, out)),
+          (ok, e) -> new StateWritten(m, digest, e));
+      return Behaviors.same();
+    }
+
+    private Behavior<Command> stateWritten(StateWritten m) {
+      m.order().replyTo().tell(new Coordinator.StateSent(rank, m.order().transfer(), m.digest(),
+          m.failure() == null ? "" : "cannot send the state to " + m.order().to() + ": " + cause(m.failure())));
+      return Behaviors.same();
+    }
+
+    private Behavior<Command> receiveState(ReceiveState m) {
+      ctx.pipeToSelf(allReduceFactory.receive(m.transfer(),
+          in -> CheckpointStream.read(in, "the state of transfer " + m.transfer())), (c, e) -> new StateRead(m, c, e));
+      return Behaviors.same();
+    }
+
+    private Behavior<Command> stateRead(StateRead m) {
+      String error = "";
+      long digest = 0;
+      if (m.failure() != null) {
+        error = "cannot receive the state: " + cause(m.failure());
+      } else {
+        try {
+          replica.load(m.state().parameters(), m.state().optimizerState());
+          digest = replica.parameterDigest();
+        } catch (RuntimeException e) {
+          error = "cannot load the state received: " + e.getMessage();
+        }
+      }
+      m.order().replyTo().tell(new Coordinator.Healed(m.order().transfer(), digest, error, ctx.getSelf()));
+      return Behaviors.same();
+    }
+
+    private static String cause(Throwable t) {
+      Throwable c = t instanceof java.util.concurrent.CompletionException && t.getCause() != null ? t.getCause() : t;
+      return c.getMessage() == null ? c.toString() : c.getMessage();
     }
 
     // ---------------------------------------------------------------- other

@@ -107,6 +107,46 @@ class ElasticRunTest {
     }
   }
 
+  @Test
+  void aNodeStartedLaterJoinsTheRunHealedFromALivePeer() throws Exception {
+    Path run = dir.resolve("joiner");
+    String[] common = {"bagpipe.train.epochs=" + EPOCHS, "bagpipe.plan.bag-num=16", "bagpipe.cluster.port=0",
+        "bagpipe.cluster.min-workers=2", "bagpipe.cluster.system-name=bagpipe-joiner", "bagpipe.allreduce.timeout=20s"};
+    BagpipeRun first = Bagpipe.startNode(TrainingFixtures.config(data, run, common));
+    List<String> joining = new ArrayList<>(List.of(common));
+    joining.add("bagpipe.cluster.seed-nodes=[\"" + first.nodeAddress().orElseThrow() + "\"]");
+    String[] j = joining.toArray(String[]::new);
+    BagpipeRun second = Bagpipe.startNode(TrainingFixtures.config(data, run, j));
+    RunTest.Recorder events = new RunTest.Recorder();
+    first.events().subscribe(events);
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+    while (events.of(RunEvent.StepCompleted.class).stream().noneMatch(s -> s.epoch() == 1 && s.step() >= 2)) {
+      assertTrue(System.nanoTime() < deadline, "the 2-node run reached step 2 of epoch 2");
+      Thread.sleep(20);
+    }
+    BagpipeRun third = Bagpipe.startNode(TrainingFixtures.config(data, run, j));
+
+    RunResult r = first.result().toCompletableFuture().get(2, TimeUnit.MINUTES);
+    second.result().toCompletableFuture().get(1, TimeUnit.MINUTES);
+    third.result().toCompletableFuture().get(1, TimeUnit.MINUTES);
+    events.await();
+    assertEquals(EPOCHS, r.epochsCompleted());
+    List<RunEvent.RingReformed> reformed = events.of(RunEvent.RingReformed.class);
+    assertEquals(1, reformed.size(), "one new ring: " + reformed);
+    assertEquals(3, reformed.getFirst().workers());
+    assertTrue(reformed.getFirst().reason().contains("healed 1 joining worker"), reformed.getFirst().reason());
+    List<EpochRecord> records = events.of(RunEvent.EpochCompleted.class).stream().map(RunEvent.EpochCompleted::record)
+        .toList();
+    long joined = 0;
+    for (EpochRecord e : records) {
+      assertBalanced(e, 90, 30);
+      joined += ((Number) e.extras().get("workers_joined")).longValue();
+    }
+    assertEquals(1, joined);
+    // The Coordinator compared all three replicas' digests at each validation after the join.
+    assertEquals(3, ((Number) records.getLast().extras().get("workers")).intValue());
+  }
+
   /** Replicas that crash their worker once, on the first time any of them trains bag {@code key}. */
   static ReplicaFactory crashingOnce(ReplicaFactory real, long key, AtomicBoolean crashed) {
     return device -> {

@@ -10,7 +10,9 @@ import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -19,44 +21,78 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * A node process of a {@code bagpipe launch --nodes 3} run that does not hold the
- * Coordinator is killed with SIGKILL mid-epoch: the two others regroup and finish
- * every epoch, each epoch's ledger shows every training bag trained once and every
- * validation bag scored once, and the launch ends with success, saying which node
- * was killed.
+ * Real node processes of a {@code bagpipe launch --nodes 3} run, and a node that does
+ * not hold the Coordinator killed with SIGKILL (or stopped with SIGSTOP) mid-epoch:
+ * the others regroup and finish every epoch, each epoch's ledger shows every training
+ * bag trained once and every validation bag scored once, and the launch ends with
+ * success, saying which node was killed.
  */
 @Timeout(300)
 class LaunchKillTest {
 
   @TempDir Path dir;
 
-  private static final Pattern NUMBER = Pattern.compile("\"(ledger_[a-z_]+|workers_lost)\":(\\d+)");
+  private static final Pattern NUMBER = Pattern.compile("\"(ledger_[a-z_]+|workers_lost|workers_joined)\":(\\d+)");
+
+  /** {@code launch --nodes 3} on the fixture data for {@code epochs} epochs, with {@code more} arguments. */
+  private Process launch(Path data, Path runDir, int epochs, String... more) throws IOException {
+    List<String> cmd = LaunchTest.launchNodes(3);
+    cmd.addAll(List.of(more));
+    for (String s : List.of("bagpipe.data.dir=" + data, "bagpipe.train.run-dir=" + runDir,
+        "bagpipe.train.epochs=" + epochs, "bagpipe.plan.patch-size=" + TrainingFixtures.PATCH,
+        "bagpipe.plan.bag-size=4", "bagpipe.plan.bag-num=8", "bagpipe.plan.folds.k=4",
+        "bagpipe.plan.folds.train=123", "bagpipe.plan.folds.val=4")) {
+      cmd.addAll(List.of("--set", s));
+    }
+    return new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true).start();
+  }
+
+  /** Waits until the run recorded its first epoch, then a moment more, into the next epoch's steps. */
+  private static void awaitFirstEpoch(Process p, Path runDir, ByteArrayOutputStream output) throws Exception {
+    Path metrics = runDir.resolve("metrics.jsonl");
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(150);
+    while (!(Files.exists(metrics) && !Files.readAllLines(metrics).isEmpty())) {
+      assertTrue(p.isAlive(), "launch ended early:\n" + output);
+      assertTrue(System.nanoTime() < deadline, "no epoch in time:\n" + output);
+      Thread.sleep(50);
+    }
+    Thread.sleep(400);
+  }
+
+  /** Every epoch once in metrics.jsonl, each with a balanced ledger; returns the ledger counts summed over epochs. */
+  private static Map<String, Long> ledgers(Path runDir, int epochs) throws IOException {
+    List<String> lines = Files.readAllLines(runDir.resolve("metrics.jsonl"));
+    assertEquals(epochs, lines.size(), "each epoch recorded once:\n" + String.join("\n", lines));
+    Map<String, Long> sum = new HashMap<>();
+    for (String line : lines) {
+      Map<String, Long> n = new HashMap<>();
+      Matcher m = NUMBER.matcher(line);
+      while (m.find()) {
+        n.put(m.group(1), Long.parseLong(m.group(2)));
+      }
+      assertEquals(48L, n.get("ledger_bags_planned"), line);
+      assertEquals(48L, n.get("ledger_bags_committed"), "every training bag in one committed step: " + line);
+      assertEquals(16L, n.get("ledger_val_scored"), "every validation bag scored once: " + line);
+      n.forEach((k, v) -> sum.merge(k, v, Long::sum));
+    }
+    return sum;
+  }
+
+  private static ProcessHandle aNodeButNodeZero(Process p) {
+    return p.children().filter(LaunchKillTest::isNotNodeZero).findFirst()
+        .orElseThrow(() -> new AssertionError("no node but node 0 among " + p.children().toList()));
+  }
 
   @Test
   void aKilledNodeIsLeftBehindAndTheOthersFinishTheRun() throws Exception {
     Path data = TrainingFixtures.dataSet(dir.resolve("data"), 8);
     Path runDir = dir.resolve("run");
-    List<String> cmd = LaunchTest.launchNodes(3);
-    for (String s : List.of("bagpipe.data.dir=" + data, "bagpipe.train.run-dir=" + runDir, "bagpipe.train.epochs=3",
-        "bagpipe.plan.patch-size=" + TrainingFixtures.PATCH, "bagpipe.plan.bag-size=4", "bagpipe.plan.bag-num=8",
-        "bagpipe.plan.folds.k=4", "bagpipe.plan.folds.train=123", "bagpipe.plan.folds.val=4")) {
-      cmd.addAll(List.of("--set", s));
-    }
-    Process p = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true).start();
+    Process p = launch(data, runDir, 3);
     ByteArrayOutputStream output = new ByteArrayOutputStream();
     Thread pump = Thread.ofVirtual().start(() -> copy(p.getInputStream(), output));
     try {
-      Path metrics = runDir.resolve("metrics.jsonl");
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(150);
-      while (!(Files.exists(metrics) && !Files.readAllLines(metrics).isEmpty())) {
-        assertTrue(p.isAlive(), "launch ended early:\n" + output);
-        assertTrue(System.nanoTime() < deadline, "no epoch in time:\n" + output);
-        Thread.sleep(50);
-      }
-      Thread.sleep(400); // into the next epoch's training steps
-      ProcessHandle node = p.children().filter(LaunchKillTest::isNotNodeZero).findFirst()
-          .orElseThrow(() -> new AssertionError("no node but node 0 among " + p.children().toList()));
-      node.destroyForcibly();
+      awaitFirstEpoch(p, runDir, output);
+      aNodeButNodeZero(p).destroyForcibly();
       assertTrue(p.waitFor(3, TimeUnit.MINUTES), "the other nodes finished the run:\n" + output);
     } finally {
       p.descendants().forEach(ProcessHandle::destroyForcibly);
@@ -68,21 +104,81 @@ class LaunchKillTest {
     assertTrue(out.contains("was killed (signal 9)"), out);
     assertTrue(out.contains("ring generation 2 formed with 2 worker(s)"), out);
     assertTrue(out.contains("done: 3 epoch(s)"), out);
-    List<String> lines = Files.readAllLines(runDir.resolve("metrics.jsonl"));
-    assertEquals(3, lines.size(), "each epoch recorded once:\n" + String.join("\n", lines));
-    long lost = 0;
-    for (String line : lines) {
-      java.util.Map<String, Long> n = new java.util.HashMap<>();
-      Matcher m = NUMBER.matcher(line);
-      while (m.find()) {
-        n.put(m.group(1), Long.parseLong(m.group(2)));
-      }
-      assertEquals(48L, n.get("ledger_bags_planned"), line);
-      assertEquals(48L, n.get("ledger_bags_committed"), "every training bag in one committed step: " + line);
-      assertEquals(16L, n.get("ledger_val_scored"), "every validation bag scored once: " + line);
-      lost += n.get("workers_lost");
+    assertEquals(1L, ledgers(runDir, 3).get("workers_lost"));
+  }
+
+  /**
+   * With {@code --restarts 1} the launcher starts the killed node again; it joins the
+   * running run and is healed from a live node over the data channel (no checkpoint
+   * read), and the run ends with three workers.
+   */
+  @Test
+  void aKilledNodeStartedAgainJoinsHealedFromALiveNode() throws Exception {
+    Path data = TrainingFixtures.dataSet(dir.resolve("data"), 8);
+    Path runDir = dir.resolve("run");
+    // Enough epochs (about a second each) for the node started again to load and join.
+    Process p = launch(data, runDir, 25, "--restarts", "1");
+    ByteArrayOutputStream output = new ByteArrayOutputStream();
+    Thread pump = Thread.ofVirtual().start(() -> copy(p.getInputStream(), output));
+    try {
+      awaitFirstEpoch(p, runDir, output);
+      aNodeButNodeZero(p).destroyForcibly();
+      assertTrue(p.waitFor(3, TimeUnit.MINUTES), "the run finished:\n" + output);
+    } finally {
+      p.descendants().forEach(ProcessHandle::destroyForcibly);
+      p.destroyForcibly();
     }
-    assertEquals(1, lost, String.join("\n", lines));
+    pump.join();
+    String out = output.toString(StandardCharsets.UTF_8);
+    assertEquals(0, p.exitValue(), out);
+    assertTrue(out.contains("starting it again (0 restart(s) left)"), out);
+    assertTrue(out.contains("healed 1 joining worker(s) from rank 0"), out);
+    Map<String, Long> sum = ledgers(runDir, 25);
+    assertEquals(1L, sum.get("workers_lost"), sum.toString());
+    assertEquals(1L, sum.get("workers_joined"), sum.toString());
+    String last = Files.readAllLines(runDir.resolve("metrics.jsonl")).getLast();
+    assertTrue(last.contains("\"workers\":3"), "the last epoch trained on three workers: " + last);
+  }
+
+  /**
+   * A node that hangs (SIGSTOP: alive, silent) misses its step's deadline: the
+   * Coordinator names its rank, evicts it, and the others finish the run.
+   */
+  @Test
+  void aHungNodeIsNamedAndEvicted() throws Exception {
+    Path data = TrainingFixtures.dataSet(dir.resolve("data"), 8);
+    Path runDir = dir.resolve("run");
+    Process p = launch(data, runDir, 3);
+    ByteArrayOutputStream output = new ByteArrayOutputStream();
+    Thread pump = Thread.ofVirtual().start(() -> copy(p.getInputStream(), output));
+    ProcessHandle hung = null;
+    try {
+      awaitFirstEpoch(p, runDir, output);
+      hung = aNodeButNodeZero(p);
+      signal("STOP", hung);
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(150);
+      while (!output.toString(StandardCharsets.UTF_8).contains("done: 3 epoch(s)")) {
+        assertTrue(System.nanoTime() < deadline, "the others finished the run:\n" + output);
+        assertTrue(p.isAlive(), "launch ended early:\n" + output);
+        Thread.sleep(100);
+      }
+      hung.destroyForcibly(); // still stopped; its launch waits for it
+      signal("CONT", hung);
+      assertTrue(p.waitFor(1, TimeUnit.MINUTES), "launch ended:\n" + output);
+    } finally {
+      p.descendants().forEach(ProcessHandle::destroyForcibly);
+      p.destroyForcibly();
+    }
+    pump.join();
+    String out = output.toString(StandardCharsets.UTF_8);
+    assertEquals(0, p.exitValue(), out);
+    assertTrue(out.contains("ring generation 2 formed with 2 worker(s)"), out);
+    assertEquals(1L, ledgers(runDir, 3).get("workers_lost"));
+  }
+
+  private static void signal(String name, ProcessHandle h) throws Exception {
+    Process kill = new ProcessBuilder("kill", "-" + name, Long.toString(h.pid())).inheritIO().start();
+    assertEquals(0, kill.waitFor(), "kill -" + name + " " + h.pid());
   }
 
   /** Nodes other than node 0 are started with {@code --no-progress} (their arguments, from /proc on Linux). */

@@ -120,6 +120,35 @@ class TrainingStepTest {
     }
   }
 
+  /**
+   * A replica that never trained a bag (a worker that joined a running run and got no
+   * bag in its first step) still applies the average, exactly as one that did, and
+   * leaves no arrays behind.
+   */
+  @Test
+  void aReplicaWithNoBackwardPassYetAppliesTheAverage() {
+    OptimizerSettings plain = new OptimizerSettings(OptimizerKind.SGD, 0.1, 0, 0, 0.9, 0.999, 1e-8);
+    try (NDManager manager = NDManager.newBaseManager();
+        TrainingStep step = new TrainingStep(model(manager), plain)) {
+      int n = step.gradientSize();
+      float[] w0 = new float[n];
+      step.parameters().readValues(w0);
+      int arrays = manager.getManagedArrays().size();
+      float[] average = new float[n];
+      for (int i = 0; i < n; i++) {
+        average[i] = (i % 7 - 3) * 0.01f;
+      }
+      step.writeGradient(average);
+      step.applyOptimizer();
+      float[] w1 = new float[n];
+      step.parameters().readValues(w1);
+      for (int i = 0; i < n; i++) {
+        assertEquals(w0[i] - 0.1f * average[i], w1[i], 1e-7f, "parameter " + i);
+      }
+      assertEquals(arrays, manager.getManagedArrays().size(), "arrays leaked into the model's manager");
+    }
+  }
+
   @Test
   void stepsLeaveNoArraysBehind() {
     try (NDManager modelManager = NDManager.newBaseManager();

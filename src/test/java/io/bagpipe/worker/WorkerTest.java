@@ -112,7 +112,7 @@ class WorkerTest {
     worker.tell(new Worker.Introduce(coordinator.getRef()));
     Coordinator.WorkerReady ready = coordinator.expectMessageClass(Coordinator.WorkerReady.class);
     assertEquals("cpu", ready.device());
-    worker.tell(new Worker.JoinRing(1, 0, List.of(ready.address()), coordinator.getRef()));
+    worker.tell(new Worker.JoinRing(1, 0, List.of(ready.address()), 0, coordinator.getRef()));
     assertEquals(new Coordinator.RingJoined(1, 0), coordinator.expectMessageClass(Coordinator.RingJoined.class));
     for (int s = 0; s < 5; s++) {
       worker.tell(new Worker.TrainStep(1, 0, s, s, List.of(bag(2L * s), bag(2L * s + 1)), coordinator.getRef()));
@@ -170,6 +170,16 @@ class WorkerTest {
     public void leave() {}
 
     @Override
+    public java.util.concurrent.CompletionStage<Void> send(String to, long id, TransferWriter body) {
+      return java.util.concurrent.CompletableFuture.failedFuture(new java.io.IOException("no data channel"));
+    }
+
+    @Override
+    public <T> java.util.concurrent.CompletionStage<T> receive(long id, TransferReader<T> reader) {
+      return java.util.concurrent.CompletableFuture.failedFuture(new java.io.IOException("no data channel"));
+    }
+
+    @Override
     public io.bagpipe.allreduce.AllReduce join(long generation, int rank, List<String> addresses) {
       return new io.bagpipe.allreduce.AllReduce() {
         @Override
@@ -196,7 +206,7 @@ class WorkerTest {
         loaders.getRef(), 1, dir, 2, ServiceKey.create(Worker.Command.class, "broken-ring-workers")));
     worker.tell(new Worker.Introduce(coordinator.getRef()));
     coordinator.expectMessageClass(Coordinator.WorkerReady.class);
-    worker.tell(new Worker.JoinRing(4, 0, List.of("127.0.0.1:1", "127.0.0.1:2"), coordinator.getRef()));
+    worker.tell(new Worker.JoinRing(4, 0, List.of("127.0.0.1:1", "127.0.0.1:2"), 0, coordinator.getRef()));
     coordinator.expectMessageClass(Coordinator.RingJoined.class);
     worker.tell(new Worker.TrainStep(4, 3, 7, 70, List.of(bag(0)), coordinator.getRef()));
     worker.tell(new Worker.TrainStep(4, 3, 8, 71, List.of(bag(1)), coordinator.getRef()));
@@ -233,7 +243,7 @@ class WorkerTest {
     CountingReplica replica = new CountingReplica();
     ActorRef<Worker.Command> worker = kit.spawn(Worker.create("cpu", () -> replica, new LocalRing().worker(),
         loaders.getRef(), 3, dir, 2, ServiceKey.create(Worker.Command.class, "leaving-workers")));
-    worker.tell(new Worker.JoinRing(1, 0, List.of("local"), coordinator.getRef()));
+    worker.tell(new Worker.JoinRing(1, 0, List.of("local"), 10, coordinator.getRef()));
     coordinator.expectMessageClass(Coordinator.RingJoined.class);
     BagBuffers buffers = new BagBuffers(8);
     worker.tell(new Worker.TrainStep(1, 0, 0, 10, List.of(bag(0)), coordinator.getRef()));
@@ -263,7 +273,7 @@ class WorkerTest {
     loaders.expectNoMessage(Duration.ofMillis(200));
     coordinator.expectNoMessage(Duration.ofMillis(100));
 
-    worker.tell(new Worker.JoinRing(2, 0, List.of("local"), coordinator.getRef()));
+    worker.tell(new Worker.JoinRing(2, 0, List.of("local"), 11, coordinator.getRef()));
     coordinator.expectMessageClass(Coordinator.RingJoined.class);
     worker.tell(new Worker.TrainStep(2, 0, 1, 11, List.of(bag(1), bag(2)), coordinator.getRef()));
     for (int i = 0; i < 2; i++) {
