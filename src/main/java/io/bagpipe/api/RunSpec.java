@@ -29,7 +29,17 @@ record RunSpec(SlideSettings slide, LoaderSettings loader, WorkerSettings worker
 
   Coordinator.Setup coordinatorSetup(ActorRef<RunEvent> events) {
     return new Coordinator.Setup(train, plan, elastic, data, classes, start, checkpoint.bestMode() == BestMode.MAX, metrics, events,
-        workersKey());
+        workersKey(), this::newestCheckpoint);
+  }
+
+  /** The run state of the newest good checkpoint in the run directory, if any. */
+  java.util.Optional<RunState> newestCheckpoint() {
+    try {
+      return io.bagpipe.checkpoint.CheckpointStore.open(checkpoint, train.runDir()).loadLatest()
+          .map(io.bagpipe.checkpoint.Checkpoint::state);
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException("cannot read checkpoints in " + checkpointDir(), e);
+    }
   }
 
   /** The run's workers register under this key; it names the run directory, the same on every node. */

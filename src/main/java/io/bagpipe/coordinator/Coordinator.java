@@ -70,9 +70,18 @@ public final class Coordinator {
 
   /**
    * A worker found through the Receptionist answered {@link Worker.Introduce}: its
-   * device and the data address its peers reach its all-reduce at.
+   * device, the data address its peers reach its all-reduce at, and where its replica
+   * stands (a Coordinator that took over from a lost one goes on from there).
    */
-  public record WorkerReady(String device, String address, ActorRef<Worker.Command> worker) implements Command {}
+  public record WorkerReady(String device, String address, ActorRef<Worker.Command> worker, Applied applied)
+      implements Command {}
+
+  /**
+   * Where a replica stands: the ring generation it last joined (0: none), the global
+   * step it applied last and that step's epoch and step (all -1 when it applied none
+   * since its worker started).
+   */
+  public record Applied(long generation, long globalStep, int epoch, int step) {}
 
   /** A worker took its rank in ring {@code generation}. */
   public record RingJoined(long generation, int rank) implements Command {}
@@ -104,10 +113,10 @@ public final class Coordinator {
 
   /**
    * A worker left ring {@code generation} as told ({@link Worker.LeaveRing}): it
-   * dropped what it had not applied, and {@code appliedGlobalStep} is the global step
-   * its replica applied last (-1 when none since it started).
+   * dropped what it had not applied, and {@code applied} says where its replica stands.
    */
-  public record RingLeft(int rank, long generation, long appliedGlobalStep) implements Command {}
+  public record RingLeft(int rank, long generation, Applied applied, ActorRef<Worker.Command> worker)
+      implements Command {}
 
   /**
    * A worker of ring {@code generation} skipped a bag it could not get decoded, in
@@ -172,7 +181,7 @@ public final class Coordinator {
    */
   public record Setup(TrainSettings train, PlanSettings plan, ElasticSettings elastic, DataSet data, int classes,
       RunState start, boolean maximize, MetricsLog metrics, ActorRef<RunEvent> events,
-      ServiceKey<Worker.Command> workersKey) {}
+      ServiceKey<Worker.Command> workersKey, Supplier<java.util.Optional<RunState>> newestCheckpoint) {}
 
   public static Behavior<Command> create(Setup setup) {
     return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
@@ -262,6 +271,9 @@ public final class Coordinator {
         ctx.getLog().info("{} is ready and joins at the next step boundary", who(m.worker()));
         return Behaviors.same();
       }
+      if (m.applied().generation() > 0) { // it trained in a ring this Coordinator did not form
+        return takingOver();
+      }
       if (ready.size() < startWorkers) {
         return Behaviors.same();
       }
@@ -274,6 +286,132 @@ public final class Coordinator {
             setup.train().epochs(), state.epoch(), state.step(), setup.data().train().size(),
             setup.data().validation().size()));
         return startEpoch();
+      });
+    }
+
+    /**
+     * Workers that trained under another Coordinator (its node died; this one is the
+     * singleton's new incarnation): let every worker of the run introduce itself for
+     * {@code bagpipe.elastic.deadline-floor}, have each leave whatever ring it is in and
+     * say where its replica stands, and go on from there: the run position of the
+     * last step they all applied, the best value so far from the newest checkpoint.
+     * Without an agreeing live replica the run ends; its newest checkpoint stays.
+     */
+    private Behavior<Command> takingOver() {
+      long serial = deadline(setup.elastic().deadlineFloor());
+      ctx.getLog().warn("taking over a run under way: gathering its workers");
+      return Behaviors.receive(Command.class)
+          .onMessage(WorkersListed.class, this::listed)
+          .onMessage(WorkerReady.class, m -> {
+            if (!ready.containsKey(m.worker())) {
+              ready.put(m.worker(), m);
+              ctx.watchWith(m.worker(), new WorkerTerminated(m.worker()));
+            }
+            return Behaviors.same();
+          })
+          .onMessage(WorkerTerminated.class, m -> {
+            ready.remove(m.worker());
+            return Behaviors.same();
+          })
+          .onMessage(DeadlinePassed.class, m -> m.serial() != serial ? Behaviors.same() : gatherPositions())
+          .onMessageEquals(Stop.INSTANCE, () -> complete(true))
+          .onAnyMessage(m -> unexpected(m, "taking over"))
+          .build();
+    }
+
+    private Behavior<Command> gatherPositions() {
+      Map<ActorRef<Worker.Command>, Applied> positions = new HashMap<>();
+      Set<ActorRef<Worker.Command>> asked = new HashSet<>();
+      for (WorkerReady r : ready.values()) {
+        if (r.applied().generation() > 0) {
+          asked.add(r.worker());
+          r.worker().tell(new Worker.LeaveRing(r.applied().generation(), ctx.getSelf()));
+        } else {
+          waiting.add(r.worker()); // never trained: it joins, healed, at the first step boundary
+        }
+      }
+      long serial = deadline(setup.elastic().firstStepDeadline());
+      Supplier<Behavior<Command>> decide = () -> {
+        if (positions.size() < asked.size()) {
+          return Behaviors.same();
+        }
+        timers.cancel(DeadlinePassed.class);
+        return tookOver(positions);
+      };
+      return Behaviors.receive(Command.class)
+          .onMessage(WorkersListed.class, this::listed)
+          .onMessage(WorkerReady.class, m -> {
+            if (!ready.containsKey(m.worker())) {
+              ready.put(m.worker(), m);
+              ctx.watchWith(m.worker(), new WorkerTerminated(m.worker()));
+              if (m.applied().generation() > 0) {
+                asked.add(m.worker());
+                m.worker().tell(new Worker.LeaveRing(m.applied().generation(), ctx.getSelf()));
+              } else {
+                waiting.add(m.worker());
+              }
+            }
+            return Behaviors.same();
+          })
+          .onMessage(RingLeft.class, m -> {
+            if (asked.contains(m.worker())) {
+              positions.put(m.worker(), m.applied());
+            }
+            return decide.get();
+          })
+          .onMessage(WorkerTerminated.class, m -> {
+            ready.remove(m.worker());
+            asked.remove(m.worker());
+            waiting.remove(m.worker());
+            positions.remove(m.worker());
+            return decide.get();
+          })
+          .onMessage(DeadlinePassed.class, m -> {
+            if (m.serial() != serial) {
+              return Behaviors.same();
+            }
+            for (ActorRef<Worker.Command> w : List.copyOf(asked)) {
+              if (!positions.containsKey(w)) {
+                asked.remove(w);
+                ctx.getLog().warn("leaving {} out: it did not say where its replica stands", who(w));
+                ctx.unwatch(w);
+                ready.remove(w);
+                w.tell(Worker.Stop.INSTANCE);
+              }
+            }
+            return decide.get();
+          })
+          .onMessageEquals(Stop.INSTANCE, () -> complete(true))
+          .onAnyMessage(m -> unexpected(m, "taking over"))
+          .build();
+    }
+
+    private Behavior<Command> tookOver(Map<ActorRef<Worker.Command>, Applied> positions) {
+      if (positions.isEmpty()) {
+        return fail("took over a run whose workers are all gone; it can resume from its newest checkpoint"
+            + " (bagpipe.train.resume = true)");
+      }
+      Map<Integer, Long> byRank = new TreeMap<>();
+      int i = 0;
+      for (Applied a : positions.values()) {
+        byRank.put(i++, a.globalStep());
+        generation = Math.max(generation, a.generation());
+      }
+      if (FailurePolicy.applied(byRank) instanceof FailureDecision.Abort(String reason)) {
+        return fail(reason);
+      }
+      Applied at = positions.values().iterator().next();
+      RunState base = setup.newestCheckpoint().get().orElse(setup.start());
+      state = at.globalStep() < 0 ? base : base.at(at.epoch(), at.step() + 1, at.globalStep() + 1);
+      committedSteps = state.globalStep();
+      ctx.getLog().warn("took over the run at epoch {} step {} with {} worker(s)", state.epoch() + 1, state.step(),
+          positions.size());
+      List<ActorRef<Worker.Command>> members = List.copyOf(positions.keySet());
+      return joining(members, () -> {
+        setup.events().tell(new RunEvent.RingReformed(generation, ring.size(), "a new Coordinator took over the run"
+            + " at epoch " + (state.epoch() + 1) + " step " + state.step()));
+        return ring.size() < setup.elastic().minWorkers() ? pausing("the Coordinator's node", this::startEpoch)
+            : startEpoch();
       });
     }
 
@@ -379,7 +517,7 @@ public final class Coordinator {
           .onMessage(RingLeft.class, m -> {
             if (m.generation() == broken && m.rank() >= 0 && m.rank() < ring.size()
                 && !lostWorkers.contains(ring.get(m.rank()))) {
-              applied.put(ring.get(m.rank()), m.appliedGlobalStep());
+              applied.put(ring.get(m.rank()), m.applied().globalStep());
             }
             return decide.get();
           })
@@ -631,6 +769,8 @@ public final class Coordinator {
     private static final class Ledger {
       final int epoch;
       final List<Long> generations = new ArrayList<>();
+      /** The step the epoch's training began at: 0, or where a resume or a new Coordinator picked it up. */
+      int firstStep;
       long bagsPlanned;
       long bagsCommitted;
       long bagsSkipped;
@@ -659,6 +799,7 @@ public final class Coordinator {
       }
 
       void into(Map<String, Object> extras) {
+        extras.put("ledger_first_step", firstStep);
         extras.put("ledger_bags_planned", bagsPlanned);
         extras.put("ledger_bags_committed", bagsCommitted);
         extras.put("ledger_bags_skipped", bagsSkipped);
@@ -780,6 +921,7 @@ public final class Coordinator {
       committedSteps = state.globalStep();
       ledger = new Ledger(epoch, generation);
       ledger.bagsPlanned = schedule.bagCount(firstStep, schedule.steps() - firstStep);
+      ledger.firstStep = firstStep;
       current = run;
       setup.events().tell(new RunEvent.EpochStarted(epoch, schedule.steps(), firstStep, plan.size()));
       return train(run);

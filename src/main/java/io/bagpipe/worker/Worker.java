@@ -181,8 +181,10 @@ public final class Worker {
     private int rank = -1;
     private long generation;
     private AllReduce allReduce;
-    /** The global step this replica applied last, -1 when none since the worker started. */
+    /** The global step this replica applied last, -1 when none since the worker started; its epoch and step. */
     private long appliedGlobalStep = -1;
+    private int appliedEpoch = -1;
+    private int appliedStep = -1;
     private final ActorRef<LoaderPool.Command> loaders;
     private final ActorRef<LoaderPool.Loaded> loadedAdapter;
     private final int prefetch;
@@ -220,7 +222,8 @@ public final class Worker {
     Behavior<Command> idle() {
       return Behaviors.receive(Command.class)
           .onMessage(Introduce.class, m -> {
-            m.replyTo().tell(new Coordinator.WorkerReady(device, allReduceFactory.address(), ctx.getSelf()));
+            m.replyTo().tell(new Coordinator.WorkerReady(device, allReduceFactory.address(), ctx.getSelf(),
+                new Coordinator.Applied(generation, appliedGlobalStep, appliedEpoch, appliedStep)));
             return Behaviors.same();
           })
           .onMessage(JoinRing.class, this::joinRing)
@@ -431,6 +434,8 @@ public final class Worker {
         replica.discard();
       }
       appliedGlobalStep = step.globalStep();
+      appliedEpoch = step.epoch();
+      appliedStep = step.step();
       head.times.optimizer += System.nanoTime() - t1;
       step.replyTo().tell(new Coordinator.StepDone(rank, generation, step.epoch(), step.step(), head.weight, r.weight(),
           head.lossSum, head.times.snapshot()));
@@ -446,7 +451,8 @@ public final class Worker {
         allReduceFactory.leave();
         allReduce = null;
       }
-      m.replyTo().tell(new Coordinator.RingLeft(rank, m.generation(), appliedGlobalStep));
+      m.replyTo().tell(new Coordinator.RingLeft(rank, m.generation(),
+          new Coordinator.Applied(generation, appliedGlobalStep, appliedEpoch, appliedStep), ctx.getSelf()));
       return idle();
     }
 

@@ -227,7 +227,9 @@ class WorkerTest {
     worker.tell(new Worker.Introduce(coordinator.getRef()));
     coordinator.expectMessageClass(Coordinator.WorkerReady.class);
     worker.tell(new Worker.LeaveRing(4, coordinator.getRef()));
-    assertEquals(new Coordinator.RingLeft(0, 4, -1), coordinator.expectMessageClass(Coordinator.RingLeft.class));
+    Coordinator.RingLeft left = coordinator.expectMessageClass(Coordinator.RingLeft.class);
+    assertEquals(new Coordinator.Applied(4, -1, -1, -1), left.applied());
+    assertEquals(worker, left.worker());
   }
 
   /**
@@ -264,7 +266,7 @@ class WorkerTest {
       m.replyTo().tell(new LoaderPool.BagLoaded(d));
     }
     worker.tell(new Worker.LeaveRing(1, coordinator.getRef()));
-    assertEquals(new Coordinator.RingLeft(0, 1, 10), coordinator.expectMessageClass(Coordinator.RingLeft.class));
+    assertEquals(new Coordinator.Applied(1, 10, 0, 0), coordinator.expectMessageClass(Coordinator.RingLeft.class).applied());
     assertEquals(1, replica.discarded.get(), "step 1's partial gradient is dropped");
     assertEquals(1, replica.applied.get());
     DecodedBag late = LoaderTesting.decoded(asked.get(1).bag(), buffers);
