@@ -28,8 +28,8 @@ record RunSpec(SlideSettings slide, LoaderSettings loader, WorkerSettings worker
   }
 
   Coordinator.Setup coordinatorSetup(ActorRef<RunEvent> events) {
-    return new Coordinator.Setup(train, plan, elastic, data, classes, start, checkpoint.bestMode() == BestMode.MAX, metrics, events,
-        workersKey(), this::newestCheckpoint);
+    return new Coordinator.Setup(train, plan, elastic, data, classes, start, checkpoint.bestMode() == BestMode.MAX, metrics,
+        new MetricsLog(train.runDir().resolve("faults.jsonl")), events, workersKey(), this::newestCheckpoint);
   }
 
   /** The run state of the newest good checkpoint in the run directory, if any. */

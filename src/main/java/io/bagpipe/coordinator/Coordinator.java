@@ -180,7 +180,7 @@ public final class Coordinator {
    * @param maximize whether a larger {@code start.bestMetric()} is better
    */
   public record Setup(TrainSettings train, PlanSettings plan, ElasticSettings elastic, DataSet data, int classes,
-      RunState start, boolean maximize, MetricsLog metrics, ActorRef<RunEvent> events,
+      RunState start, boolean maximize, MetricsLog metrics, MetricsLog faults, ActorRef<RunEvent> events,
       ServiceKey<Worker.Command> workersKey, Supplier<java.util.Optional<RunState>> newestCheckpoint) {}
 
   public static Behavior<Command> create(Setup setup) {
@@ -215,6 +215,10 @@ public final class Coordinator {
     private long slowestStepNanos;
     /** Whether the current ring committed a step. */
     private boolean warm;
+    /** Losses, joins and take-overs not yet followed by a committed step; written to the fault log at that step. */
+    private final List<Recovery> recovering = new ArrayList<>();
+    /** When each waiting worker became ready, for the fault log. */
+    private final Map<ActorRef<Worker.Command>, Long> readyAt = new HashMap<>();
     private RunState state;
     private EpochRecord lastRecord;
     private String lastCheckpoint = "";
@@ -268,6 +272,7 @@ public final class Coordinator {
       ctx.watchWith(m.worker(), new WorkerTerminated(m.worker()));
       if (generation > 0) { // the run is under way: it joins at the next step boundary
         waiting.add(m.worker());
+        readyAt.put(m.worker(), System.currentTimeMillis());
         ctx.getLog().info("{} is ready and joins at the next step boundary", who(m.worker()));
         return Behaviors.same();
       }
@@ -300,6 +305,7 @@ public final class Coordinator {
     private Behavior<Command> takingOver() {
       long serial = deadline(setup.elastic().deadlineFloor());
       ctx.getLog().warn("taking over a run under way: gathering its workers");
+      recovering.add(new Recovery("takeover", "a new Coordinator took over the run", System.currentTimeMillis()));
       return Behaviors.receive(Command.class)
           .onMessage(WorkersListed.class, this::listed)
           .onMessage(WorkerReady.class, m -> {
@@ -441,6 +447,13 @@ public final class Coordinator {
               return Behaviors.same();
             }
             timers.cancel(DeadlinePassed.class);
+            for (Recovery r : recovering) {
+              if (r.ringMillis == 0) {
+                r.ringMillis = System.currentTimeMillis();
+                r.generation = generation;
+                r.workers = ring.size();
+              }
+            }
             return then.get();
           })
           .onMessage(WorkerTerminated.class, m -> lost(m.worker(), "stopped", "while the ring formed", then))
@@ -496,6 +509,7 @@ public final class Coordinator {
     private Behavior<Command> regrouping(String report, Set<ActorRef<Worker.Command>> gone,
         Supplier<Behavior<Command>> resume) {
       ctx.getLog().info("regrouping ring generation {}: {}", generation, report);
+      recovering.add(new Recovery("lost", report, System.currentTimeMillis()));
       Map<ActorRef<Worker.Command>, Long> applied = new HashMap<>();
       Set<ActorRef<Worker.Command>> lostWorkers = new HashSet<>(gone);
       for (ActorRef<Worker.Command> w : ring) {
@@ -607,9 +621,14 @@ public final class Coordinator {
         j.tell(new Worker.ReceiveState(id, ctx.getSelf()));
         source.tell(new Worker.SendState(id, ready.get(j).address(), at, ctx.getSelf()));
       }
+      long firstReady = joiners.values().stream().mapToLong(j -> readyAt.getOrDefault(j, System.currentTimeMillis()))
+          .min().orElse(System.currentTimeMillis());
+      joiners.values().forEach(readyAt::remove);
       waiting.clear();
       ctx.getLog().info("healing {} joining worker(s) from rank 0 at epoch {} step {}", joiners.size(), at.epoch() + 1,
           at.step());
+      Recovery join = new Recovery("joined", joiners.size() + " worker(s) healed from rank 0", firstReady);
+      join.healStartMillis = System.currentTimeMillis();
       Map<Long, Long> sent = new HashMap<>();
       Map<Long, Long> loaded = new HashMap<>();
       Set<Long> failed = new HashSet<>();
@@ -643,6 +662,8 @@ public final class Coordinator {
         if (ledger != null) {
           ledger.workersJoined += joined;
         }
+        join.healedMillis = System.currentTimeMillis();
+        recovering.add(join);
         int healed = joined;
         ctx.getLog().info("healed {} worker(s) in {} ms", healed, (System.nanoTime() - healStart) / 1_000_000);
         return joining(members, () -> {
@@ -763,6 +784,49 @@ public final class Coordinator {
       return current != null ? state.at(current.epoch, current.committed, committedSteps) : state;
     }
 
+    /**
+     * A loss, join or take-over on its way to the next committed step; wall-clock
+     * milliseconds of each stage, 0 until reached.
+     */
+    private static final class Recovery {
+      final String kind;
+      final String detail;
+      final long detectedMillis;
+      long healStartMillis;
+      long healedMillis;
+      long ringMillis;
+      long generation;
+      int workers;
+
+      Recovery(String kind, String detail, long detectedMillis) {
+        this.kind = kind;
+        this.detail = detail;
+        this.detectedMillis = detectedMillis;
+      }
+    }
+
+    /** The first step after losses, joins or a take-over committed: each goes into the fault log, one line. */
+    private void recovered(int epoch, int step) {
+      long now = System.currentTimeMillis();
+      for (Recovery r : recovering) {
+        StringBuilder b = new StringBuilder("{\"kind\":");
+        EpochRecord.string(b, r.kind).append(",\"detected_ms\":").append(r.detectedMillis);
+        if (r.healStartMillis > 0) {
+          b.append(",\"heal_start_ms\":").append(r.healStartMillis).append(",\"healed_ms\":").append(r.healedMillis);
+        }
+        b.append(",\"ring_formed_ms\":").append(r.ringMillis).append(",\"committed_ms\":").append(now)
+            .append(",\"generation\":").append(r.generation).append(",\"workers\":").append(r.workers)
+            .append(",\"epoch\":").append(epoch).append(",\"step\":").append(step).append(",\"detail\":");
+        EpochRecord.string(b, r.detail).append('}');
+        try {
+          setup.faults().appendLine(b.toString());
+        } catch (java.io.IOException e) {
+          ctx.getLog().warn("cannot append to {}: {}", setup.faults().file(), e.getMessage());
+        }
+      }
+      recovering.clear();
+    }
+
     // ------------------------------------------------------------------ ledger
 
     /** One epoch's account of its bags: every planned bag must end in a committed step or a skip. */
@@ -881,6 +945,9 @@ public final class Coordinator {
         committed++;
         committedSteps++;
         warm = true;
+        if (!recovering.isEmpty()) {
+          recovered(epoch, committed);
+        }
         long now = System.nanoTime();
         slowestStepNanos = Math.max((long) (slowestStepNanos * 0.9), now - lastCommitNanos);
         lastCommitNanos = now;

@@ -102,6 +102,8 @@ class ElasticRunTest {
       at++;
     }
     assertEquals("1-2", records.get(at).extras().get("ring_generations"), "the epoch of the loss");
+    String fault = faultLine(run, "lost");
+    assertTrue(fault.contains("\"generation\":2,\"workers\":2"), fault);
     for (EpochRecord e : records.subList(at + 1, records.size())) {
       assertEquals("2", e.extras().get("ring_generations"));
     }
@@ -143,8 +145,32 @@ class ElasticRunTest {
       joined += ((Number) e.extras().get("workers_joined")).longValue();
     }
     assertEquals(1, joined);
+    String fault = faultLine(run, "joined");
+    assertTrue(fault.contains("\"heal_start_ms\":") && fault.contains("\"workers\":3"), fault);
     // The Coordinator compared all three replicas' digests at each validation after the join.
     assertEquals(3, ((Number) records.getLast().extras().get("workers")).intValue());
+  }
+
+  /**
+   * The one line of {@code kind} in the run's fault log, its stages in order: detected,
+   * (healed,) ring formed, first step committed.
+   */
+  static String faultLine(Path run, String kind) throws java.io.IOException {
+    List<String> lines = java.nio.file.Files.readAllLines(run.resolve("faults.jsonl")).stream()
+        .filter(l -> l.startsWith("{\"kind\":\"" + kind + "\"")).toList();
+    assertEquals(1, lines.size(), lines.toString());
+    String line = lines.getFirst();
+    long detected = field(line, "detected_ms");
+    long formed = field(line, "ring_formed_ms");
+    long committed = field(line, "committed_ms");
+    assertTrue(detected > 0 && detected <= formed && formed <= committed, line);
+    return line;
+  }
+
+  static long field(String line, String name) {
+    var m = java.util.regex.Pattern.compile("\"" + name + "\":(\\d+)").matcher(line);
+    assertTrue(m.find(), name + " in " + line);
+    return Long.parseLong(m.group(1));
   }
 
   /** Replicas that crash their worker once, on the first time any of them trains bag {@code key}. */
