@@ -10,8 +10,10 @@ import io.bagpipe.bag.FoldSettings;
 import io.bagpipe.bag.PlanSettings;
 import io.bagpipe.bag.SlideEntry;
 import io.bagpipe.checkpoint.Checkpoint;
+import io.bagpipe.checkpoint.CheckpointException;
 import io.bagpipe.checkpoint.CheckpointSettings;
 import io.bagpipe.checkpoint.CheckpointStore;
+import io.bagpipe.checkpoint.Recovery;
 import io.bagpipe.checkpoint.RunState;
 import io.bagpipe.coordinator.MetricsLog;
 import io.bagpipe.coordinator.ElasticSettings;
@@ -28,7 +30,6 @@ import io.bagpipe.worker.WorkerSettings;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
-import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ForkJoinPool;
@@ -124,7 +125,13 @@ public final class Bagpipe {
         system.getWhenTerminated(), system);
   }
 
-  /** Reads and checks every setting and the data set; resumes from a checkpoint when asked. */
+  /**
+   * Reads and checks every setting and the data set; resumes from a checkpoint when asked.
+   * A resume is refused when the run directory holds checkpoints none of which can be
+   * read, or when the newest good one was written with other settings ({@link ResumeCheck})
+   * or does not fit the model; otherwise the metrics lines of the epochs it runs again
+   * are dropped ({@link MetricsLog#dropFrom}).
+   */
   static RunSpec spec(Config config) {
     return spec(config, -1, false);
   }
@@ -166,8 +173,10 @@ public final class Bagpipe {
     } catch (IOException e) {
       throw new UncheckedIOException("cannot create the run directory " + train.runDir() + " (bagpipe.train.run-dir)", e);
     }
-    RunState start = RunState.start(plan.seed(), checkpoint.bestMetric(),
-        Map.of("encoder", b.getString("model.encoder"), "pooling", b.getString("model.pooling")));
+    ResumeCheck recorded = new ResumeCheck(b.getString("model.encoder"), b.getString("model.pooling"), model.classes(),
+        plan.seed(), plan.bagsPerStep(), train.workers(), plan.patchSize());
+    RunState start = RunState.start(plan.seed(), checkpoint.bestMetric(), recorded.extras());
+    MetricsLog metrics = new MetricsLog(train.runDir().resolve("metrics.jsonl"));
     Optional<Checkpoint> resume = Optional.empty();
     if (!train.resume() && !joining) {
       try {
@@ -180,13 +189,25 @@ public final class Bagpipe {
       }
     }
     if (train.resume() && !joining) {
+      Optional<Recovery.Found> latest;
       try {
-        resume = CheckpointStore.open(checkpoint, train.runDir()).loadLatest();
+        latest = CheckpointStore.open(checkpoint, train.runDir()).latest();
+      } catch (CheckpointException e) { // says which file or folder, and what to do
+        throw new UncheckedIOException(e.getMessage(), e);
       } catch (IOException e) {
         throw new UncheckedIOException("cannot read checkpoints in " + train.runDir().resolve(checkpoint.dir()), e);
       }
-      if (resume.isPresent()) {
-        start = resume.get().state();
+      if (latest.isPresent()) {
+        // Before any actor starts: a worker could not load it, or would continue another plan.
+        recorded.check(latest.get().file(), latest.get().checkpoint(), model);
+        resume = Optional.of(latest.get().checkpoint());
+        start = recorded.resumeFrom(resume.get().state());
+        try {
+          metrics.dropFrom(start.epoch()); // lines of epochs this run trains again
+        } catch (IOException e) {
+          throw new UncheckedIOException("cannot drop the lines of epoch " + start.epoch() + " and later from "
+              + metrics.file() + " before resuming", e);
+        }
       }
     }
     Optional<Checkpoint> from = resume;
@@ -197,7 +218,7 @@ public final class Bagpipe {
       return r;
     };
     return new RunSpec(slide, loader, worker, train, ElasticSettings.fromConfig(b.getConfig("elastic")), plan, checkpoint, data, model.classes(), start, replicas,
-        new MetricsLog(train.runDir().resolve("metrics.jsonl")));
+        metrics);
   }
 
   private static int gpuCount(Config worker) {

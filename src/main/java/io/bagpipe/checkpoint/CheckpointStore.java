@@ -46,7 +46,8 @@ import org.slf4j.LoggerFactory;
  * </ol>
  * Each file also carries a CRC32C over all its bytes, so a file damaged in spite of
  * this (disk errors, a file system that lies about force) is detected on load, and
- * {@link #recover()} falls back to the previous version.
+ * {@link #recover()} falls back to the previous version; when no version is left
+ * that loads, {@link #latest()} fails rather than letting a run start from scratch.
  *
  * <p>One run writes a folder at a time. A save whose plan position is behind a
  * versioned checkpoint already in the folder is refused: that checkpoint belongs to
@@ -137,8 +138,11 @@ public final class CheckpointStore {
 
   /**
    * Finds the checkpoint to resume from: the newest versioned checkpoint that loads
-   * cleanly. Corrupt newer ones are moved aside to {@code <name>.corrupt} and listed;
-   * leftover temporary files of interrupted writes are removed and listed.
+   * cleanly. Corrupt newer ones are then moved aside to {@code <name>.corrupt} and
+   * listed. When no versioned checkpoint loads, the corrupt ones are listed but left
+   * where they are, so that every later start meets them too until someone decides
+   * what to do with them. Leftover temporary files of interrupted writes are removed
+   * and listed.
    *
    * @throws CheckpointException.Unsupported when a checkpoint has another format
    *     version: it is neither passed over nor moved, since it may be the newest work
@@ -154,18 +158,24 @@ public final class CheckpointStore {
         removed.add(p);
       }
     }
+    List<Recovery.Rejected> corrupt = new ArrayList<>();
     List<Recovery.Rejected> rejected = new ArrayList<>();
     try {
       for (Version v : versions()) {
         try {
-          return new Recovery.Found(v.file, CheckpointFile.read(v.file), rejected, removed);
+          Checkpoint c = CheckpointFile.read(v.file);
+          // An older one is good: the corrupt newer ones go aside, or the next save would refuse to pass them.
+          for (Recovery.Rejected x : corrupt) {
+            Path aside = x.file().resolveSibling(x.file().getFileName() + CORRUPT);
+            Files.move(x.file(), aside, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            rejected.add(new Recovery.Rejected(x.file(), x.reason(), aside));
+          }
+          return new Recovery.Found(v.file, c, rejected, removed);
         } catch (CheckpointException.Corrupt e) {
-          Path aside = v.file.resolveSibling(v.file.getFileName() + CORRUPT);
-          Files.move(v.file, aside, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-          rejected.add(new Recovery.Rejected(v.file, e.getMessage(), aside));
+          corrupt.add(new Recovery.Rejected(v.file, e.getMessage(), v.file));
         }
       }
-      return new Recovery.NothingFound(rejected, removed);
+      return new Recovery.NothingFound(corrupt, removed);
     } finally {
       if (!rejected.isEmpty() || !removed.isEmpty()) {
         forceDirectory();
@@ -175,25 +185,42 @@ public final class CheckpointStore {
 
   /**
    * The newest versioned checkpoint that loads cleanly, as {@link #recover()} finds
-   * it; what it passed over or removed is logged as a warning.
+   * it, with the file it was read from; empty when the folder holds no versioned
+   * checkpoint. What it passed over or removed is logged as a warning.
+   *
+   * @throws CheckpointException.NoneReadable when the folder holds versioned
+   *     checkpoints and none of them loads: starting from scratch would silently
+   *     throw the run's work away
+   * @throws CheckpointException.Unsupported as {@link #recover()}
    */
-  public Optional<Checkpoint> loadLatest() throws IOException {
+  public Optional<Recovery.Found> latest() throws IOException {
     Recovery r = recover();
-    for (Recovery.Rejected x : r.rejected()) {
-      LOG.warn("{}; moved it to {} and looked for an older checkpoint", x.reason(), x.movedTo().getFileName());
-    }
     for (Path p : r.leftoversRemoved()) {
       LOG.info("removed {}, left by a checkpoint write that was interrupted", p);
     }
     return switch (r) {
       case Recovery.Found f -> {
+        for (Recovery.Rejected x : f.rejected()) {
+          LOG.warn("{}; moved it to {} and looked for an older checkpoint", x.reason(), x.movedTo().getFileName());
+        }
         if (!f.rejected().isEmpty()) {
           LOG.warn("resuming from the older checkpoint {}", f.file());
         }
-        yield Optional.of(f.checkpoint());
+        yield Optional.of(f);
       }
+      case Recovery.NothingFound n when !n.rejected().isEmpty() ->
+          throw new CheckpointException.NoneReadable(dir, n.rejected().stream().map(Recovery.Rejected::reason).toList());
       case Recovery.NothingFound n -> Optional.empty();
     };
+  }
+
+  /**
+   * The newest versioned checkpoint that loads cleanly: {@link #latest()} without its file.
+   *
+   * @throws CheckpointException as {@link #latest()}
+   */
+  public Optional<Checkpoint> loadLatest() throws IOException {
+    return latest().map(Recovery.Found::checkpoint);
   }
 
   /**

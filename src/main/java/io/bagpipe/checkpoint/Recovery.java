@@ -37,9 +37,10 @@ public sealed interface Recovery permits Recovery.Found, Recovery.NothingFound {
   }
 
   /**
-   * No checkpoint loads cleanly (or there is none): the run starts from scratch.
+   * No checkpoint loads cleanly (or there is none). With none at all the run starts
+   * from scratch; with only corrupt ones it must not ({@link CheckpointStore#latest()}).
    *
-   * @param rejected checkpoints that were corrupt, newest first
+   * @param rejected checkpoints that were corrupt, newest first, left in place
    * @param leftoversRemoved temporary files removed
    */
   record NothingFound(List<Rejected> rejected, List<Path> leftoversRemoved) implements Recovery {
@@ -50,12 +51,13 @@ public sealed interface Recovery permits Recovery.Found, Recovery.NothingFound {
   }
 
   /**
-   * A corrupt checkpoint, moved aside (not deleted) so that it no longer counts as a
-   * version and can still be examined.
+   * A corrupt checkpoint. When an older one loads it is moved aside (not deleted), so
+   * that it no longer counts as a version and can still be examined; when none loads
+   * it stays where it is (see {@link CheckpointStore#latest()}).
    *
    * @param file where it was
    * @param reason why it was rejected, naming the file
-   * @param movedTo where it is now
+   * @param movedTo where it is now: {@code <file>.corrupt}, or {@code file} itself when left in place
    */
   record Rejected(Path file, String reason, Path movedTo) {
     public Rejected {

@@ -60,6 +60,8 @@ final class NodeCommand implements Callable<Integer> {
     ProgressPrinter printer = progress
         ? new ProgressPrinter(System.err, System.console() != null)
         : ProgressPrinter.warningsOnly(System.err);
-    return TrainCommand.follow(Bagpipe.startNode(ConfigOptions.load(configOptions.configFile, sets)), printer);
+    var config = ConfigOptions.load(configOptions.configFile, sets);
+    var stopTimeout = TrainCommand.stopTimeout(config);
+    return TrainCommand.follow(Bagpipe.startNode(TrainCommand.forCli(config)), printer, stopTimeout);
   }
 }

@@ -11,6 +11,9 @@ import java.nio.ByteBuffer;
  */
 public final class DecodedBag {
 
+  /** Most bytes one decoded bag may take: a direct {@link ByteBuffer} holds at most {@code Integer.MAX_VALUE}. */
+  public static final long MAX_BYTES = Integer.MAX_VALUE;
+
   private final BagRef bag;
   private final ByteBuffer pixels;
   private final BagBuffers owner;
@@ -29,11 +32,35 @@ public final class DecodedBag {
    * {@code pixels} holds {@code bag.size() * size * size * 3} bytes; release does nothing.
    */
   public static DecodedBag inMemory(BagRef bag, ByteBuffer pixels) {
-    int bytes = bag.size() * bag.patchSize() * bag.patchSize() * 3;
+    String tooBig = tooBig(bag);
+    if (tooBig != null) {
+      throw new IllegalArgumentException(tooBig);
+    }
+    long bytes = bytes(bag);
     if (pixels.capacity() < bytes) {
       throw new IllegalArgumentException("bag " + bag.key() + " needs " + bytes + " bytes, buffer has " + pixels.capacity());
     }
-    return new DecodedBag(bag, pixels.duplicate().clear().limit(bytes), new BagBuffers(0), 0);
+    return new DecodedBag(bag, pixels.duplicate().clear().limit((int) bytes), new BagBuffers(0), 0);
+  }
+
+  /** Bytes of {@code bag}'s decoded pixels, {@code patches x size x size x 3}, computed without overflow. */
+  public static long bytes(BagRef bag) {
+    return (long) bag.size() * bag.patchSize() * bag.patchSize() * 3;
+  }
+
+  /**
+   * Why {@code bag} cannot be decoded into one buffer (its pixels exceed {@link #MAX_BYTES}),
+   * naming the slide, the patch count and size and the settings to lower; null when it fits.
+   */
+  public static String tooBig(BagRef bag) {
+    long bytes = bytes(bag);
+    if (bytes <= MAX_BYTES) {
+      return null;
+    }
+    return "bag " + bag.key() + " of slide '" + bag.slideId() + "' has " + bag.size() + " patches of "
+        + bag.patchSize() + "x" + bag.patchSize() + " px: " + bytes + " bytes decoded, more than one buffer holds ("
+        + MAX_BYTES + " bytes); lower bagpipe.plan.bag-size (\"all\" takes every patch of the slide) or"
+        + " bagpipe.plan.patch-size";
   }
 
   public BagRef bag() {

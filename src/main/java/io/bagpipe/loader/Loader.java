@@ -61,7 +61,7 @@ public final class Loader {
   /** Reads patches {@code [from, to)} of {@code bag} into {@code target}; public for benchmarks and tests. */
   public static void decodeInto(SlidePool slides, BagRef bag, int from, int to, ByteBuffer target) {
     int p = bag.patchSize();
-    int bytes = p * p * 3;
+    long bytes = (long) p * p * 3; // a bag's offsets fit an int only when it fits one buffer: DecodedBag.tooBig
     int[] xy = bag.coordinates();
     ByteBuffer out = target.duplicate();
     try (SlidePool.Lease lease = slides.acquire(Path.of(bag.slidePath()))) {
@@ -76,7 +76,7 @@ public final class Loader {
               "patch (" + x + "," + y + ") of bag " + bag.key() + " falls outside slide '" + bag.slideId() + "' ("
                   + level0.width() + "x" + level0.height() + " at level 0); check its coordinate file");
         }
-        out.limit((i + 1) * bytes).position(i * bytes);
+        out.limit(Math.toIntExact((i + 1) * bytes)).position(Math.toIntExact(i * bytes));
         lease.readRegion(bag.level(), x, y, p, p, out);
       }
     }

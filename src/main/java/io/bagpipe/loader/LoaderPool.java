@@ -22,7 +22,9 @@ import org.apache.pekko.actor.typed.javadsl.Routers;
  * {@code patches-per-task} patches, spreads them over its {@code threads} loader
  * actors on the blocking dispatcher, and answers {@link BagLoaded} when all tasks
  * are done, or {@link BagFailed} naming the slide and the reason when any failed
- * (the buffer then goes back to the pool once every task has stopped writing).
+ * (the buffer then goes back to the pool once every task has stopped writing). A
+ * bag whose pixels would not fit one buffer ({@link DecodedBag#MAX_BYTES}) fails at
+ * once, naming the settings to lower.
  */
 public final class LoaderPool {
 
@@ -101,14 +103,18 @@ public final class LoaderPool {
     private Behavior<Command> load(LoadBag m) {
       BagRef bag = m.bag();
       int n = bag.size();
-      int p = bag.patchSize();
       if (n == 0) {
         m.replyTo().tell(new BagFailed(bag, "bag " + bag.key() + " of slide '" + bag.slideId() + "' has no patches"));
         return Behaviors.same();
       }
+      String tooBig = DecodedBag.tooBig(bag);
+      if (tooBig != null) {
+        m.replyTo().tell(new BagFailed(bag, tooBig));
+        return Behaviors.same();
+      }
       int per = settings.patchesPerTask();
       int tasks = (n + per - 1) / per;
-      ByteBuffer buffer = buffers.take(n * p * p * 3);
+      ByteBuffer buffer = buffers.take((int) DecodedBag.bytes(bag));
       Pending pending = new Pending(bag, buffer, m.replyTo(), tasks);
       for (int from = 0; from < n; from += per) {
         long task = nextTask++;

@@ -174,6 +174,11 @@ public final class DjlReplica implements Replica {
 
   @Override
   public void load(List<NamedTensor> parameters, List<NamedTensor> optimizerState) {
+    List<String> misfits = misfits(model, parameters);
+    if (!misfits.isEmpty()) {
+      throw new IllegalArgumentException("checkpoint does not fit this model: " + String.join("; ", misfits)
+          + "; was it written with another bagpipe.model?");
+    }
     Map<String, NamedTensor> byName = new HashMap<>();
     for (NamedTensor t : parameters) {
       byName.put(t.name(), t);
@@ -181,20 +186,12 @@ public final class DjlReplica implements Replica {
     for (Pair<String, Parameter> p : model.getParameters()) {
       NamedTensor t = byName.remove(p.getKey());
       NDArray a = p.getValue().getArray();
-      if (t == null || !new Shape(t.shape()).equals(a.getShape())) {
-        throw new IllegalArgumentException("checkpoint does not fit this model: parameter " + p.getKey()
-            + (t == null ? " is missing" : " has shape " + new Shape(t.shape()) + ", model " + a.getShape())
-            + "; was it written with another bagpipe.model?");
-      }
       if (a.getDevice().equals(Device.cpu()) && a.getDataType() == DataType.FLOAT32) {
         // Straight into the tensor's memory: NDArray.set goes through a deprecated libtorch mode and warns.
         a.toByteBuffer(true).order(java.nio.ByteOrder.nativeOrder()).asFloatBuffer().put(t.data());
       } else {
         a.set(t.data());
       }
-    }
-    if (!byName.isEmpty()) {
-      throw new IllegalArgumentException("checkpoint has parameters this model lacks: " + byName.keySet());
     }
     long steps = 0;
     Map<String, float[]> buffers = new LinkedHashMap<>();
@@ -206,6 +203,39 @@ public final class DjlReplica implements Replica {
       }
     }
     step.optimizer().load(new OptimizerState(steps, buffers));
+  }
+
+  /**
+   * How {@code parameters} (of a checkpoint) fail to fit the model that {@code model} and
+   * {@code patchSize} build, one entry per parameter that is missing, shaped otherwise or
+   * unknown to the model; empty when they fit. Builds the model on the CPU and closes it, so a
+   * run can check a checkpoint before any worker starts.
+   */
+  public static List<String> misfits(ModelSettings model, int patchSize, List<NamedTensor> parameters) {
+    try (NDManager manager = NDManager.newBaseManager(Device.cpu())) {
+      return misfits(MilModel.build(model, manager, patchSize), parameters);
+    }
+  }
+
+  private static List<String> misfits(MilModel model, List<NamedTensor> parameters) {
+    Map<String, NamedTensor> byName = new LinkedHashMap<>();
+    for (NamedTensor t : parameters) {
+      byName.put(t.name(), t);
+    }
+    List<String> misfits = new ArrayList<>();
+    for (Pair<String, Parameter> p : model.getParameters()) {
+      NamedTensor t = byName.remove(p.getKey());
+      Shape shape = p.getValue().getArray().getShape();
+      if (t == null) {
+        misfits.add("parameter " + p.getKey() + " " + shape + " is missing");
+      } else if (!new Shape(t.shape()).equals(shape)) {
+        misfits.add("parameter " + p.getKey() + " has shape " + new Shape(t.shape()) + ", model " + shape);
+      }
+    }
+    if (!byName.isEmpty()) {
+      misfits.add("parameters this model lacks: " + byName.keySet());
+    }
+    return misfits;
   }
 
   @Override

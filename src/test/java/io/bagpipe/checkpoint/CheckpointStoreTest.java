@@ -105,12 +105,41 @@ class CheckpointStoreTest {
   }
 
   @Test
-  void allCorruptMeansNothingFound() throws IOException {
+  void allCorruptIsNothingFoundAndTheFilesStayWhereTheyAre() throws IOException {
     CheckpointStore store = new CheckpointStore(dir, 2);
     Path only = store.saveLast(sample(0, 5, 10));
     Files.write(only, new byte[] {1, 2, 3});
     var r = assertInstanceOf(Recovery.NothingFound.class, store.recover());
     assertEquals(only, r.rejected().getFirst().file());
+    assertEquals(only, r.rejected().getFirst().movedTo());
+    assertEquals(List.of("epoch-0000-step-0000005.ckpt"), names());
+  }
+
+  /** A run whose checkpoints are all corrupt must not silently start from scratch, now or at the next start. */
+  @Test
+  void loadingWhenEveryVersionIsCorruptFailsNamingFolderFilesAndWhatToDo() throws IOException {
+    CheckpointStore store = new CheckpointStore(dir, 2);
+    Path older = store.saveLast(sample(0, 5, 10));
+    Path newer = store.saveLast(sample(0, 6, 10));
+    Files.write(older, new byte[] {1, 2, 3});
+    try (RandomAccessFile f = new RandomAccessFile(newer.toFile(), "rw")) {
+      f.setLength(f.length() - 1);
+    }
+    for (int start = 0; start < 2; start++) {
+      var e = assertThrows(CheckpointException.NoneReadable.class, store::loadLatest);
+      assertEquals(dir, e.file());
+      for (String part : new String[] {dir.toString(), older.toString(), newer.toString(), "Move", "aside",
+          "bagpipe.train.resume = false", "bagpipe.train.run-dir"}) {
+        assertTrue(e.getMessage().contains(part), part + " in: " + e.getMessage());
+      }
+      assertEquals(2, e.reasons().size());
+      assertTrue(e.reasons().getFirst().startsWith(newer.toString()), e.reasons().getFirst());
+      assertEquals(List.of("epoch-0000-step-0000005.ckpt", "epoch-0000-step-0000006.ckpt"), names());
+    }
+    // Moved aside as the message says: nothing to resume from, a fresh start.
+    for (Path p : List.of(older, newer)) {
+      Files.move(p, p.resolveSibling(p.getFileName() + ".corrupt"));
+    }
     assertTrue(store.loadLatest().isEmpty());
   }
 

@@ -1,6 +1,7 @@
 package io.bagpipe.loader;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.bagpipe.bag.BagRef;
@@ -18,6 +19,8 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 class LoaderPoolTest {
 
@@ -83,5 +86,33 @@ class LoaderPoolTest {
     pool.tell(new LoaderPool.LoadBag(missing, probe.getRef()));
     LoaderPool.BagFailed failed = probe.expectMessageClass(LoaderPool.BagFailed.class, Duration.ofSeconds(20));
     assertTrue(failed.reason().contains("gone.tif"), failed.reason());
+  }
+
+  /**
+   * {@code bag-size = all} on a big slide: the decoded bytes pass what one buffer holds. As an
+   * int product they would wrap, negative (a crashed pool) or to a small positive size (a buffer
+   * too short); the bag fails instead, before anything is allocated or read.
+   */
+  @ParameterizedTest(name = "{0} patches of {1} px")
+  @CsvSource({"11000, 256", "22000, 256", "1, 30000"})
+  void aBagTooBigForOneBufferFailsNamingSlideSizeAndSettings(int patches, int size) {
+    BagRef big = new BagRef("s", slide.toString(), 1, new int[2 * patches], size, 0, 0, 11);
+    assertEquals((long) patches * size * size * 3, DecodedBag.bytes(big));
+    TestProbe<LoaderPool.Loaded> probe = kit.createTestProbe();
+    pool.tell(new LoaderPool.LoadBag(big, probe.getRef()));
+    LoaderPool.BagFailed failed = probe.expectMessageClass(LoaderPool.BagFailed.class, Duration.ofSeconds(20));
+    assertEquals(big, failed.bag());
+    for (String part : new String[] {"'s'", patches + " patches", size + "x" + size + " px",
+        "bagpipe.plan.bag-size", "bagpipe.plan.patch-size"}) {
+      assertTrue(failed.reason().contains(part), failed.reason());
+    }
+    // The pool carries on with the next bag.
+    pool.tell(new LoaderPool.LoadBag(bag(0, 0), probe.getRef()));
+    probe.expectMessageClass(LoaderPool.BagLoaded.class, Duration.ofSeconds(20)).decoded().release();
+  }
+
+  @Test
+  void aBagJustUnderTheBufferLimitFits() {
+    assertNull(DecodedBag.tooBig(new BagRef("s", slide.toString(), 1, new int[2 * 10922], 256, 0, 0, 12)));
   }
 }
