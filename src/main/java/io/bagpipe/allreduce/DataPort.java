@@ -188,6 +188,23 @@ public final class DataPort implements AutoCloseable {
     return f;
   }
 
+  /**
+   * Whether the data port at {@code peer} refuses a connection (within a moment): no
+   * worker listens there any more. False when it answers or cannot be told.
+   */
+  static boolean refuses(InetSocketAddress peer) {
+    try (java.net.Socket s = new java.net.Socket()) {
+      s.connect(peer, REFUSAL_PROBE_MILLIS);
+      return false;
+    } catch (ConnectException e) {
+      return true;
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  private static final int REFUSAL_PROBE_MILLIS = 250;
+
   /** The connection of bulk transfer {@code id}, once it arrives; not yet answered. */
   CompletableFuture<SocketChannel> expectTransfer(long id) {
     CompletableFuture<SocketChannel> f = new CompletableFuture<>();

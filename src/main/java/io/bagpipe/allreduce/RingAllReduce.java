@@ -528,8 +528,12 @@ public final class RingAllReduce implements AllReduce, AutoCloseable {
   private RingBrokenException broken(int peerRank, String what, Throwable cause) {
     InetSocketAddress peer = addresses.get(peerRank);
     String detail = cause == null || cause.getMessage() == null ? "" : ": " + cause.getMessage();
-    return new RingBrokenException(generation, peerRank, peer,
-        "rank " + rank + " of ring generation " + generation + " " + what + ", rank " + peerRank + " at " + peer + detail,
+    // A connection that closed (not one that went quiet) may mean the peer died: its data
+    // port then refuses at once, and the Coordinator need not wait for it to answer.
+    boolean gone = cause instanceof IOException && DataPort.refuses(peer);
+    return new RingBrokenException(generation, peerRank, peer, gone,
+        "rank " + rank + " of ring generation " + generation + " " + what + ", rank " + peerRank + " at " + peer + detail
+            + (gone ? " (its data port refuses connections: it is gone)" : ""),
         cause);
   }
 

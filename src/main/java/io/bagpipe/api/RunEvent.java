@@ -32,8 +32,11 @@ public sealed interface RunEvent extends BagpipeMessage {
    */
   record RunPaused(int workers, int minWorkers, long waitSeconds, String lost) implements RunEvent {}
 
-  /** Training of an epoch began: {@code steps} optimizer steps over {@code bags} bags, from {@code firstStep}. */
-  record EpochStarted(int epoch, int steps, int firstStep, int bags) implements RunEvent {}
+  /**
+   * Training of epoch {@code epoch} (of {@code epochs}) began: {@code steps} optimizer
+   * steps over {@code bags} bags, from {@code firstStep}.
+   */
+  record EpochStarted(int epoch, int epochs, int steps, int firstStep, int bags) implements RunEvent {}
 
   /**
    * An optimizer step completed on every worker: {@code step} of {@code steps}
@@ -47,6 +50,12 @@ public sealed interface RunEvent extends BagpipeMessage {
 
   /** A bag was skipped: its slide could not be read or a patch fell outside it. */
   record BagSkipped(int epoch, long bagKey, String slideId, String reason) implements RunEvent {}
+
+  /**
+   * A bag of slide {@code slideId} could not be read in {@code epoch} ({@code reason}):
+   * the slide is quarantined, left out of every later epoch (and of a resumed run).
+   */
+  record SlideQuarantined(String slideId, int epoch, String reason) implements RunEvent {}
 
   /** An epoch's merged record (also appended to the run's metrics file). */
   record EpochCompleted(EpochRecord record) implements RunEvent {}

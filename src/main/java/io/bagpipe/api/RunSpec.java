@@ -8,6 +8,7 @@ import io.bagpipe.checkpoint.RunState;
 import io.bagpipe.coordinator.Coordinator;
 import io.bagpipe.coordinator.ElasticSettings;
 import io.bagpipe.coordinator.MetricsLog;
+import io.bagpipe.coordinator.Quarantine;
 import io.bagpipe.coordinator.TrainSettings;
 import io.bagpipe.loader.LoaderSettings;
 import io.bagpipe.slide.SlideSettings;
@@ -28,8 +29,8 @@ record RunSpec(SlideSettings slide, LoaderSettings loader, WorkerSettings worker
   }
 
   Coordinator.Setup coordinatorSetup(ActorRef<RunEvent> events) {
-    return new Coordinator.Setup(train, plan, elastic, data, classes, start, checkpoint.bestMode() == BestMode.MAX, metrics,
-        new MetricsLog(train.runDir().resolve("faults.jsonl")), events, workersKey(), this::newestCheckpoint);
+    return new Coordinator.Setup(train, plan, elastic, data, classes, start, checkpoint.bestMode() == BestMode.MAX, checkpoint, metrics,
+        new MetricsLog(train.runDir().resolve("faults.jsonl")), new Quarantine(train.runDir()), events, workersKey(), this::newestCheckpoint);
   }
 
   /** The run state of the newest good checkpoint in the run directory, if any. */

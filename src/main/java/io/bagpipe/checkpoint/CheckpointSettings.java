@@ -14,8 +14,16 @@ import java.util.Objects;
  * @param keepLast versioned checkpoints kept, at least 1
  * @param bestMetric metric that picks {@code best.ckpt}, e.g. {@code val_auc}
  * @param bestMode whether larger or smaller {@code bestMetric} is better
+ * @param everySteps a checkpoint within an epoch every this many committed steps, 0 for none
+ * @param every a checkpoint within an epoch once this long passed since the last one, zero for none
  */
-public record CheckpointSettings(Path dir, int keepLast, String bestMetric, BestMode bestMode) {
+public record CheckpointSettings(Path dir, int keepLast, String bestMetric, BestMode bestMode, int everySteps,
+    java.time.Duration every) {
+
+  /** Epoch-end checkpoints only. */
+  public CheckpointSettings(Path dir, int keepLast, String bestMetric, BestMode bestMode) {
+    this(dir, keepLast, bestMetric, bestMode, 0, java.time.Duration.ZERO);
+  }
 
   private static final String KEY = "bagpipe.checkpoint.";
 
@@ -28,6 +36,12 @@ public record CheckpointSettings(Path dir, int keepLast, String bestMetric, Best
     }
     if (bestMetric.isBlank()) {
       throw new ConfigException.BadValue(KEY + "best-metric", "must name a metric, e.g. \"val_auc\"");
+    }
+    if (everySteps < 0) {
+      throw new ConfigException.BadValue(KEY + "every-steps", "must be 0 (off) or more, got " + everySteps);
+    }
+    if (every.isNegative()) {
+      throw new ConfigException.BadValue(KEY + "every", "must be 0 s (off) or more, got " + every);
     }
   }
 
@@ -52,7 +66,8 @@ public record CheckpointSettings(Path dir, int keepLast, String bestMetric, Best
       default -> throw new ConfigException.BadValue(mode.origin(), KEY + "best-mode",
           "must be max or min, got " + mode.render());
     };
-    return new CheckpointSettings(Path.of(dir), keepLast, metric, bestMode);
+    return new CheckpointSettings(Path.of(dir), keepLast, metric, bestMode, checkpoint.getInt("every-steps"),
+        checkpoint.getDuration("every"));
   }
 
   /** The checkpoint folder of a run whose directory is {@code runDir}. */

@@ -67,6 +67,11 @@ public record RunState(
     return new RunState(epoch, step, globalStep, seed, bestMetric, bestValue, bestEpoch, extras);
   }
 
+  /** This state with {@code extras} instead of its own. */
+  public RunState withExtras(Map<String, String> extras) {
+    return new RunState(epoch, step, globalStep, seed, bestMetric, bestValue, bestEpoch, extras);
+  }
+
   /** This state with a new best value reached in {@code epoch}. */
   public RunState withBest(double value, int epoch) {
     return new RunState(this.epoch, step, globalStep, seed, bestMetric, value, epoch, extras);

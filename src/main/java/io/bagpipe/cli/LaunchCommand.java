@@ -83,6 +83,12 @@ final class LaunchCommand implements Callable<Integer> {
       for (String s : demo) {
         cmd.addAll(List.of("--set", s));
       }
+      if (!ConfigOptions.setByUser(base, STABLE_AFTER)) {
+        // Nodes on one host are not split by a network, only lost: the resolver need not
+        // wait as long before it downs one, and the Coordinator moves sooner (docs/cluster.md).
+        cmd.addAll(List.of("--set", STABLE_AFTER + "=" + base.getDuration("bagpipe.cluster.launch-stable-after")
+            .toMillis() + "ms"));
+      }
       for (String s : configOptions.overrides) {
         cmd.addAll(List.of("--set", s));
       }
@@ -101,6 +107,8 @@ final class LaunchCommand implements Callable<Integer> {
     Process[] children = new Process[nodes];
     List<Thread> pumps = new ArrayList<>();
     AtomicBoolean stopping = new AtomicBoolean();
+    // A node waits bagpipe.train.stop-timeout for its step and checkpoint; the launch a little longer.
+    long stopWait = base.getDuration("bagpipe.train.stop-timeout").toSeconds() + 10;
     Thread stopper = new Thread(() -> {
       // Ctrl-C: every node stops after its current step with a checkpoint; wait for them.
       stopping.set(true);
@@ -113,8 +121,8 @@ final class LaunchCommand implements Callable<Integer> {
       }
       for (Process p : children) {
         try {
-          if (p != null && !p.waitFor(STOP_WAIT_SECONDS, TimeUnit.SECONDS)) {
-            System.err.println("launch: a node did not stop within " + STOP_WAIT_SECONDS + " s; killing it");
+          if (p != null && !p.waitFor(stopWait, TimeUnit.SECONDS)) {
+            System.err.println("launch: a node did not stop within " + stopWait + " s; killing it");
             p.destroyForcibly();
           }
         } catch (InterruptedException e) {
@@ -196,7 +204,7 @@ final class LaunchCommand implements Callable<Integer> {
     return failed != 0 ? failed : finished ? 0 : 1;
   }
 
-  private static final int STOP_WAIT_SECONDS = 60;
+  private static final String STABLE_AFTER = "pekko.cluster.split-brain-resolver.stable-after";
   /** How long nodes may stay up after one finished the run. */
   private static final int LINGER_SECONDS = 10;
 
@@ -225,7 +233,7 @@ final class LaunchCommand implements Callable<Integer> {
   }
 
   /** The java binary and JVM flags of this process, and its classpath, to start nodes alike. */
-  private static List<String> javaCommand() {
+  static List<String> javaCommand() {
     List<String> cmd = new ArrayList<>();
     cmd.add(ProcessHandle.current().info().command().orElse("java"));
     for (String arg : ManagementFactory.getRuntimeMXBean().getInputArguments()) {

@@ -64,6 +64,7 @@ final class ProgressPrinter implements Flow.Subscriber<RunEvent> {
                 : ""));
       }
       case RunEvent.EpochStarted s -> {
+        epochs = s.epochs(); // also on a node that joined, or whose Coordinator took over, after RunStarted
         lastDecile = -1;
         epochBags = s.bags();
         bar(s.epoch(), s.firstStep(), s.steps(), Double.NaN, 0, Double.NaN, true);
@@ -87,6 +88,8 @@ final class ProgressPrinter implements Flow.Subscriber<RunEvent> {
         line("warning: skipped bag " + b.bagKey() + " of slide '" + b.slideId() + "': " + b.reason());
       }
       case RunEvent.CheckpointFailed f -> line("warning: " + f.reason());
+      case RunEvent.SlideQuarantined q -> line("warning: slide '" + q.slideId() + "' quarantined (" + q.reason()
+          + "): left out from epoch " + (q.epoch() + 2) + " on, and of a resumed run (quarantine.jsonl)");
       case RunEvent.WorkerLeft w -> line("worker " + w.rank() + " left: " + w.reason());
       case RunEvent.RingReformed g -> line("ring generation " + g.generation() + " formed with " + g.workers()
           + " worker(s) (" + g.reason() + "); training goes on from the last committed step");
@@ -191,5 +194,10 @@ final class ProgressPrinter implements Flow.Subscriber<RunEvent> {
   /** Waits until the run's event stream has ended. */
   void await() throws InterruptedException {
     done.await();
+  }
+
+  /** Waits at most {@code timeout} until the run's event stream has ended; whether it has. */
+  boolean await(long timeout, java.util.concurrent.TimeUnit unit) throws InterruptedException {
+    return done.await(timeout, unit);
   }
 }

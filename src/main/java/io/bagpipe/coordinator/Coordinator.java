@@ -23,6 +23,9 @@ import java.util.TreeMap;
 import java.util.function.Supplier;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.ChildFailed;
+import org.apache.pekko.actor.typed.SupervisorStrategy;
+import org.apache.pekko.actor.typed.Terminated;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
@@ -105,11 +108,12 @@ public final class Coordinator {
   /**
    * A worker's all-reduce of {@code step} of {@code epoch} failed because ring
    * {@code generation} broke: {@code peerRank} (-1 when unknown) is the neighbour it
-   * lost, {@code reason} says how. The worker discarded the step's gradient and is
-   * idle; the Coordinator decides what follows.
+   * lost ({@code peerGone}: its data port refuses connections, so it is dead), {@code reason}
+   * says how. The worker discarded the step's gradient and is idle; the Coordinator
+   * decides what follows.
    */
-  public record RingBroken(int rank, long generation, int epoch, int step, int peerRank, String reason)
-      implements Command {}
+  public record RingBroken(int rank, long generation, int epoch, int step, int peerRank, boolean peerGone,
+      String reason) implements Command {}
 
   /**
    * A worker left ring {@code generation} as told ({@link Worker.LeaveRing}): it
@@ -180,10 +184,44 @@ public final class Coordinator {
    * @param maximize whether a larger {@code start.bestMetric()} is better
    */
   public record Setup(TrainSettings train, PlanSettings plan, ElasticSettings elastic, DataSet data, int classes,
-      RunState start, boolean maximize, MetricsLog metrics, MetricsLog faults, ActorRef<RunEvent> events,
+      RunState start, boolean maximize, io.bagpipe.checkpoint.CheckpointSettings checkpoint, MetricsLog metrics,
+      MetricsLog faults, Quarantine quarantine, ActorRef<RunEvent> events,
       ServiceKey<Worker.Command> workersKey, Supplier<java.util.Optional<RunState>> newestCheckpoint) {}
 
+  /** Times a minute the run is started again after an exception before the run fails. */
+  static final int RESTARTS = 3;
+
+  /**
+   * The Coordinator: the run itself lives in a child actor. An exception in it restarts
+   * it, and the restarted run finds workers that trained under its predecessor and
+   * takes over from them, as after losing the Coordinator's node. After
+   * {@link #RESTARTS} restarts within a minute the run fails with the exception,
+   * instead of leaving every node waiting for a Coordinator that is gone.
+   */
   public static Behavior<Command> create(Setup setup) {
+    return Behaviors.setup(ctx -> {
+      ActorRef<Command> run = ctx.spawn(Behaviors.supervise(running(setup)).onFailure(Exception.class,
+          SupervisorStrategy.restart().withLimit(RESTARTS, Duration.ofMinutes(1))), "run");
+      ctx.watch(run);
+      return Behaviors.receive(Command.class)
+          .onAnyMessage(m -> {
+            run.tell(m);
+            return Behaviors.same();
+          })
+          .onSignal(ChildFailed.class, f -> {
+            String reason = "the Coordinator failed " + (RESTARTS + 1) + " times within a minute, last with "
+                + f.getCause() + "; this is a bug, please report it with the log. The run can resume from its"
+                + " newest checkpoint (bagpipe.train.resume = true)";
+            ctx.getLog().error(reason, f.getCause());
+            setup.events().tell(new RunEvent.RunFailed(reason));
+            return Behaviors.stopped();
+          })
+          .onSignal(Terminated.class, t -> Behaviors.stopped())
+          .build();
+    });
+  }
+
+  private static Behavior<Command> running(Setup setup) {
     return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
       ctx.getSystem().receptionist().tell(Receptionist.subscribe(setup.workersKey(),
           ctx.messageAdapter(Receptionist.Listing.class, l -> new WorkersListed(l.getServiceInstances(setup.workersKey())))));
@@ -198,7 +236,10 @@ public final class Coordinator {
     /** Workers that must be up to start; with {@code bags-per-step} it fixes the bags of a step. */
     private final int startWorkers;
     private final int stepBags;
-    private final EpochPlan validation;
+    /** Slides whose reads failed, by id: left out of the epochs after the one they failed in. */
+    private final Map<String, Quarantine.Entry> quarantined;
+    /** The epoch being trained or validated, for slides quarantined in it. */
+    private int epochNow;
     /** Workers that answered {@link Worker.Introduce}, whether in the ring or not. */
     private final Map<ActorRef<Worker.Command>, WorkerReady> ready = new HashMap<>();
     private final Set<ActorRef<Worker.Command>> introduced = new HashSet<>();
@@ -215,8 +256,10 @@ public final class Coordinator {
     private long slowestStepNanos;
     /** Whether the current ring committed a step. */
     private boolean warm;
-    /** Losses, joins and take-overs not yet followed by a committed step; written to the fault log at that step. */
-    private final List<Recovery> recovering = new ArrayList<>();
+    /** When the last checkpoint was written (or the epoch began). */
+    private long lastCheckpointNanos = System.nanoTime();
+    /** Losses, joins and take-overs not yet followed by a committed step; written to faults.jsonl at that step. */
+    private final FaultLog faults;
     /** When each waiting worker became ready, for the fault log. */
     private final Map<ActorRef<Worker.Command>, Long> readyAt = new HashMap<>();
     private RunState state;
@@ -226,17 +269,34 @@ public final class Coordinator {
     private int epochsCompleted;
     private boolean stopRequested;
     /** The current epoch's ledger; null before the first. */
-    private Ledger ledger;
+    private EpochLedger ledger;
 
     Run(ActorContext<Command> ctx, TimerScheduler<Command> timers, Setup setup) {
       this.ctx = ctx;
       this.timers = timers;
       this.setup = setup;
       this.startWorkers = setup.train().workers();
-      this.stepBags = startWorkers * setup.plan().bagsPerStep();
+      // A resumed run keeps the bags of a step it was started with, whatever the workers now.
+      String started = setup.start().extras().get("step_bags");
+      this.stepBags = started != null ? Integer.parseInt(started) : startWorkers * setup.plan().bagsPerStep();
       this.state = setup.start();
       this.committedSteps = state.globalStep();
-      this.validation = EpochPlan.validation(setup.data().validation(), setup.data().coordinates(), setup.plan());
+      org.apache.pekko.actor.Address self = ctx.getSystem().address();
+      this.faults = new FaultLog(setup.faults(), self.getHost().orElse("local") + ":" + self.getPort().orElse(0));
+      try {
+        this.quarantined = new java.util.LinkedHashMap<>(setup.quarantine().load());
+      } catch (java.io.IOException e) {
+        throw new java.io.UncheckedIOException("cannot read " + setup.quarantine().file(), e);
+      }
+    }
+
+    /** The slides of {@code slides} not quarantined before {@code epoch} (or in it, {@code andDuring}). */
+    private List<io.bagpipe.bag.SlideEntry> usable(List<io.bagpipe.bag.SlideEntry> slides, int epoch,
+        boolean andDuring) {
+      return slides.stream().filter(s -> {
+        Quarantine.Entry q = quarantined.get(s.slideId());
+        return q == null || (andDuring ? q.epoch() > epoch : q.epoch() >= epoch);
+      }).toList();
     }
 
     // ------------------------------------------------------------------ start
@@ -305,7 +365,8 @@ public final class Coordinator {
     private Behavior<Command> takingOver() {
       long serial = deadline(setup.elastic().deadlineFloor());
       ctx.getLog().warn("taking over a run under way: gathering its workers");
-      recovering.add(new Recovery("takeover", "a new Coordinator took over the run", System.currentTimeMillis()));
+      faults.add(new FaultLog.Recovery("takeover", "a new Coordinator took over the run",
+          System.currentTimeMillis()));
       return Behaviors.receive(Command.class)
           .onMessage(WorkersListed.class, this::listed)
           .onMessage(WorkerReady.class, m -> {
@@ -406,18 +467,33 @@ public final class Coordinator {
       if (FailurePolicy.applied(byRank) instanceof FailureDecision.Abort(String reason)) {
         return fail(reason);
       }
-      Applied at = positions.values().iterator().next();
-      RunState base = setup.newestCheckpoint().get().orElse(setup.start());
+      Applied at = positions.values().stream().max(Comparator.comparingLong(Applied::globalStep)).orElseThrow();
+      RunState newest = setup.newestCheckpoint().get().orElse(setup.start());
+      RunState base = newest.withExtras(EpochLedger.without(newest.extras())); // its ledger stops where it was written
       state = at.globalStep() < 0 ? base : base.at(at.epoch(), at.step() + 1, at.globalStep() + 1);
       committedSteps = state.globalStep();
       ctx.getLog().warn("took over the run at epoch {} step {} with {} worker(s)", state.epoch() + 1, state.step(),
           positions.size());
-      List<ActorRef<Worker.Command>> members = List.copyOf(positions.keySet());
-      return joining(members, () -> {
-        setup.events().tell(new RunEvent.RingReformed(generation, ring.size(), "a new Coordinator took over the run"
-            + " at epoch " + (state.epoch() + 1) + " step " + state.step()));
-        return ring.size() < setup.elastic().minWorkers() ? pausing("the Coordinator's node", this::startEpoch)
-            : startEpoch();
+      java.util.function.Function<List<ActorRef<Worker.Command>>, Behavior<Command>> go = members ->
+          joining(members, () -> {
+            setup.events().tell(new RunEvent.RingReformed(generation, ring.size(), "a new Coordinator took over the"
+                + " run at epoch " + (state.epoch() + 1) + " step " + state.step()));
+            return ring.size() < setup.elastic().minWorkers() ? pausing("the Coordinator's node", this::startEpoch)
+                : startEpoch();
+          });
+      List<ActorRef<Worker.Command>> ahead = positions.entrySet().stream()
+          .filter(e -> e.getValue().globalStep() == at.globalStep()).map(Map.Entry::getKey).toList();
+      List<ActorRef<Worker.Command>> behind = positions.entrySet().stream()
+          .filter(e -> e.getValue().globalStep() < at.globalStep()).map(Map.Entry::getKey).toList();
+      if (behind.isEmpty()) {
+        return go.apply(ahead);
+      }
+      // Its predecessor's last step reached some workers and not others: they catch up first.
+      ActorRef<Worker.Command> source = ahead.getFirst();
+      return healing(source, behind, ahead, false, state, go, () -> {
+        positions.remove(source);
+        return fail("the worker the others were healed from was lost while the Coordinator took over; the run can"
+            + " resume from its newest checkpoint (bagpipe.train.resume = true)");
       });
     }
 
@@ -447,13 +523,7 @@ public final class Coordinator {
               return Behaviors.same();
             }
             timers.cancel(DeadlinePassed.class);
-            for (Recovery r : recovering) {
-              if (r.ringMillis == 0) {
-                r.ringMillis = System.currentTimeMillis();
-                r.generation = generation;
-                r.workers = ring.size();
-              }
-            }
+            faults.ringFormed(generation, ring.size());
             return then.get();
           })
           .onMessage(WorkerTerminated.class, m -> lost(m.worker(), "stopped", "while the ring formed", then))
@@ -498,6 +568,7 @@ public final class Coordinator {
         case FailureDecision.Abort(String reason) -> fail(reason);
         case FailureDecision.Skip(String report) -> Behaviors.same();
         case FailureDecision.Pause(String report) -> Behaviors.same();
+        case FailureDecision.Retry(String report) -> Behaviors.same();
       };
     }
 
@@ -509,7 +580,7 @@ public final class Coordinator {
     private Behavior<Command> regrouping(String report, Set<ActorRef<Worker.Command>> gone,
         Supplier<Behavior<Command>> resume) {
       ctx.getLog().info("regrouping ring generation {}: {}", generation, report);
-      recovering.add(new Recovery("lost", report, System.currentTimeMillis()));
+      faults.add(new FaultLog.Recovery("lost", report, System.currentTimeMillis()));
       Map<ActorRef<Worker.Command>, Long> applied = new HashMap<>();
       Set<ActorRef<Worker.Command>> lostWorkers = new HashSet<>(gone);
       for (ActorRef<Worker.Command> w : ring) {
@@ -593,16 +664,30 @@ public final class Coordinator {
       if (FailurePolicy.applied(appliedByRank) instanceof FailureDecision.Abort(String reason)) {
         return fail(reason);
       }
-      long last = appliedByRank.values().iterator().next();
-      if (current != null) {
-        current.settle(last);
-      }
+      long last = java.util.Collections.max(appliedByRank.values());
       List<ActorRef<Worker.Command>> members = ring.stream().filter(applied::containsKey).toList();
       String lostWhat = String.join(", ", lost.values());
-      return joining(members, () -> {
-        setup.events().tell(new RunEvent.RingReformed(generation, ring.size(), "lost " + lostWhat));
-        return next instanceof FailureDecision.Pause ? pausing(lostWhat, resume) : resume.get();
-      });
+      java.util.function.Function<List<ActorRef<Worker.Command>>, Behavior<Command>> regroup = survived -> {
+        if (current != null) {
+          current.settle(last);
+        }
+        return joining(survived, () -> {
+          setup.events().tell(new RunEvent.RingReformed(generation, ring.size(), "lost " + lostWhat));
+          return next instanceof FailureDecision.Pause ? pausing(lostWhat, resume) : resume.get();
+        });
+      };
+      List<ActorRef<Worker.Command>> behind = members.stream().filter(w -> applied.get(w) < last).toList();
+      if (behind.isEmpty()) {
+        return regroup.apply(members);
+      }
+      // A rank died inside the last exchange of a step: some survivors applied it, some did
+      // not. Those behind get the state of one that did, as a joiner would.
+      List<ActorRef<Worker.Command>> ahead = members.stream().filter(w -> applied.get(w) == last).toList();
+      ctx.getLog().info("{} survivor(s) missed the last step (global step {}); healing them from {}", behind.size(),
+          last, who(ahead.getFirst()));
+      ActorRef<Worker.Command> source = ahead.getFirst();
+      return healing(source, behind, ahead, false, healPosition(), regroup,
+          () -> regrouping(who(source) + " was lost while it healed the others", Set.of(source), resume));
     }
 
     /**
@@ -613,21 +698,44 @@ public final class Coordinator {
      * one that fails is left out and stopped. Then {@code resume} goes on.
      */
     private Behavior<Command> healing(RunState at, Supplier<Behavior<Command>> resume) {
-      ActorRef<Worker.Command> source = ring.getFirst();
-      Map<Long, ActorRef<Worker.Command>> joiners = new HashMap<>();
-      for (ActorRef<Worker.Command> j : waiting) {
+      List<ActorRef<Worker.Command>> joining = List.copyOf(waiting);
+      waiting.clear();
+      long start = System.nanoTime();
+      int before = ring.size();
+      return healing(ring.getFirst(), joining, ring, true, at, members -> members.size() == before
+          ? resume.get()
+          : joining(members, () -> {
+            setup.events().tell(new RunEvent.RingReformed(generation, ring.size(), "healed " + (members.size() - before)
+                + " joining worker(s) from rank 0 in " + (System.nanoTime() - start) / 1_000_000 + " ms"));
+            return resume.get();
+          }), resume);
+    }
+
+    /**
+     * {@code source} streams its replica's state to each of {@code targets}; those whose
+     * loaded parameters have the source's digest join {@code members}, and {@code then}
+     * gets the list. {@code joiners}: the targets are workers joining the run (counted in
+     * the ledger and the fault log), else survivors that missed a step. A lost source
+     * leads to {@code sourceLost}.
+     */
+    private Behavior<Command> healing(ActorRef<Worker.Command> source, List<ActorRef<Worker.Command>> targets,
+        List<ActorRef<Worker.Command>> members, boolean joiners, RunState at,
+        java.util.function.Function<List<ActorRef<Worker.Command>>, Behavior<Command>> then,
+        Supplier<Behavior<Command>> sourceLost) {
+      Map<Long, ActorRef<Worker.Command>> transfersTo = new HashMap<>();
+      for (ActorRef<Worker.Command> j : targets) {
         long id = ((long) ctx.getSelf().path().uid() << 32) ^ ++transfers;
-        joiners.put(id, j);
+        transfersTo.put(id, j);
         j.tell(new Worker.ReceiveState(id, ctx.getSelf()));
         source.tell(new Worker.SendState(id, ready.get(j).address(), at, ctx.getSelf()));
       }
-      long firstReady = joiners.values().stream().mapToLong(j -> readyAt.getOrDefault(j, System.currentTimeMillis()))
+      long firstReady = transfersTo.values().stream().mapToLong(j -> readyAt.getOrDefault(j, System.currentTimeMillis()))
           .min().orElse(System.currentTimeMillis());
-      joiners.values().forEach(readyAt::remove);
-      waiting.clear();
-      ctx.getLog().info("healing {} joining worker(s) from rank 0 at epoch {} step {}", joiners.size(), at.epoch() + 1,
-          at.step());
-      Recovery join = new Recovery("joined", joiners.size() + " worker(s) healed from rank 0", firstReady);
+      transfersTo.values().forEach(readyAt::remove);
+      ctx.getLog().info("healing {} worker(s) from {} at epoch {} step {}", transfersTo.size(), who(source),
+          at.epoch() + 1, at.step());
+      FaultLog.Recovery join = new FaultLog.Recovery("joined", transfersTo.size() + " worker(s) healed from rank 0",
+          firstReady);
       join.healStartMillis = System.currentTimeMillis();
       Map<Long, Long> sent = new HashMap<>();
       Map<Long, Long> loaded = new HashMap<>();
@@ -635,15 +743,15 @@ public final class Coordinator {
       long healStart = System.nanoTime();
       long serial = deadline(setup.elastic().deadlineCap());
       Supplier<Behavior<Command>> check = () -> {
-        for (long id : joiners.keySet()) {
+        for (long id : transfersTo.keySet()) {
           if (!failed.contains(id) && (!sent.containsKey(id) || !loaded.containsKey(id))) {
             return Behaviors.same();
           }
         }
         timers.cancel(DeadlinePassed.class);
-        List<ActorRef<Worker.Command>> members = new ArrayList<>(ring);
+        List<ActorRef<Worker.Command>> healedMembers = new ArrayList<>(members);
         int joined = 0;
-        for (var e : joiners.entrySet()) {
+        for (var e : transfersTo.entrySet()) {
           if (failed.contains(e.getKey())) {
             continue;
           }
@@ -653,40 +761,34 @@ public final class Coordinator {
             dropJoiner(e.getValue());
             continue;
           }
-          members.add(e.getValue());
+          healedMembers.add(e.getValue());
           joined++;
         }
-        if (joined == 0) {
-          return resume.get();
+        ctx.getLog().info("healed {} worker(s) in {} ms", joined, (System.nanoTime() - healStart) / 1_000_000);
+        if (joiners && joined > 0) {
+          if (ledger != null) {
+            ledger.workersJoined += joined;
+          }
+          join.healedMillis = System.currentTimeMillis();
+          faults.add(join);
         }
-        if (ledger != null) {
-          ledger.workersJoined += joined;
-        }
-        join.healedMillis = System.currentTimeMillis();
-        recovering.add(join);
-        int healed = joined;
-        ctx.getLog().info("healed {} worker(s) in {} ms", healed, (System.nanoTime() - healStart) / 1_000_000);
-        return joining(members, () -> {
-          setup.events().tell(new RunEvent.RingReformed(generation, ring.size(), "healed " + healed
-              + " joining worker(s) from rank 0 in " + (System.nanoTime() - healStart) / 1_000_000 + " ms"));
-          return resume.get();
-        });
+        return then.apply(healedMembers);
       };
       return members()
           .onMessage(StateSent.class, m -> {
-            if (joiners.containsKey(m.transfer())) {
+            if (transfersTo.containsKey(m.transfer())) {
               if (m.error().isEmpty()) {
                 sent.put(m.transfer(), m.digest());
               } else {
-                ctx.getLog().warn("leaving {} out: rank 0 {}", who(joiners.get(m.transfer())), m.error());
+                ctx.getLog().warn("leaving {} out: rank 0 {}", who(transfersTo.get(m.transfer())), m.error());
                 failed.add(m.transfer());
-                dropJoiner(joiners.get(m.transfer()));
+                dropJoiner(transfersTo.get(m.transfer()));
               }
             }
             return check.get();
           })
           .onMessage(Healed.class, m -> {
-            if (joiners.containsKey(m.transfer())) {
+            if (transfersTo.containsKey(m.transfer())) {
               if (m.error().isEmpty()) {
                 loaded.put(m.transfer(), m.digest());
               } else {
@@ -699,11 +801,16 @@ public final class Coordinator {
           })
           .onMessage(WorkerTerminated.class, m -> {
             if (m.worker().equals(source)) {
-              // Rank 0 is gone: joiners wait for the next boundary, the ring regroups.
-              joiners.values().stream().filter(j -> ready.containsKey(j)).forEach(waiting::add);
-              return lost(m.worker(), "stopped", "while healing joining workers", resume);
+              // The source is gone: joiners wait for the next boundary, and the ring regroups.
+              timers.cancel(DeadlinePassed.class);
+              ready.remove(m.worker());
+              if (joiners) {
+                transfersTo.values().stream().filter(j -> ready.containsKey(j)).forEach(waiting::add);
+                return lost(m.worker(), "stopped", "while it healed joining workers", sourceLost);
+              }
+              return sourceLost.get();
             }
-            joiners.forEach((id, j) -> {
+            transfersTo.forEach((id, j) -> {
               if (j.equals(m.worker())) {
                 failed.add(id);
               }
@@ -715,7 +822,7 @@ public final class Coordinator {
             if (m.serial() != serial) {
               return Behaviors.same();
             }
-            joiners.forEach((id, j) -> {
+            transfersTo.forEach((id, j) -> {
               if (!sent.containsKey(id) || !loaded.containsKey(id)) {
                 ctx.getLog().warn("leaving {} out: healing did not finish within {}", who(j),
                     seconds(setup.elastic().deadlineCap()));
@@ -784,100 +891,6 @@ public final class Coordinator {
       return current != null ? state.at(current.epoch, current.committed, committedSteps) : state;
     }
 
-    /**
-     * A loss, join or take-over on its way to the next committed step; wall-clock
-     * milliseconds of each stage, 0 until reached.
-     */
-    private static final class Recovery {
-      final String kind;
-      final String detail;
-      final long detectedMillis;
-      long healStartMillis;
-      long healedMillis;
-      long ringMillis;
-      long generation;
-      int workers;
-
-      Recovery(String kind, String detail, long detectedMillis) {
-        this.kind = kind;
-        this.detail = detail;
-        this.detectedMillis = detectedMillis;
-      }
-    }
-
-    /** The first step after losses, joins or a take-over committed: each goes into the fault log, one line. */
-    private void recovered(int epoch, int step) {
-      long now = System.currentTimeMillis();
-      for (Recovery r : recovering) {
-        StringBuilder b = new StringBuilder("{\"kind\":");
-        EpochRecord.string(b, r.kind).append(",\"detected_ms\":").append(r.detectedMillis);
-        if (r.healStartMillis > 0) {
-          b.append(",\"heal_start_ms\":").append(r.healStartMillis).append(",\"healed_ms\":").append(r.healedMillis);
-        }
-        b.append(",\"ring_formed_ms\":").append(r.ringMillis).append(",\"committed_ms\":").append(now)
-            .append(",\"generation\":").append(r.generation).append(",\"workers\":").append(r.workers)
-            .append(",\"epoch\":").append(epoch).append(",\"step\":").append(step).append(",\"detail\":");
-        EpochRecord.string(b, r.detail).append('}');
-        try {
-          setup.faults().appendLine(b.toString());
-        } catch (java.io.IOException e) {
-          ctx.getLog().warn("cannot append to {}: {}", setup.faults().file(), e.getMessage());
-        }
-      }
-      recovering.clear();
-    }
-
-    // ------------------------------------------------------------------ ledger
-
-    /** One epoch's account of its bags: every planned bag must end in a committed step or a skip. */
-    private static final class Ledger {
-      final int epoch;
-      final List<Long> generations = new ArrayList<>();
-      /** The step the epoch's training began at: 0, or where a resume or a new Coordinator picked it up. */
-      int firstStep;
-      long bagsPlanned;
-      long bagsCommitted;
-      long bagsSkipped;
-      long bagsRequeued;
-      long valPlanned;
-      long valScored;
-      long valSkipped;
-      int workersLost;
-      int workersJoined;
-
-      Ledger(int epoch, long generation) {
-        this.epoch = epoch;
-        generations.add(generation);
-      }
-
-      List<String> problems() {
-        List<String> p = new ArrayList<>();
-        if (bagsCommitted + bagsSkipped != bagsPlanned) {
-          p.add(bagsPlanned + " training bags planned but " + bagsCommitted + " trained and " + bagsSkipped
-              + " skipped in committed steps");
-        }
-        if (valScored + valSkipped != valPlanned) {
-          p.add(valPlanned + " validation bags planned but " + valScored + " scored and " + valSkipped + " skipped");
-        }
-        return p;
-      }
-
-      void into(Map<String, Object> extras) {
-        extras.put("ledger_first_step", firstStep);
-        extras.put("ledger_bags_planned", bagsPlanned);
-        extras.put("ledger_bags_committed", bagsCommitted);
-        extras.put("ledger_bags_skipped", bagsSkipped);
-        extras.put("ledger_bags_requeued", bagsRequeued);
-        extras.put("ledger_val_planned", valPlanned);
-        extras.put("ledger_val_scored", valScored);
-        extras.put("ledger_val_skipped", valSkipped);
-        extras.put("ring_generations", generations.size() == 1 ? generations.getFirst().toString()
-            : generations.getFirst() + "-" + generations.getLast());
-        extras.put("workers_lost", workersLost);
-        extras.put("workers_joined", workersJoined);
-      }
-    }
-
     // ------------------------------------------------------------------ training
 
     /** One step's reports in the current ring, until it commits or is dropped. */
@@ -900,8 +913,12 @@ public final class Coordinator {
       /** Steps of the epoch committed (the next to commit); dealt: the next to deal. */
       int committed;
       int dealt;
+      /** The step of the last checkpoint within this epoch (its first step when none). */
+      int lastCheckpointStep;
       long lastCommitNanos = System.nanoTime();
       final Map<Integer, StepTally> tallies = new HashMap<>();
+      /** Each worker's own time per step (decode wait, upload, forward, backward: not the ring's wait). */
+      final Map<String, StepTimeHistogram> stepTimes = new TreeMap<>();
       int bags;
       double lossSum;
       StageNanos times = new StageNanos(0, 0, 0, 0, 0, 0);
@@ -944,10 +961,6 @@ public final class Coordinator {
         }
         committed++;
         committedSteps++;
-        warm = true;
-        if (!recovering.isEmpty()) {
-          recovered(epoch, committed);
-        }
         long now = System.nanoTime();
         slowestStepNanos = Math.max((long) (slowestStepNanos * 0.9), now - lastCommitNanos);
         lastCommitNanos = now;
@@ -981,16 +994,29 @@ public final class Coordinator {
         return complete(false);
       }
       int epoch = state.epoch();
-      EpochPlan plan = EpochPlan.training(epoch, setup.data().train(), setup.data().coordinates(), setup.plan());
+      epochNow = epoch;
+      // Slides quarantined in an earlier epoch are out; one that fails in this epoch stays in
+      // its plan (so a resume within the epoch finds the same steps) and its bags are skipped.
+      EpochPlan plan = EpochPlan.training(epoch, usable(setup.data().train(), epoch, false),
+          setup.data().coordinates(), setup.plan());
       TrainSchedule schedule = TrainSchedule.of(plan, stepBags);
       int firstStep = (int) Math.min(state.step(), schedule.steps());
       EpochRun run = new EpochRun(epoch, schedule, firstStep, state.globalStep());
       committedSteps = state.globalStep();
-      ledger = new Ledger(epoch, generation);
-      ledger.bagsPlanned = schedule.bagCount(firstStep, schedule.steps() - firstStep);
-      ledger.firstStep = firstStep;
+      ledger = new EpochLedger(epoch, generation);
+      if (firstStep > 0 && ledger.restore(state.extras())) {
+        run.bags = (int) ledger.trainBags;
+        run.lossSum = ledger.trainLossSum;
+      } else {
+        ledger.bagsPlanned = schedule.bagCount(firstStep, schedule.steps() - firstStep);
+        ledger.firstStep = firstStep;
+      }
+      state = state.withExtras(EpochLedger.without(state.extras()));
+      lastCheckpointNanos = System.nanoTime();
+      run.lastCheckpointStep = firstStep;
       current = run;
-      setup.events().tell(new RunEvent.EpochStarted(epoch, schedule.steps(), firstStep, plan.size()));
+      setup.events().tell(new RunEvent.EpochStarted(epoch, setup.train().epochs(), schedule.steps(), firstStep,
+          plan.size()));
       return train(run);
     }
 
@@ -1003,13 +1029,23 @@ public final class Coordinator {
       }
       if (stopRequested && run.committed == run.dealt) {
         current = null;
-        RunState at = state.at(run.epoch, run.committed, run.globalStep(run.committed));
-        return checkpointing(at, false, () -> complete(true));
+        return checkpointing(midEpoch(run), false, () -> complete(true));
+      }
+      boolean checkpointDue = checkpointDue(run);
+      if (checkpointDue && run.committed == run.dealt) {
+        current = null;
+        return checkpointing(midEpoch(run), false, () -> {
+          current = run;
+          run.lastCheckpointStep = run.committed;
+          state = state.withExtras(EpochLedger.without(state.extras()));
+          return train(run);
+        });
       }
       if (!waiting.isEmpty() && run.committed == run.dealt) {
         return healing(state.at(run.epoch, run.committed, committedSteps), () -> train(run));
       }
-      while (!stopRequested && waiting.isEmpty() && run.dealt < run.steps() && run.dealt < run.committed + LOOKAHEAD) {
+      while (!stopRequested && !checkpointDue && waiting.isEmpty() && run.dealt < run.steps()
+          && run.dealt < run.committed + LOOKAHEAD) {
         int step = run.dealt++;
         for (int rank = 0; rank < ring.size(); rank++) {
           ring.get(rank).tell(new Worker.TrainStep(generation, run.epoch, step, run.globalStep(step),
@@ -1037,12 +1073,31 @@ public final class Coordinator {
           .build();
     }
 
+    /** Whether a checkpoint within the epoch is due ({@code bagpipe.checkpoint.every-steps}, {@code every}). */
+    private boolean checkpointDue(EpochRun run) {
+      io.bagpipe.checkpoint.CheckpointSettings c = setup.checkpoint();
+      boolean bySteps = c.everySteps() > 0 && run.committed - run.lastCheckpointStep >= c.everySteps();
+      boolean byTime = !c.every().isZero() && run.committed > run.lastCheckpointStep
+          && System.nanoTime() - lastCheckpointNanos >= c.every().toNanos();
+      return run.committed < run.steps() && (bySteps || byTime);
+    }
+
+    /** The run state at the last committed step of {@code run}, with the epoch's ledger so far. */
+    private RunState midEpoch(EpochRun run) {
+      Map<String, String> extras = EpochLedger.without(state.extras());
+      extras.putAll(ledger.saved(run.bags, run.lossSum));
+      return state.at(run.epoch, run.committed, run.globalStep(run.committed)).withExtras(extras);
+    }
+
     private Behavior<Command> stepDone(EpochRun run, StepDone m) {
       if (m.generation() != generation || m.epoch() != run.epoch || m.step() < run.committed) {
         return unexpected(m, "training epoch " + run.epoch + " in ring generation " + generation);
       }
       StepTally t = run.tally(m.step());
       t.ranks.add(m.rank());
+      StageNanos st = m.times();
+      run.stepTimes.computeIfAbsent(label(ring.get(m.rank())), k -> new StepTimeHistogram())
+          .add(st.decodeWait() + st.upload() + st.forward() + st.backward());
       t.bags += m.bags();
       t.stepBags = m.stepBags();
       t.lossSum += m.lossSum();
@@ -1059,6 +1114,14 @@ public final class Coordinator {
       while (run.committed < run.dealt && run.tallies.containsKey(run.committed)
           && run.tallies.get(run.committed).ranks.size() == ring.size()) {
         run.commit();
+      }
+      warm = true;
+      if (!faults.isEmpty()) {
+        try {
+          faults.committed(run.epoch, run.committed);
+        } catch (java.io.IOException e) {
+          ctx.getLog().warn("cannot append to {}: {}", faults.file(), e.getMessage());
+        }
       }
       setup.events().tell(new RunEvent.StepCompleted(run.epoch, run.committed, run.steps(),
           run.bags == 0 ? Double.NaN : run.lossSum / run.bags, run.bags / Math.max(run.seconds(), 1e-9), run.bags));
@@ -1092,15 +1155,33 @@ public final class Coordinator {
       }
       String peer = m.peerRank() >= 0 && m.peerRank() < ring.size() ? " (rank " + m.peerRank() + " is "
           + who(ring.get(m.peerRank())) + ")" : "";
+      Set<ActorRef<Worker.Command>> gone = m.peerGone() && !peer.isEmpty() ? Set.of(ring.get(m.peerRank())) : Set.of();
       return switch (FailurePolicy.rankLost(m.peerRank(), where, m.reason() + peer)) {
-        case FailureDecision.Regroup(String report) -> regrouping(report, Set.of(), resume);
+        case FailureDecision.Regroup(String report) -> regrouping(report, gone, resume);
         case FailureDecision.Abort(String reason) -> fail(reason);
         case FailureDecision.Skip(String report) -> Behaviors.same();
         case FailureDecision.Pause(String report) -> Behaviors.same();
+        case FailureDecision.Retry(String report) -> Behaviors.same();
       };
     }
 
     private Behavior<Command> skipped(BagSkipped m, Supplier<Behavior<Command>> phase) {
+      if (!quarantined.containsKey(m.slideId())) {
+        quarantined.put(m.slideId(), new Quarantine.Entry(epochNow, m.reason()));
+        try {
+          setup.quarantine().add(m.slideId(), epochNow, m.reason());
+        } catch (java.io.IOException e) {
+          ctx.getLog().warn("cannot append to {}: {}", setup.quarantine().file(), e.getMessage());
+        }
+        setup.events().tell(new RunEvent.SlideQuarantined(m.slideId(), epochNow, m.reason()));
+        Map<String, String> errors = new java.util.LinkedHashMap<>();
+        quarantined.forEach((slide, q) -> errors.put(slide, q.error()));
+        if (FailurePolicy.quarantined(errors, setup.data().train().size() + setup.data().validation().size(),
+            setup.train().maxQuarantined(), setup.quarantine().file().toString())
+            instanceof FailureDecision.Abort(String reason)) {
+          return fail(reason);
+        }
+      }
       return switch (FailurePolicy.bagFailed(m.epoch(), m.bagKey(), m.slideId(), m.reason())) {
         case FailureDecision.Skip(String report) -> {
           ctx.getLog().warn(report);
@@ -1109,6 +1190,7 @@ public final class Coordinator {
         }
         case FailureDecision.Regroup(String report) -> phase.get();
         case FailureDecision.Pause(String report) -> phase.get();
+        case FailureDecision.Retry(String report) -> phase.get();
         case FailureDecision.Abort(String reason) -> fail(reason);
       };
     }
@@ -1118,6 +1200,9 @@ public final class Coordinator {
     /** Validation of one epoch: batches dealt to whoever has room, each scored once. */
     private final class Validation {
       final EpochRun run;
+      final EpochPlan validation;
+      /** Validation slides left out of this validation: quarantined up to and in this epoch. */
+      final List<String> leftOut;
       final SlidePredictions predictions;
       final long startNanos = System.nanoTime();
       final List<List<BagRef>> batches = new ArrayList<>();
@@ -1132,6 +1217,12 @@ public final class Coordinator {
 
       Validation(EpochRun run) {
         this.run = run;
+        List<io.bagpipe.bag.SlideEntry> slides = usable(setup.data().validation(), run.epoch, true);
+        this.validation = EpochPlan.validation(slides, setup.data().coordinates(), setup.plan());
+        Set<String> kept = new HashSet<>();
+        slides.forEach(s -> kept.add(s.slideId()));
+        this.leftOut = setup.data().validation().stream().map(io.bagpipe.bag.SlideEntry::slideId)
+            .filter(id -> !kept.contains(id)).toList();
         this.predictions = new SlidePredictions(setup.classes());
         List<BagRef> bags = validation.bags();
         for (int i = 0; i < bags.size(); i += VALIDATION_BATCH) {
@@ -1154,9 +1245,10 @@ public final class Coordinator {
     }
 
     private Behavior<Command> startValidation(EpochRun run) {
-      ledger.valPlanned = validation.size();
-      setup.events().tell(new RunEvent.ValidationStarted(run.epoch, validation.size()));
-      return validate(new Validation(run));
+      Validation v = new Validation(run);
+      ledger.valPlanned = v.validation.size();
+      setup.events().tell(new RunEvent.ValidationStarted(run.epoch, v.validation.size()));
+      return validate(v);
     }
 
     private Behavior<Command> validate(Validation v) {
@@ -1244,7 +1336,23 @@ public final class Coordinator {
         extras.put("replica_digest", String.format("%016x", v.digest));
       }
       extras.put("workers", ring.size());
+      extras.put("quarantined_slides", quarantined.size());
+      extras.put("quarantined_val_slides", String.join(",", v.leftOut));
       ledger.into(extras);
+      String slowest = null;
+      double slowestP95 = -1;
+      for (var e : run.stepTimes.entrySet()) {
+        double p95 = e.getValue().quantileMillis(0.95);
+        extras.put("step_ms_p50." + e.getKey(), e.getValue().quantileMillis(0.5));
+        extras.put("step_ms_p95." + e.getKey(), p95);
+        if (p95 > slowestP95) {
+          slowestP95 = p95;
+          slowest = e.getKey();
+        }
+      }
+      if (slowest != null) {
+        extras.put("step_ms_slowest", slowest);
+      }
       return new EpochRecord(run.epoch, run.bags == 0 ? nan : run.lossSum / run.bags, m == null ? nan : m.loss(),
           m == null ? nan : m.accuracy(), m == null ? nan : m.auc(), m == null ? null : m.confusion(),
           run.trainSeconds > 0 ? run.bags / run.trainSeconds : 0, run.bags, v.predictions.bags(),
@@ -1281,6 +1389,10 @@ public final class Coordinator {
     // ------------------------------------------------------------------ checkpoints
 
     private Behavior<Command> checkpointing(RunState at, boolean best, Supplier<Behavior<Command>> then) {
+      return checkpointing(at, best, then, 1);
+    }
+
+    private Behavior<Command> checkpointing(RunState at, boolean best, Supplier<Behavior<Command>> then, int attempt) {
       // Rank 0 writes; every replica is identical, so any one would do.
       ActorRef<Worker.Command> writer = ring.getFirst();
       writer.tell(new Worker.SaveCheckpoint(at, best, ctx.getSelf()));
@@ -1296,10 +1408,22 @@ public final class Coordinator {
               }
               setup.events().tell(new RunEvent.CheckpointSaved(m.state().epoch(), m.state().step(), m.last(), m.best()));
             } else {
-              ctx.getLog().warn("checkpoint of epoch {} failed: {}", m.state().epoch(), m.error());
               setup.events().tell(new RunEvent.CheckpointFailed(m.state().epoch(), m.error()));
+              switch (FailurePolicy.checkpointFailed(attempt, m.error())) {
+                case FailureDecision.Retry(String report) -> {
+                  ctx.getLog().warn(report);
+                  return checkpointing(at, best, then, attempt + 1);
+                }
+                case FailureDecision.Abort(String reason) -> {
+                  return fail(reason);
+                }
+                case FailureDecision.Skip skip -> throw new IllegalStateException("checkpoints retry or abort");
+                case FailureDecision.Regroup regroup -> throw new IllegalStateException("checkpoints retry or abort");
+                case FailureDecision.Pause pause -> throw new IllegalStateException("checkpoints retry or abort");
+              }
             }
             state = at;
+            lastCheckpointNanos = System.nanoTime();
             return then.get();
           })
           .onMessage(WorkerTerminated.class, m -> lost(m.worker(), "stopped", "while writing a checkpoint", again))
@@ -1370,6 +1494,12 @@ public final class Coordinator {
     private String who(ActorRef<Worker.Command> worker) {
       WorkerReady r = ready.get(worker);
       return worker.path() + (r == null ? "" : " on " + r.device());
+    }
+
+    /** A worker as the epoch record names it: its node's host:port (none in one JVM) and its actor name. */
+    private String label(ActorRef<Worker.Command> w) {
+      String full = w.path().toStringWithAddress(ctx.getSystem().address());
+      return full.replaceFirst("^[a-z]+://[^@/]+@?", "").replace("/user/", "/").replaceFirst("^/", "");
     }
 
     private static String seconds(Duration d) {

@@ -6,6 +6,9 @@ package io.bagpipe.coordinator;
  */
 public sealed interface FailureDecision {
 
+  /** Try the same again; {@code report} says what failed. */
+  record Retry(String report) implements FailureDecision {}
+
   /** Report the bag and go on without it; its step counts one bag fewer. */
   record Skip(String report) implements FailureDecision {}
 

@@ -11,8 +11,10 @@ import java.nio.file.Path;
  * @param runDir where metrics, checkpoints and the run's record go
  * @param resume continue from the newest good checkpoint in {@code runDir} when there is one
  * @param workers workers, over all nodes, that must be up before the ring forms and training starts
+ * @param maxQuarantined the largest fraction of the data set's slides that may be quarantined
+ *     (their reads failed) before the run ends
  */
-public record TrainSettings(int epochs, Path runDir, boolean resume, int workers) {
+public record TrainSettings(int epochs, Path runDir, boolean resume, int workers, double maxQuarantined) {
   public TrainSettings {
     if (epochs < 1) {
       throw new IllegalArgumentException("bagpipe.train.epochs must be >= 1, got " + epochs);
@@ -20,12 +22,17 @@ public record TrainSettings(int epochs, Path runDir, boolean resume, int workers
     if (workers < 1) {
       throw new IllegalArgumentException("need at least one worker, got " + workers);
     }
+    if (!(maxQuarantined >= 0 && maxQuarantined <= 1)) {
+      throw new IllegalArgumentException("bagpipe.train.max-quarantined must be a fraction from 0 to 1, got "
+          + maxQuarantined);
+    }
   }
 
   /** Reads {@code bagpipe.train}; {@code workers} comes from the devices in use. */
   public static TrainSettings fromConfig(Config c, int workers) {
     try {
-      return new TrainSettings(c.getInt("epochs"), Path.of(c.getString("run-dir")), c.getBoolean("resume"), workers);
+      return new TrainSettings(c.getInt("epochs"), Path.of(c.getString("run-dir")), c.getBoolean("resume"), workers,
+          c.getDouble("max-quarantined"));
     } catch (ConfigException e) {
       throw new IllegalArgumentException("bagpipe.train: " + e.getMessage(), e);
     }

@@ -422,7 +422,7 @@ public final class Worker {
         dropOrders();
         allReduce = null; // later orders of this ring are dropped; LeaveRing closes it
         step.replyTo().tell(new Coordinator.RingBroken(rank, broken.generation(), step.epoch(), step.step(),
-            broken.peerRank(), broken.getMessage()));
+            broken.peerRank(), broken.peerGone(), broken.getMessage()));
         return idle();
       }
       long t1 = System.nanoTime();

@@ -164,7 +164,8 @@ class RunTest {
       f.write(new byte[(int) (f.length() / 2)]);
     }
     Recorder rec = new Recorder();
-    RunResult r = run(Bagpipe.start(TrainingFixtures.config(broken, dir.resolve("broken-run"))), rec);
+    RunResult r = run(Bagpipe.start(TrainingFixtures.config(broken, dir.resolve("broken-run"),
+        "bagpipe.train.max-quarantined=0.2")), rec); // 1 of 8 slides
     List<RunEvent.BagSkipped> skipped = rec.of(RunEvent.BagSkipped.class);
     assertEquals(2, skipped.size(), "both bags of s01 are skipped");
     for (RunEvent.BagSkipped s : skipped) {

@@ -208,6 +208,87 @@ class LaunchKillTest {
     ledgers(runDir, 4); // every epoch recorded once, each ledger balanced
   }
 
+  /**
+   * Every node killed at once (the whole allocation lost), while checkpoints are
+   * written after every step: the same command with resume goes on from the last
+   * step written, mid-epoch, and the epoch's record still accounts for all its bags.
+   */
+  @Test
+  void everyNodeKilledResumesMidEpochWithTheEpochsLedger() throws Exception {
+    Path data = TrainingFixtures.dataSet(dir.resolve("data"), 8);
+    Path runDir = dir.resolve("run");
+    Process p = launch(data, runDir, 3, "--set", "bagpipe.checkpoint.every-steps=1");
+    ByteArrayOutputStream output = new ByteArrayOutputStream();
+    Thread pump = Thread.ofVirtual().start(() -> copy(p.getInputStream(), output));
+    try {
+      awaitFirstEpoch(p, runDir, output);
+      p.descendants().forEach(ProcessHandle::destroyForcibly);
+      p.destroyForcibly();
+      p.waitFor(30, TimeUnit.SECONDS);
+    } finally {
+      p.descendants().forEach(ProcessHandle::destroyForcibly);
+    }
+    pump.join();
+    Process again = launch(data, runDir, 3, "--set", "bagpipe.checkpoint.every-steps=1", "--set",
+        "bagpipe.train.resume=true");
+    String out = new String(again.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertTrue(again.waitFor(3, TimeUnit.MINUTES), out);
+    assertEquals(0, again.exitValue(), out);
+    Matcher at = Pattern.compile("resuming at epoch 2 step (\\d+)").matcher(out);
+    assertTrue(at.find(), "resumed within epoch 2:\n" + out);
+    assertTrue(Integer.parseInt(at.group(1)) > 0, "from a step written within the epoch:\n" + out);
+    Map<String, Long> sum = ledgers(runDir, 3); // each epoch once, all of its bags accounted for
+    assertEquals(0L, sum.get("ledger_first_step"), "the resumed epoch's ledger began at its step 0: " + sum);
+  }
+
+  /**
+   * A corrupt training slide and a corrupt validation slide are quarantined in the
+   * first epoch (their bags skipped and reported), recorded in quarantine.jsonl, and
+   * left out of every later epoch, also after every node was killed and the run
+   * resumed; the validation slide left out is named in each later epoch's record.
+   */
+  @Test
+  void corruptSlidesAreQuarantinedAndStayOutAfterAResume() throws Exception {
+    Path data = TrainingFixtures.dataSet(dir.resolve("data"), 8);
+    Files.write(data.resolve("slides/s02.tif"), new byte[] {'n', 'o', 't', ' ', 'a', ' ', 't', 'i', 'f', 'f'});
+    Files.write(data.resolve("slides/s06.tif"), new byte[] {'I', 'I', 42, 0, 1, 2, 3});
+    Path runDir = dir.resolve("run");
+    Process p = launch(data, runDir, 4, "--set", "bagpipe.train.max-quarantined=0.3");
+    ByteArrayOutputStream output = new ByteArrayOutputStream();
+    Thread pump = Thread.ofVirtual().start(() -> copy(p.getInputStream(), output));
+    try {
+      awaitFirstEpoch(p, runDir, output);
+      p.descendants().forEach(ProcessHandle::destroyForcibly);
+      p.destroyForcibly();
+      p.waitFor(30, TimeUnit.SECONDS);
+    } finally {
+      p.descendants().forEach(ProcessHandle::destroyForcibly);
+    }
+    pump.join();
+    String first = output.toString(StandardCharsets.UTF_8);
+    assertTrue(first.contains("slide 's02' quarantined"), first);
+    assertTrue(first.contains("slide 's06' quarantined"), first);
+
+    Process again = launch(data, runDir, 4, "--set", "bagpipe.train.max-quarantined=0.3");
+    String out = new String(again.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertTrue(again.waitFor(3, TimeUnit.MINUTES), out);
+    assertEquals(0, again.exitValue(), out);
+    assertTrue(!out.contains("quarantined ("), "nothing read the quarantined slides again:\n" + out);
+    List<String> quarantine = Files.readAllLines(runDir.resolve("quarantine.jsonl"));
+    assertEquals(2, quarantine.size(), String.join("\n", quarantine));
+    List<String> lines = Files.readAllLines(runDir.resolve("metrics.jsonl"));
+    assertEquals(4, lines.size(), String.join("\n", lines));
+    for (String line : lines.subList(1, 4)) {
+      assertTrue(line.contains("\"ledger_bags_planned\":40,"), "s02's 8 bags are out of the plan: " + line);
+      assertTrue(line.contains("\"ledger_bags_skipped\":0,"), line);
+      assertTrue(line.contains("\"ledger_val_planned\":8,"), "s06's 8 bags are out of validation: " + line);
+      assertTrue(line.contains("\"quarantined_val_slides\":\"s06\""), "the slide left out is named: " + line);
+    }
+    String firstEpoch = lines.getFirst();
+    assertTrue(firstEpoch.contains("\"ledger_bags_skipped\":8,"), firstEpoch);
+    assertTrue(firstEpoch.contains("\"ledger_val_skipped\":8,"), firstEpoch);
+  }
+
   private static void signal(String name, ProcessHandle h) throws Exception {
     Process kill = new ProcessBuilder("kill", "-" + name, Long.toString(h.pid())).inheritIO().start();
     assertEquals(0, kill.waitFor(), "kill -" + name + " " + h.pid());

@@ -99,7 +99,7 @@ class KryoSerializerTest {
         new Coordinator.BagSkipped(1, 2, 3, 7, 17, "slide_001", "cannot read region"),
         new Coordinator.CheckpointWritten(0, state(), "/runs/a/epoch-0002.ckpt", "", ""),
         new Coordinator.RingLeft(1, 2, new Coordinator.Applied(2, 39, 3, 7), worker.getRef()),
-        new Coordinator.RingBroken(1, 2, 3, 7, 0, "lost the connection from its left neighbour"),
+        new Coordinator.RingBroken(1, 2, 3, 7, 0, true, "lost the connection from its left neighbour"),
         Coordinator.Stop.INSTANCE,
         new RunEvent.RunStarted("/runs/a", 2, 10, 0, 0, 12, 4),
         new RunEvent.StepCompleted(3, 7, 12, 0.69, 4.5, 14),
