@@ -474,6 +474,11 @@ public final class Coordinator {
       committedSteps = state.globalStep();
       ctx.getLog().warn("took over the run at epoch {} step {} with {} worker(s)", state.epoch() + 1, state.step(),
           positions.size());
+      try { // the lost Coordinator may have recorded this epoch before its checkpoint: it is recorded again
+        setup.metrics().dropFrom(state.epoch());
+      } catch (java.io.IOException e) {
+        ctx.getLog().warn("cannot rewrite {}: {}", setup.metrics().file(), e.getMessage());
+      }
       java.util.function.Function<List<ActorRef<Worker.Command>>, Behavior<Command>> go = members ->
           joining(members, () -> {
             setup.events().tell(new RunEvent.RingReformed(generation, ring.size(), "a new Coordinator took over the"
