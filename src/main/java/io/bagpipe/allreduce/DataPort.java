@@ -239,44 +239,27 @@ public final class DataPort implements AutoCloseable {
    */
   static SocketChannel connectTransfer(InetSocketAddress peer, long id, AllReduceSettings settings) throws IOException {
     long deadline = System.nanoTime() + settings.timeout().toNanos();
-    while (true) {
-      SocketChannel ch = SocketChannel.open();
-      try {
-        configure(ch, settings);
-        ch.connect(peer);
-      } catch (ConnectException e) {
-        ch.close();
-        if (System.nanoTime() - deadline > 0) {
-          throw new IOException("cannot connect to the data port at " + peer + " within " + settings.timeout()
-              + " (bagpipe.allreduce.timeout): " + e.getMessage(), e);
-        }
-        try {
-          Thread.sleep(50);
-        } catch (InterruptedException ie) {
-          Thread.currentThread().interrupt();
-          throw new ClosedChannelException();
-        }
-        continue;
-      }
-      DataOutputStream out = new DataOutputStream(ch.socket().getOutputStream());
-      out.writeInt(STATE_MAGIC);
-      out.writeLong(id);
-      out.flush();
-      ch.socket().setSoTimeout((int) Math.min(Integer.MAX_VALUE, settings.timeout().toMillis()));
-      int status;
-      try {
-        status = new DataInputStream(ch.socket().getInputStream()).readUnsignedByte();
-      } catch (IOException e) {
-        ch.close();
-        throw new IOException("the data port at " + peer + " did not take transfer " + id + " within "
-            + settings.timeout() + " (bagpipe.allreduce.timeout)", e);
-      }
-      if (status != OK) {
-        ch.close();
-        throw new IOException("the data port at " + peer + " refused transfer " + id);
-      }
-      return ch;
+    SocketChannel ch = connectRetrying(peer, settings, deadline, c -> {}, e -> new IOException(
+        "cannot connect to the data port at " + peer + " within " + settings.timeout()
+            + " (bagpipe.allreduce.timeout): " + e.getMessage(), e));
+    DataOutputStream out = new DataOutputStream(ch.socket().getOutputStream());
+    out.writeInt(STATE_MAGIC);
+    out.writeLong(id);
+    out.flush();
+    ch.socket().setSoTimeout((int) Math.min(Integer.MAX_VALUE, settings.timeout().toMillis()));
+    int status;
+    try {
+      status = new DataInputStream(ch.socket().getInputStream()).readUnsignedByte();
+    } catch (IOException e) {
+      ch.close();
+      throw new IOException("the data port at " + peer + " did not take transfer " + id + " within "
+          + settings.timeout() + " (bagpipe.allreduce.timeout)", e);
     }
+    if (status != OK) {
+      ch.close();
+      throw new IOException("the data port at " + peer + " refused transfer " + id);
+    }
+    return ch;
   }
 
   /** Stops waiting for {@code generation}'s connection from {@code from}. */
@@ -318,18 +301,68 @@ public final class DataPort implements AutoCloseable {
   static SocketChannel connect(InetSocketAddress peer, long generation, int from, int to, int world,
       AllReduceSettings settings, long deadlineNanos, java.util.function.Consumer<SocketChannel> opened)
       throws IOException {
+    SocketChannel ch = connectRetrying(peer, settings, deadlineNanos, opened, e -> {
+      throw new RingBrokenException(generation, to, peer,
+          "rank " + from + " cannot connect to rank " + to + " at " + peer + " within "
+              + settings.timeout() + " (bagpipe.allreduce.timeout): " + e.getMessage(), e);
+    });
+    DataOutputStream out = new DataOutputStream(ch.socket().getOutputStream());
+    out.writeInt(MAGIC);
+    out.writeLong(generation);
+    out.writeInt(from);
+    out.writeInt(to);
+    out.writeInt(world);
+    out.flush();
+    long left = Math.max(1, (deadlineNanos - System.nanoTime()) / 1_000_000);
+    ch.socket().setSoTimeout((int) Math.min(Integer.MAX_VALUE, left));
+    DataInputStream in = new DataInputStream(ch.socket().getInputStream());
+    int status;
+    try {
+      status = in.readUnsignedByte();
+    } catch (SocketTimeoutException e) {
+      ch.close();
+      throw new RingBrokenException(generation, to, peer, "rank " + to + " at " + peer
+          + " did not take rank " + from + "'s connection for ring generation " + generation + " within "
+          + settings.timeout() + " (bagpipe.allreduce.timeout)", e);
+    } catch (IOException e) {
+      ch.close();
+      throw new RingBrokenException(generation, to, peer,
+          "rank " + to + " at " + peer + " closed the handshake of ring generation " + generation, e);
+    }
+    ch.socket().setSoTimeout(0);
+    if (status != OK) {
+      String reason;
+      try {
+        reason = in.readUTF();
+      } catch (IOException e) {
+        reason = "no reason given";
+      }
+      ch.close();
+      throw new RingBrokenException(generation, to, peer,
+          "rank " + to + " at " + peer + " refused rank " + from + "'s connection: " + reason, null);
+    }
+    return ch;
+  }
+
+  /**
+   * A connected channel to {@code peer}, retrying a refused connect every 50 ms until
+   * {@code deadlineNanos}, after which {@code tooLate} makes the exception to throw;
+   * {@code opened} gets each channel as soon as it exists, so a watchdog can close it.
+   */
+  private static SocketChannel connectRetrying(InetSocketAddress peer, AllReduceSettings settings, long deadlineNanos,
+      java.util.function.Consumer<SocketChannel> opened,
+      java.util.function.Function<ConnectException, IOException> tooLate) throws IOException {
     while (true) {
       SocketChannel ch = SocketChannel.open();
       opened.accept(ch);
       try {
         configure(ch, settings);
         ch.connect(peer);
+        return ch;
       } catch (ConnectException e) {
         ch.close();
         if (System.nanoTime() - deadlineNanos > 0) {
-          throw new RingBrokenException(generation, to, peer,
-              "rank " + from + " cannot connect to rank " + to + " at " + peer + " within "
-                  + settings.timeout() + " (bagpipe.allreduce.timeout): " + e.getMessage(), e);
+          throw tooLate.apply(e);
         }
         try {
           Thread.sleep(50);
@@ -337,44 +370,7 @@ public final class DataPort implements AutoCloseable {
           Thread.currentThread().interrupt();
           throw new ClosedChannelException();
         }
-        continue;
       }
-      DataOutputStream out = new DataOutputStream(ch.socket().getOutputStream());
-      out.writeInt(MAGIC);
-      out.writeLong(generation);
-      out.writeInt(from);
-      out.writeInt(to);
-      out.writeInt(world);
-      out.flush();
-      long left = Math.max(1, (deadlineNanos - System.nanoTime()) / 1_000_000);
-      ch.socket().setSoTimeout((int) Math.min(Integer.MAX_VALUE, left));
-      DataInputStream in = new DataInputStream(ch.socket().getInputStream());
-      int status;
-      try {
-        status = in.readUnsignedByte();
-      } catch (SocketTimeoutException e) {
-        ch.close();
-        throw new RingBrokenException(generation, to, peer, "rank " + to + " at " + peer
-            + " did not take rank " + from + "'s connection for ring generation " + generation + " within "
-            + settings.timeout() + " (bagpipe.allreduce.timeout)", e);
-      } catch (IOException e) {
-        ch.close();
-        throw new RingBrokenException(generation, to, peer,
-            "rank " + to + " at " + peer + " closed the handshake of ring generation " + generation, e);
-      }
-      ch.socket().setSoTimeout(0);
-      if (status != OK) {
-        String reason;
-        try {
-          reason = in.readUTF();
-        } catch (IOException e) {
-          reason = "no reason given";
-        }
-        ch.close();
-        throw new RingBrokenException(generation, to, peer,
-            "rank " + to + " at " + peer + " refused rank " + from + "'s connection: " + reason, null);
-      }
-      return ch;
     }
   }
 

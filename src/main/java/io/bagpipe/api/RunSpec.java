@@ -29,7 +29,8 @@ record RunSpec(SlideSettings slide, LoaderSettings loader, WorkerSettings worker
   }
 
   Coordinator.Setup coordinatorSetup(ActorRef<RunEvent> events) {
-    return new Coordinator.Setup(train, plan, elastic, data, classes, start, checkpoint.bestMode() == BestMode.MAX, checkpoint, metrics,
+    return new Coordinator.Setup(train, plan, elastic, data, classes, start, checkpoint.bestMode() == BestMode.MAX,
+        loader.prefetchBags(), checkpoint, metrics,
         new MetricsLog(train.runDir().resolve("faults.jsonl")), new Quarantine(train.runDir()), events, workersKey(), this::newestCheckpoint);
   }
 

@@ -73,37 +73,30 @@ final class LaunchCommand implements Callable<Integer> {
         probe.close();
       }
     }
-    List<List<String>> commands = new ArrayList<>();
-    for (int i = 0; i < nodes; i++) {
-      List<String> cmd = new ArrayList<>(javaCommand());
-      cmd.add("node");
-      if (configOptions.configFile != null) {
-        cmd.addAll(List.of("--config", configOptions.configFile.toAbsolutePath().toString()));
-      }
-      for (String s : demo) {
-        cmd.addAll(List.of("--set", s));
-      }
-      if (!ConfigOptions.setByUser(base, STABLE_AFTER)) {
-        // Nodes on one host are not split by a network, only lost: the resolver need not
-        // wait as long before it downs one, and the Coordinator moves sooner (docs/cluster.md).
-        cmd.addAll(List.of("--set", STABLE_AFTER + "=" + base.getDuration("bagpipe.cluster.launch-stable-after")
-            .toMillis() + "ms"));
-      }
-      for (String s : configOptions.overrides) {
-        cmd.addAll(List.of("--set", s));
-      }
-      cmd.addAll(List.of("--host", "127.0.0.1", "--port", Integer.toString(ports.get(i)),
-          "--min-workers", Integer.toString(nodes * workersPerNode),
-          "--set", "bagpipe.worker.devices=[" + String.join(",", Collections.nCopies(workersPerNode, "cpu")) + "]",
-          "--set", "bagpipe.worker.intra-op-threads=1"));
-      for (int port : ports) {
-        cmd.addAll(List.of("--seed", "127.0.0.1:" + port));
-      }
-      if (i > 0) {
-        cmd.add("--no-progress");
-      }
-      commands.add(cmd);
+    // What every node's command has; nodeCommand adds its port and seeds.
+    List<String> cmd = new ArrayList<>();
+    cmd.addAll(javaCommand());
+    cmd.add("node");
+    if (configOptions.configFile != null) {
+      cmd.addAll(List.of("--config", configOptions.configFile.toAbsolutePath().toString()));
     }
+    for (String s : demo) {
+      cmd.addAll(List.of("--set", s));
+    }
+    if (!ConfigOptions.setByUser(base, STABLE_AFTER)) {
+      // Nodes on one host are not split by a network, only lost: the resolver need not
+      // wait as long before it downs one, and the Coordinator moves sooner (docs/cluster.md).
+      cmd.addAll(List.of("--set", STABLE_AFTER + "=" + base.getDuration("bagpipe.cluster.launch-stable-after")
+          .toMillis() + "ms"));
+    }
+    for (String s : configOptions.overrides) {
+      cmd.addAll(List.of("--set", s));
+    }
+    cmd.addAll(List.of("--host", "127.0.0.1", "--min-workers", Integer.toString(nodes * workersPerNode),
+        "--set", "bagpipe.worker.devices=[" + String.join(",", Collections.nCopies(workersPerNode, "cpu")) + "]",
+        "--set", "bagpipe.worker.intra-op-threads=1"));
+    List<String> common = List.copyOf(cmd);
+    int[] portOf = ports.stream().mapToInt(Integer::intValue).toArray();
     Process[] children = new Process[nodes];
     List<Thread> pumps = new ArrayList<>();
     AtomicBoolean stopping = new AtomicBoolean();
@@ -132,7 +125,7 @@ final class LaunchCommand implements Callable<Integer> {
     }, "bagpipe-launch-stop");
     Runtime.getRuntime().addShutdownHook(stopper);
     for (int i = 0; i < nodes; i++) {
-      start(i, commands.get(i), children, pumps);
+      start(i, nodeCommand(common, i, portOf[i], ports, false), children, pumps);
     }
     System.err.printf("launch: %d nodes x %d worker(s) on this host, seed 127.0.0.1:%d%s%n", nodes, workersPerNode,
         ports.getFirst(), restarts > 0 ? ", up to " + restarts + " restart(s) of killed nodes" : "");
@@ -156,11 +149,16 @@ final class LaunchCommand implements Callable<Integer> {
           System.err.printf("launch: node %d was killed (signal %d); starting it again (%d restart(s) left)%n", i,
               c - 128, restartsLeft);
           // A new port: the killed incarnation stays a member until the split-brain resolver
-          // downs it, and a new address joins without waiting for that.
-          List<String> again = new ArrayList<>(commands.get(i));
-          again.set(again.indexOf("--port") + 1, Integer.toString(freePort()));
-          again.add("--join");
-          start(i, again, children, pumps);
+          // downs it, and a new address joins without waiting for that. Its seeds are the
+          // nodes alive now: after earlier restarts the first addresses may all be gone.
+          portOf[i] = freePort();
+          List<Integer> seeds = new ArrayList<>();
+          for (int j = 0; j < nodes; j++) {
+            if (j != i && children[j].isAlive()) {
+              seeds.add(portOf[j]);
+            }
+          }
+          start(i, nodeCommand(common, i, portOf[i], seeds, true), children, pumps);
           continue;
         }
         if (c > 128) {
@@ -212,6 +210,22 @@ final class LaunchCommand implements Callable<Integer> {
     try (ServerSocket probe = new ServerSocket(0)) {
       return probe.getLocalPort();
     }
+  }
+
+  /** Node {@code i}'s command: {@code common} with its port, its seeds and, after a kill, {@code --join}. */
+  private static List<String> nodeCommand(List<String> common, int i, int port, List<Integer> seeds, boolean join) {
+    List<String> cmd = new ArrayList<>(common);
+    cmd.addAll(List.of("--port", Integer.toString(port)));
+    for (int seed : seeds) {
+      cmd.addAll(List.of("--seed", "127.0.0.1:" + seed));
+    }
+    if (i > 0) {
+      cmd.add("--no-progress");
+    }
+    if (join) {
+      cmd.add("--join");
+    }
+    return cmd;
   }
 
   private static boolean anotherRuns(Process[] children, int except) {

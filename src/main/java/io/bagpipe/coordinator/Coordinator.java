@@ -60,7 +60,10 @@ public final class Coordinator {
 
   private Coordinator() {}
 
-  /** Steps dealt beyond the last committed one, so workers decode the next bags while a step reduces. */
+  /**
+   * Steps dealt beyond the last committed one, at least: workers decode the next bags while
+   * a step reduces. More when a worker's {@code prefetch-bags} spans more steps.
+   */
   static final int LOOKAHEAD = 2;
 
   /** Validation bags per {@link Worker.Evaluate}; each rank holds at most two batches at a time. */
@@ -182,9 +185,12 @@ public final class Coordinator {
    * @param start where the run begins: {@code RunState.start(...)} or a checkpoint's state
    * @param classes number of classes of the slide labels
    * @param maximize whether a larger {@code start.bestMetric()} is better
+   * @param prefetchBags bags a worker decodes ahead ({@code bagpipe.loader.prefetch-bags}): steps are dealt
+   *     far enough ahead to keep them busy
    */
   public record Setup(TrainSettings train, PlanSettings plan, ElasticSettings elastic, DataSet data, int classes,
-      RunState start, boolean maximize, io.bagpipe.checkpoint.CheckpointSettings checkpoint, MetricsLog metrics,
+      RunState start, boolean maximize, int prefetchBags, io.bagpipe.checkpoint.CheckpointSettings checkpoint,
+      MetricsLog metrics,
       MetricsLog faults, Quarantine quarantine, ActorRef<RunEvent> events,
       ServiceKey<Worker.Command> workersKey, Supplier<java.util.Optional<RunState>> newestCheckpoint) {}
 
@@ -1038,9 +1044,7 @@ public final class Coordinator {
       }
       boolean checkpointDue = checkpointDue(run);
       if (checkpointDue && run.committed == run.dealt) {
-        current = null;
         return checkpointing(midEpoch(run), false, () -> {
-          current = run;
           run.lastCheckpointStep = run.committed;
           state = state.withExtras(EpochLedger.without(state.extras()));
           return train(run);
@@ -1050,7 +1054,7 @@ public final class Coordinator {
         return healing(state.at(run.epoch, run.committed, committedSteps), () -> train(run));
       }
       while (!stopRequested && !checkpointDue && waiting.isEmpty() && run.dealt < run.steps()
-          && run.dealt < run.committed + LOOKAHEAD) {
+          && run.dealt < run.committed + lookahead()) {
         int step = run.dealt++;
         for (int rank = 0; rank < ring.size(); rank++) {
           ring.get(rank).tell(new Worker.TrainStep(generation, run.epoch, step, run.globalStep(step),
@@ -1076,6 +1080,12 @@ public final class Coordinator {
           })
           .onAnyMessage(m -> unexpected(m, "training"))
           .build();
+    }
+
+    /** Steps to deal ahead: {@link #LOOKAHEAD}, or as many as a worker's prefetch spans. */
+    private int lookahead() {
+      int perRank = Math.max(1, (stepBags + ring.size() - 1) / ring.size());
+      return Math.max(LOOKAHEAD, (setup.prefetchBags() + perRank - 1) / perRank);
     }
 
     /** Whether a checkpoint within the epoch is due ({@code bagpipe.checkpoint.every-steps}, {@code every}). */

@@ -59,7 +59,7 @@ class CoordinatorRestartTest {
     TestProbe<RunEvent> events = kit.createTestProbe();
     Coordinator.Setup s = spec.coordinatorSetup(events.getRef());
     Coordinator.Setup failing = new Coordinator.Setup(s.train(), s.plan(), s.elastic(), s.data(), s.classes(), s.start(),
-        s.maximize(), s.checkpoint(), s.metrics(), s.faults(), s.quarantine(), s.events(), s.workersKey(), () -> {
+        s.maximize(), s.prefetchBags(), s.checkpoint(), s.metrics(), s.faults(), s.quarantine(), s.events(), s.workersKey(), () -> {
           throw new IllegalStateException("injected: the newest checkpoint cannot be read");
         });
     AtomicInteger introductions = new AtomicInteger();
