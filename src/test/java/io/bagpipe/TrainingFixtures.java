@@ -30,7 +30,7 @@ public final class TrainingFixtures {
       Files.copy(one, slidesDir.resolve(id + ".tif"), StandardCopyOption.REPLACE_EXISTING);
       StringBuilder c = new StringBuilder("x,y\n");
       for (int y = 10; y + PATCH <= 512; y += PATCH) {
-        for (int x = 10 + 7 * i; x + PATCH <= 640; x += PATCH) {
+        for (int x = 10 + 7 * (i % 8); x + PATCH <= 640; x += PATCH) {
           c.append(x).append(',').append(y).append('\n');
         }
       }

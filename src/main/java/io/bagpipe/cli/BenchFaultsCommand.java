@@ -327,7 +327,10 @@ final class BenchFaultsCommand implements Callable<Integer> {
             + " acceptable-heartbeat-pause %s + split-brain resolver stable-after %s, then the singleton moves%n",
         base.getString("bagpipe.elastic.deadline-floor"),
         base.getString("pekko.cluster.failure-detector.acceptable-heartbeat-pause"),
-        base.getString("pekko.cluster.split-brain-resolver.stable-after")));
+        ConfigOptions.setByUser(base, "pekko.cluster.split-brain-resolver.stable-after")
+            ? base.getString("pekko.cluster.split-brain-resolver.stable-after")
+            : base.getString("bagpipe.cluster.launch-stable-after") + " (launch's, twice: it is also the"
+                + " down-removal margin)"));
     md.append("- times from the kill (bench clock) to: the Coordinator noticing (`detect`), the next committed step,"
         + " and the restarted node training again after it was healed from a live one\n\n");
     md.append("| # | killed | detect s | next committed step s | restarted node trains s | heal ms |\n");

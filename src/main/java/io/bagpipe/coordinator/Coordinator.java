@@ -61,10 +61,11 @@ public final class Coordinator {
   private Coordinator() {}
 
   /**
-   * Steps dealt beyond the last committed one, at least: workers decode the next bags while
-   * a step reduces. More when a worker's {@code prefetch-bags} spans more steps.
+   * Steps dealt beyond the last committed one, at least: a worker has the bags of the
+   * step after next while it trains one, so it can decode them while the Coordinator
+   * hears of the step before. More when a worker's {@code prefetch-bags} spans more steps.
    */
-  static final int LOOKAHEAD = 2;
+  static final int LOOKAHEAD = 3;
 
   /** Validation bags per {@link Worker.Evaluate}; each rank holds at most two batches at a time. */
   static final int VALIDATION_BATCH = 4;
@@ -1082,10 +1083,10 @@ public final class Coordinator {
           .build();
     }
 
-    /** Steps to deal ahead: {@link #LOOKAHEAD}, or as many as a worker's prefetch spans. */
+    /** Steps to deal ahead: {@link #LOOKAHEAD}, or one more than a worker's prefetch spans. */
     private int lookahead() {
       int perRank = Math.max(1, (stepBags + ring.size() - 1) / ring.size());
-      return Math.max(LOOKAHEAD, (setup.prefetchBags() + perRank - 1) / perRank);
+      return Math.max(LOOKAHEAD, (setup.prefetchBags() + perRank - 1) / perRank + 1);
     }
 
     /** Whether a checkpoint within the epoch is due ({@code bagpipe.checkpoint.every-steps}, {@code every}). */

@@ -78,4 +78,28 @@ class ClusterRunTest {
     }
     assertTrue(maxDiff < 1e-5, "2 nodes x 1 worker == 1 node x 1 worker x 2 bags per step, max |diff| = " + maxDiff);
   }
+
+  /**
+   * Ten times the demo's slides (240) over two nodes: bags are dealt step by step and
+   * validation in batches, so no message grows with the data set, and every bag of the
+   * epoch is accounted for.
+   */
+  @org.junit.jupiter.api.Test
+  void aDataSetTenTimesTheDemosTrainsOverTwoNodesWithEveryBagAccountedFor() throws Exception {
+    Path big = TrainingFixtures.dataSet(dir.resolve("big-data"), 240);
+    Path run = dir.resolve("big-run");
+    List<BagpipeRun> nodes = twoNodes(big, run, "bagpipe.cluster.port=0", "bagpipe.cluster.min-workers=2",
+        "bagpipe.cluster.system-name=bagpipe-big", "bagpipe.plan.bag-size=16", "bagpipe.plan.bag-num=3");
+    RunTest.Recorder events = new RunTest.Recorder();
+    nodes.get(0).events().subscribe(events);
+    RunResult r = nodes.get(0).result().toCompletableFuture().get(5, TimeUnit.MINUTES);
+    nodes.get(1).result().toCompletableFuture().get(1, TimeUnit.MINUTES);
+    events.await();
+    assertEquals(1, r.epochsCompleted());
+    var x = r.last().extras();
+    assertEquals(540L, ((Number) x.get("ledger_bags_planned")).longValue(), "180 training slides x 3 bags");
+    assertEquals(540L, ((Number) x.get("ledger_bags_committed")).longValue());
+    assertEquals(180L, ((Number) x.get("ledger_val_scored")).longValue(), "60 validation slides x 3 bags");
+    assertEquals(540, r.last().trainBags());
+  }
 }

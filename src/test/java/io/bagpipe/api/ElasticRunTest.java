@@ -273,9 +273,9 @@ class ElasticRunTest {
       }
       var failed = records.get(1).extras();
       assertEquals(1, ((Number) failed.get("workers_lost")).intValue());
-      // The cut step's 3 bags go back, with the next step's when it was already dealt ahead.
+      // The cut step's 3 bags go back, with those of the steps already dealt ahead of it.
       long requeued = ((Number) failed.get("ledger_bags_requeued")).longValue();
-      assertTrue(requeued == 3 || requeued == 6, "re-queued: " + failed);
+      assertTrue(requeued >= 3 && requeued <= 3 * 3 && requeued % 3 == 0, "re-queued: " + failed);
       assertEquals("1-2", failed.get("ring_generations"));
     }
     double maxDiff = 0;

@@ -86,27 +86,56 @@ class LaunchKillTest {
         .orElseThrow(() -> new AssertionError("no node but node 0 among " + p.children().toList()));
   }
 
-  @Test
-  void aKilledNodeIsLeftBehindAndTheOthersFinishTheRun() throws Exception {
-    Path data = TrainingFixtures.dataSet(dir.resolve("data"), 8);
-    Path runDir = dir.resolve("run");
-    Process p = launch(data, runDir, 3);
+  /** What a launch printed and how it ended. */
+  private record Ended(int exit, String output) {}
+
+  /** Something done to a running launch, given its process and the output so far. */
+  @FunctionalInterface
+  private interface Act {
+    void on(Process launch, ByteArrayOutputStream output) throws Exception;
+  }
+
+  /**
+   * Waits for {@code p}'s first epoch, does {@code act}, then waits for the launch to
+   * end; whatever is left of it is killed either way.
+   */
+  private static Ended during(Process p, Path runDir, Act act) throws Exception {
     ByteArrayOutputStream output = new ByteArrayOutputStream();
     Thread pump = Thread.ofVirtual().start(() -> copy(p.getInputStream(), output));
     try {
       awaitFirstEpoch(p, runDir, output);
-      aNodeButNodeZero(p).destroyForcibly();
-      assertTrue(p.waitFor(3, TimeUnit.MINUTES), "the other nodes finished the run:\n" + output);
+      act.on(p, output);
+      assertTrue(p.waitFor(3, TimeUnit.MINUTES), "the launch ended:\n" + output);
     } finally {
       p.descendants().forEach(ProcessHandle::destroyForcibly);
       p.destroyForcibly();
     }
     pump.join();
-    String out = output.toString(StandardCharsets.UTF_8);
-    assertEquals(0, p.exitValue(), out);
-    assertTrue(out.contains("was killed (signal 9)"), out);
-    assertTrue(out.contains("ring generation 2 formed with 2 worker(s)"), out);
-    assertTrue(out.contains("done: 3 epoch(s)"), out);
+    return new Ended(p.exitValue(), output.toString(StandardCharsets.UTF_8));
+  }
+
+  /** {@code p} run to its end. */
+  private static Ended toEnd(Process p) throws Exception {
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertTrue(p.waitFor(3, TimeUnit.MINUTES), out);
+    return new Ended(p.exitValue(), out);
+  }
+
+  /** Kills the launcher and every node at once, as losing the whole allocation would. */
+  private static void killAll(Process p, ByteArrayOutputStream output) {
+    p.descendants().forEach(ProcessHandle::destroyForcibly);
+    p.destroyForcibly();
+  }
+
+  @Test
+  void aKilledNodeIsLeftBehindAndTheOthersFinishTheRun() throws Exception {
+    Path data = TrainingFixtures.dataSet(dir.resolve("data"), 8);
+    Path runDir = dir.resolve("run");
+    Ended e = during(launch(data, runDir, 3), runDir, (p, o) -> aNodeButNodeZero(p).destroyForcibly());
+    assertEquals(0, e.exit(), e.output());
+    assertTrue(e.output().contains("was killed (signal 9)"), e.output());
+    assertTrue(e.output().contains("ring generation 2 formed with 2 worker(s)"), e.output());
+    assertTrue(e.output().contains("done: 3 epoch(s)"), e.output());
     assertEquals(1L, ledgers(runDir, 3).get("workers_lost"));
   }
 
@@ -120,22 +149,11 @@ class LaunchKillTest {
     Path data = TrainingFixtures.dataSet(dir.resolve("data"), 8);
     Path runDir = dir.resolve("run");
     // Enough epochs (about a second each) for the node started again to load and join.
-    Process p = launch(data, runDir, 25, "--restarts", "1");
-    ByteArrayOutputStream output = new ByteArrayOutputStream();
-    Thread pump = Thread.ofVirtual().start(() -> copy(p.getInputStream(), output));
-    try {
-      awaitFirstEpoch(p, runDir, output);
-      aNodeButNodeZero(p).destroyForcibly();
-      assertTrue(p.waitFor(3, TimeUnit.MINUTES), "the run finished:\n" + output);
-    } finally {
-      p.descendants().forEach(ProcessHandle::destroyForcibly);
-      p.destroyForcibly();
-    }
-    pump.join();
-    String out = output.toString(StandardCharsets.UTF_8);
-    assertEquals(0, p.exitValue(), out);
-    assertTrue(out.contains("starting it again (0 restart(s) left)"), out);
-    assertTrue(out.contains("healed 1 joining worker(s) from rank 0"), out);
+    Ended e = during(launch(data, runDir, 25, "--restarts", "1"), runDir,
+        (p, o) -> aNodeButNodeZero(p).destroyForcibly());
+    assertEquals(0, e.exit(), e.output());
+    assertTrue(e.output().contains("starting it again (0 restart(s) left)"), e.output());
+    assertTrue(e.output().contains("healed 1 joining worker(s) from rank 0"), e.output());
     Map<String, Long> sum = ledgers(runDir, 25);
     assertEquals(1L, sum.get("workers_lost"), sum.toString());
     assertEquals(1L, sum.get("workers_joined"), sum.toString());
@@ -151,13 +169,8 @@ class LaunchKillTest {
   void aHungNodeIsNamedAndEvicted() throws Exception {
     Path data = TrainingFixtures.dataSet(dir.resolve("data"), 8);
     Path runDir = dir.resolve("run");
-    Process p = launch(data, runDir, 3);
-    ByteArrayOutputStream output = new ByteArrayOutputStream();
-    Thread pump = Thread.ofVirtual().start(() -> copy(p.getInputStream(), output));
-    ProcessHandle hung = null;
-    try {
-      awaitFirstEpoch(p, runDir, output);
-      hung = aNodeButNodeZero(p);
+    Ended e = during(launch(data, runDir, 3), runDir, (p, output) -> {
+      ProcessHandle hung = aNodeButNodeZero(p);
       signal("STOP", hung);
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(150);
       while (!output.toString(StandardCharsets.UTF_8).contains("done: 3 epoch(s)")) {
@@ -167,15 +180,10 @@ class LaunchKillTest {
       }
       hung.destroyForcibly(); // still stopped; its launch waits for it
       signal("CONT", hung);
-      assertTrue(p.waitFor(1, TimeUnit.MINUTES), "launch ended:\n" + output);
-    } finally {
-      p.descendants().forEach(ProcessHandle::destroyForcibly);
-      p.destroyForcibly();
-    }
-    pump.join();
-    String out = output.toString(StandardCharsets.UTF_8);
-    assertEquals(0, p.exitValue(), out);
-    assertTrue(out.contains("ring generation 2 formed with 2 worker(s)"), out);
+    });
+    assertEquals(0, e.exit(), e.output());
+    assertTrue(e.output().contains("did not finish step"), "names the hung rank:\n" + e.output());
+    assertTrue(e.output().contains("ring generation 2 formed with 2 worker(s)"), e.output());
     assertEquals(1L, ledgers(runDir, 3).get("workers_lost"));
   }
 
@@ -189,22 +197,11 @@ class LaunchKillTest {
   void theCoordinatorsNodeIsLostAndANewCoordinatorGoesOn() throws Exception {
     Path data = TrainingFixtures.dataSet(dir.resolve("data"), 8);
     Path runDir = dir.resolve("run");
-    Process p = launch(data, runDir, 4);
-    ByteArrayOutputStream output = new ByteArrayOutputStream();
-    Thread pump = Thread.ofVirtual().start(() -> copy(p.getInputStream(), output));
-    try {
-      awaitFirstEpoch(p, runDir, output);
-      p.children().filter(h -> !isNotNodeZero(h)).findFirst().orElseThrow().destroyForcibly();
-      assertTrue(p.waitFor(3, TimeUnit.MINUTES), "the other nodes finished the run:\n" + output);
-    } finally {
-      p.descendants().forEach(ProcessHandle::destroyForcibly);
-      p.destroyForcibly();
-    }
-    pump.join();
-    String out = output.toString(StandardCharsets.UTF_8);
-    assertEquals(0, p.exitValue(), out);
-    assertTrue(out.contains("launch: node 0 was killed (signal 9)"), out);
-    assertTrue(out.contains("took over the run at epoch"), out);
+    Ended e = during(launch(data, runDir, 4), runDir,
+        (p, o) -> p.children().filter(h -> !isNotNodeZero(h)).findFirst().orElseThrow().destroyForcibly());
+    assertEquals(0, e.exit(), e.output());
+    assertTrue(e.output().contains("launch: node 0 was killed (signal 9)"), e.output());
+    assertTrue(e.output().contains("took over the run at epoch"), e.output());
     ledgers(runDir, 4); // every epoch recorded once, each ledger balanced
   }
 
@@ -217,26 +214,12 @@ class LaunchKillTest {
   void everyNodeKilledResumesMidEpochWithTheEpochsLedger() throws Exception {
     Path data = TrainingFixtures.dataSet(dir.resolve("data"), 8);
     Path runDir = dir.resolve("run");
-    Process p = launch(data, runDir, 3, "--set", "bagpipe.checkpoint.every-steps=1");
-    ByteArrayOutputStream output = new ByteArrayOutputStream();
-    Thread pump = Thread.ofVirtual().start(() -> copy(p.getInputStream(), output));
-    try {
-      awaitFirstEpoch(p, runDir, output);
-      p.descendants().forEach(ProcessHandle::destroyForcibly);
-      p.destroyForcibly();
-      p.waitFor(30, TimeUnit.SECONDS);
-    } finally {
-      p.descendants().forEach(ProcessHandle::destroyForcibly);
-    }
-    pump.join();
-    Process again = launch(data, runDir, 3, "--set", "bagpipe.checkpoint.every-steps=1", "--set",
-        "bagpipe.train.resume=true");
-    String out = new String(again.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertTrue(again.waitFor(3, TimeUnit.MINUTES), out);
-    assertEquals(0, again.exitValue(), out);
-    Matcher at = Pattern.compile("resuming at epoch 2 step (\\d+)").matcher(out);
-    assertTrue(at.find(), "resumed within epoch 2:\n" + out);
-    assertTrue(Integer.parseInt(at.group(1)) > 0, "from a step written within the epoch:\n" + out);
+    during(launch(data, runDir, 3, "--set", "bagpipe.checkpoint.every-steps=1"), runDir, LaunchKillTest::killAll);
+    Ended e = toEnd(launch(data, runDir, 3, "--set", "bagpipe.checkpoint.every-steps=1"));
+    assertEquals(0, e.exit(), e.output());
+    Matcher at = Pattern.compile("resuming at epoch 2 step (\\d+)").matcher(e.output());
+    assertTrue(at.find(), "resumed within epoch 2:\n" + e.output());
+    assertTrue(Integer.parseInt(at.group(1)) > 0, "from a step written within the epoch:\n" + e.output());
     Map<String, Long> sum = ledgers(runDir, 3); // each epoch once, all of its bags accounted for
     assertEquals(0L, sum.get("ledger_first_step"), "the resumed epoch's ledger began at its step 0: " + sum);
   }
@@ -253,27 +236,14 @@ class LaunchKillTest {
     Files.write(data.resolve("slides/s02.tif"), new byte[] {'n', 'o', 't', ' ', 'a', ' ', 't', 'i', 'f', 'f'});
     Files.write(data.resolve("slides/s06.tif"), new byte[] {'I', 'I', 42, 0, 1, 2, 3});
     Path runDir = dir.resolve("run");
-    Process p = launch(data, runDir, 4, "--set", "bagpipe.train.max-quarantined=0.3");
-    ByteArrayOutputStream output = new ByteArrayOutputStream();
-    Thread pump = Thread.ofVirtual().start(() -> copy(p.getInputStream(), output));
-    try {
-      awaitFirstEpoch(p, runDir, output);
-      p.descendants().forEach(ProcessHandle::destroyForcibly);
-      p.destroyForcibly();
-      p.waitFor(30, TimeUnit.SECONDS);
-    } finally {
-      p.descendants().forEach(ProcessHandle::destroyForcibly);
-    }
-    pump.join();
-    String first = output.toString(StandardCharsets.UTF_8);
+    String first = during(launch(data, runDir, 4, "--set", "bagpipe.train.max-quarantined=0.3"), runDir,
+        LaunchKillTest::killAll).output();
     assertTrue(first.contains("slide 's02' quarantined"), first);
     assertTrue(first.contains("slide 's06' quarantined"), first);
 
-    Process again = launch(data, runDir, 4, "--set", "bagpipe.train.max-quarantined=0.3");
-    String out = new String(again.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertTrue(again.waitFor(3, TimeUnit.MINUTES), out);
-    assertEquals(0, again.exitValue(), out);
-    assertTrue(!out.contains("quarantined ("), "nothing read the quarantined slides again:\n" + out);
+    Ended e = toEnd(launch(data, runDir, 4, "--set", "bagpipe.train.max-quarantined=0.3"));
+    assertEquals(0, e.exit(), e.output());
+    assertTrue(!e.output().contains("quarantined ("), "nothing read the quarantined slides again:\n" + e.output());
     List<String> quarantine = Files.readAllLines(runDir.resolve("quarantine.jsonl"));
     assertEquals(2, quarantine.size(), String.join("\n", quarantine));
     List<String> lines = Files.readAllLines(runDir.resolve("metrics.jsonl"));
