@@ -48,16 +48,6 @@ public final class TrainSchedule {
     return (int) ((bags.size() + (long) stepBags - 1) / stepBags);
   }
 
-  /** Bags of a full step. */
-  public int stepBags() {
-    return stepBags;
-  }
-
-  /** Bags of the whole epoch. */
-  public int bags() {
-    return bags.size();
-  }
-
   /** Bags of {@code steps} steps from {@code first}: what they train when none is skipped. */
   public int bagCount(int first, int steps) {
     int end = Math.min(first + steps, steps());
