@@ -33,12 +33,18 @@ import java.nio.file.Files;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Props;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.cluster.ClusterEvent;
+import org.apache.pekko.cluster.MemberStatus;
 import org.apache.pekko.cluster.typed.Cluster;
 import org.apache.pekko.cluster.typed.Join;
+import org.apache.pekko.cluster.typed.Subscribe;
 
 /**
  * Bagpipe's embedding API: start a training run from a {@link Config} (the
@@ -108,13 +114,12 @@ public final class Bagpipe {
     AllReduceSettings ring = AllReduceSettings.fromConfig(node.getConfig("bagpipe.allreduce"));
     EventPublisher events = new EventPublisher(ForkJoinPool.commonPool());
     CompletableFuture<RunResult> result = new CompletableFuture<>();
-    java.util.concurrent.atomic.AtomicBoolean up = new java.util.concurrent.atomic.AtomicBoolean();
+    AtomicBoolean up = new AtomicBoolean();
     ActorSystem<RunGuardian.Command> system = ActorSystem.create(
         RunGuardian.create(spec, new Topology.Cluster(i -> new RemoteRing(ring), up), events, result),
         cluster.systemName(), node);
     Cluster members = Cluster.get(system);
-    org.apache.pekko.cluster.Cluster.get(org.apache.pekko.actor.typed.javadsl.Adapter.toClassic(system))
-        .registerOnMemberUp(() -> up.set(true));
+    system.systemActorOf(memberWatch(up), "bagpipe-member-watch", Props.empty());
     if (cluster.seedNodes().isEmpty()) {
       members.manager().tell(Join.create(members.selfMember().address()));
     }
@@ -123,6 +128,30 @@ public final class Bagpipe {
     String address = self.getHost().orElse(cluster.host()) + ":" + self.getPort().orElse(cluster.port());
     return new BagpipeRun(events, result, () -> system.tell(RunGuardian.StopRun.INSTANCE), address,
         system.getWhenTerminated(), system);
+  }
+
+  /**
+   * Sets {@code member} once this node is a member of the cluster, Up or WeaklyUp: a
+   * node that joins while the others cannot agree (a peer briefly unreachable) trains
+   * as WeaklyUp, and its failure must still read as that of a member, not of a node
+   * that never joined.
+   */
+  private static Behavior<ClusterEvent.MemberEvent> memberWatch(
+      AtomicBoolean member) {
+    return Behaviors.setup(ctx -> {
+      Cluster cluster = Cluster.get(ctx.getSystem());
+      cluster.subscriptions().tell(Subscribe.create(ctx.getSelf(),
+          ClusterEvent.MemberEvent.class));
+      return Behaviors.receiveMessage(e -> {
+        MemberStatus s = e.member().status();
+        if (e.member().uniqueAddress().equals(cluster.selfMember().uniqueAddress())
+            && (s == MemberStatus.up() || s == MemberStatus.weaklyUp())) {
+          member.set(true);
+          return Behaviors.stopped();
+        }
+        return Behaviors.same();
+      });
+    });
   }
 
   /**

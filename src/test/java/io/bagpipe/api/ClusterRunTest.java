@@ -102,4 +102,25 @@ class ClusterRunTest {
     assertEquals(180L, ((Number) x.get("ledger_val_scored")).longValue(), "60 validation slides x 3 bags");
     assertEquals(540, r.last().trainBags());
   }
+
+  /**
+   * A node told to join a run whose seed is gone gives up after
+   * {@code bagpipe.cluster.join-timeout} and says that it never joined, rather than
+   * that it was downed.
+   */
+  @org.junit.jupiter.api.Test
+  void aJoinerWhoseSeedIsGoneSaysItNeverJoined() throws Exception {
+    int closed;
+    try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      closed = s.getLocalPort();
+    }
+    BagpipeRun node = Bagpipe.startNode(TrainingFixtures.config(data, dir.resolve("lonely"),
+        "bagpipe.cluster.port=0", "bagpipe.cluster.system-name=bagpipe-lonely", "bagpipe.cluster.joining=true",
+        "bagpipe.cluster.join-timeout=3s", "bagpipe.cluster.seed-nodes=[\"127.0.0.1:" + closed + "\"]"));
+    var e = org.junit.jupiter.api.Assertions.assertThrows(java.util.concurrent.ExecutionException.class,
+        () -> node.result().toCompletableFuture().get(60, TimeUnit.SECONDS));
+    assertTrue(e.getCause().getMessage().contains("never joined the cluster"), e.getCause().getMessage());
+    assertTrue(e.getCause().getMessage().contains("bagpipe.cluster.join-timeout"), e.getCause().getMessage());
+    node.terminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+  }
 }
