@@ -131,21 +131,18 @@ public final class Bagpipe {
   }
 
   /**
-   * Sets {@code member} once this node is a member of the cluster, Up or WeaklyUp: a
-   * node that joins while the others cannot agree (a peer briefly unreachable) trains
-   * as WeaklyUp, and its failure must still read as that of a member, not of a node
-   * that never joined.
+   * Sets {@code member} once a seed node let this node in (it is Joining, WeaklyUp or
+   * Up). A node's workers can train while it is still Joining, so a node downed that
+   * early must still read as a member that was downed, not as one that never joined.
    */
-  private static Behavior<ClusterEvent.MemberEvent> memberWatch(
-      AtomicBoolean member) {
+  private static Behavior<ClusterEvent.MemberEvent> memberWatch(AtomicBoolean member) {
     return Behaviors.setup(ctx -> {
       Cluster cluster = Cluster.get(ctx.getSystem());
-      cluster.subscriptions().tell(Subscribe.create(ctx.getSelf(),
-          ClusterEvent.MemberEvent.class));
+      cluster.subscriptions().tell(Subscribe.create(ctx.getSelf(), ClusterEvent.MemberEvent.class));
       return Behaviors.receiveMessage(e -> {
         MemberStatus s = e.member().status();
         if (e.member().uniqueAddress().equals(cluster.selfMember().uniqueAddress())
-            && (s == MemberStatus.up() || s == MemberStatus.weaklyUp())) {
+            && (s == MemberStatus.joining() || s == MemberStatus.weaklyUp() || s == MemberStatus.up())) {
           member.set(true);
           return Behaviors.stopped();
         }

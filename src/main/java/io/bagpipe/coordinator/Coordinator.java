@@ -11,6 +11,19 @@ import io.bagpipe.checkpoint.RunState;
 import io.bagpipe.serialization.BagpipeMessage;
 import io.bagpipe.serialization.NodeLocal;
 import io.bagpipe.worker.Worker;
+import io.bagpipe.worker.Worker.Applied;
+import io.bagpipe.worker.Worker.BagScore;
+import io.bagpipe.worker.Worker.BagSkipped;
+import io.bagpipe.worker.Worker.CheckpointWritten;
+import io.bagpipe.worker.Worker.Evaluated;
+import io.bagpipe.worker.Worker.Healed;
+import io.bagpipe.worker.Worker.RingBroken;
+import io.bagpipe.worker.Worker.RingJoined;
+import io.bagpipe.worker.Worker.RingLeft;
+import io.bagpipe.worker.Worker.StageNanos;
+import io.bagpipe.worker.Worker.StateSent;
+import io.bagpipe.worker.Worker.StepDone;
+import io.bagpipe.worker.Worker.WorkerReady;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -72,105 +85,15 @@ public final class Coordinator {
 
   /** Messages the Coordinator accepts. */
   public sealed interface Command extends BagpipeMessage
-      permits WorkerReady, RingJoined, StepDone, BagSkipped, RingBroken, RingLeft, Evaluated, CheckpointWritten,
-          StateSent, Healed, Stop, WorkersListed, WorkerTerminated, DeadlinePassed {}
-
-  /**
-   * A worker found through the Receptionist answered {@link Worker.Introduce}: its
-   * device, the data address its peers reach its all-reduce at, and where its replica
-   * stands (a Coordinator that took over from a lost one goes on from there).
-   */
-  public record WorkerReady(String device, String address, ActorRef<Worker.Command> worker, Applied applied)
-      implements Command {}
-
-  /**
-   * Where a replica stands: the ring generation it last joined (0: none), the global
-   * step it applied last and that step's epoch and step (all -1 when it applied none
-   * since its worker started).
-   */
-  public record Applied(long generation, long globalStep, int epoch, int step) {}
-
-  /** A worker took its rank in ring {@code generation}. */
-  public record RingJoined(long generation, int rank) implements Command {}
-
-  /**
-   * A worker of ring {@code generation} applied {@code step} of {@code epoch}: it
-   * trained {@code bags} bags (with {@code lossSum} their summed loss), and the step's
-   * average covered {@code stepBags} bags over all ranks.
-   */
-  public record StepDone(int rank, long generation, int epoch, int step, int bags, int stepBags, double lossSum,
-      StageNanos times) implements Command {}
-
-  /** Nanoseconds a worker spent per stage in one step. */
-  public record StageNanos(long decodeWait, long upload, long forward, long backward, long allReduce, long optimizer) {
-    StageNanos plus(StageNanos o) {
-      return new StageNanos(decodeWait + o.decodeWait, upload + o.upload, forward + o.forward,
-          backward + o.backward, allReduce + o.allReduce, optimizer + o.optimizer);
-    }
-  }
-
-  /**
-   * A worker's all-reduce of {@code step} of {@code epoch} failed because ring
-   * {@code generation} broke: {@code peerRank} (-1 when unknown) is the neighbour it
-   * lost ({@code peerGone}: its data port refuses connections, so it is dead), {@code reason}
-   * says how. The worker discarded the step's gradient and is idle; the Coordinator
-   * decides what follows.
-   */
-  public record RingBroken(int rank, long generation, int epoch, int step, int peerRank, boolean peerGone,
-      String reason) implements Command {}
-
-  /**
-   * A worker left ring {@code generation} as told ({@link Worker.LeaveRing}): it
-   * dropped what it had not applied, and {@code applied} says where its replica stands.
-   */
-  public record RingLeft(int rank, long generation, Applied applied, ActorRef<Worker.Command> worker)
-      implements Command {}
-
-  /**
-   * A worker of ring {@code generation} skipped a bag it could not get decoded, in
-   * {@code step} of {@code epoch} (step -1: a validation bag); {@code reason} names
-   * the slide and the cause.
-   */
-  public record BagSkipped(int rank, long generation, int epoch, int step, long bagKey, String slideId, String reason)
-      implements Command {}
-
-  /**
-   * A worker's results for validation batch {@code batch} (scores of the bags it
-   * could decode), and the digest of its parameters (all replicas must report the same
-   * one).
-   */
-  public record Evaluated(int rank, long generation, int epoch, int batch, List<BagScore> scores, long parameterDigest)
-      implements Command {
-    public Evaluated {
-      scores = List.copyOf(scores);
-    }
-  }
-
-  /** One validation bag's class probabilities and loss. */
-  public record BagScore(long key, String slideId, int label, float[] probabilities, double loss) {}
-
-  /** A worker wrote (or failed to write, {@code error} non-empty) the checkpoint of {@code state}. */
-  public record CheckpointWritten(int rank, RunState state, String last, String best, String error)
-      implements Command {}
-
-  /**
-   * A worker sent its replica's state as bulk transfer {@code transfer} to a joining
-   * worker ({@link Worker.SendState}); {@code digest} is that replica's parameter
-   * digest; {@code error} is non-empty when the transfer failed.
-   */
-  public record StateSent(int rank, long transfer, long digest, String error) implements Command {}
-
-  /**
-   * A joining worker loaded the state of transfer {@code transfer}
-   * ({@link Worker.ReceiveState}): its parameter digest is now {@code digest};
-   * {@code error} is non-empty when it could not.
-   */
-  public record Healed(long transfer, long digest, String error, ActorRef<Worker.Command> worker) implements Command {}
+      permits Stop, FromWorker, WorkersListed, WorkerTerminated, DeadlinePassed {}
 
   /** Stop the run gracefully: finish the steps dealt, checkpoint, complete. */
   public enum Stop implements Command {
     INSTANCE
   }
+
+  /** A worker's {@link Worker.Reply}, adapted (node-local: the reply itself is what crosses nodes). */
+  private record FromWorker(Worker.Reply reply) implements Command, NodeLocal {}
 
   private record WorkerTerminated(ActorRef<Worker.Command> worker) implements Command, NodeLocal {}
 
@@ -236,8 +159,21 @@ public final class Coordinator {
     }));
   }
 
+  /** Whether a {@link FromWorker} holds a reply of {@code type}. */
+  private static org.apache.pekko.japi.function.Predicate<FromWorker> is(Class<? extends Worker.Reply> type) {
+    return w -> type.isInstance(w.reply());
+  }
+
+  /** {@code handler} of replies of {@code type}, applied to the reply a {@link FromWorker} holds. */
+  private static <R extends Worker.Reply> org.apache.pekko.japi.function.Function<FromWorker, Behavior<Command>> reply(
+      Class<R> type, org.apache.pekko.japi.function.Function<R, Behavior<Command>> handler) {
+    return w -> handler.apply(type.cast(w.reply()));
+  }
+
   private static final class Run {
     private final ActorContext<Command> ctx;
+    /** Where workers send their replies: adapted into {@link FromWorker}. */
+    private final ActorRef<Worker.Reply> replies;
     private final TimerScheduler<Command> timers;
     private final Setup setup;
     /** Workers that must be up to start; with {@code bags-per-step} it fixes the bags of a step. */
@@ -280,6 +216,7 @@ public final class Coordinator {
 
     Run(ActorContext<Command> ctx, TimerScheduler<Command> timers, Setup setup) {
       this.ctx = ctx;
+      this.replies = ctx.messageAdapter(Worker.Reply.class, FromWorker::new);
       this.timers = timers;
       this.setup = setup;
       this.startWorkers = setup.train().workers();
@@ -311,7 +248,7 @@ public final class Coordinator {
     Behavior<Command> awaitingWorkers() {
       return Behaviors.receive(Command.class)
           .onMessage(WorkersListed.class, this::listed)
-          .onMessage(WorkerReady.class, this::workerReady)
+          .onMessage(FromWorker.class, is(WorkerReady.class), reply(WorkerReady.class, this::workerReady))
           .onMessage(WorkerTerminated.class, m -> {
             ready.remove(m.worker());
             return Behaviors.same();
@@ -324,7 +261,7 @@ public final class Coordinator {
     private Behavior<Command> listed(WorkersListed m) {
       for (ActorRef<Worker.Command> w : m.workers()) {
         if (introduced.add(w)) {
-          w.tell(new Worker.Introduce(ctx.getSelf()));
+          w.tell(new Worker.Introduce(replies));
         }
       }
       return Behaviors.same();
@@ -376,13 +313,13 @@ public final class Coordinator {
           System.currentTimeMillis()));
       return Behaviors.receive(Command.class)
           .onMessage(WorkersListed.class, this::listed)
-          .onMessage(WorkerReady.class, m -> {
+          .onMessage(FromWorker.class, is(WorkerReady.class), reply(WorkerReady.class, m -> {
             if (!ready.containsKey(m.worker())) {
               ready.put(m.worker(), m);
               ctx.watchWith(m.worker(), new WorkerTerminated(m.worker()));
             }
             return Behaviors.same();
-          })
+          }))
           .onMessage(WorkerTerminated.class, m -> {
             ready.remove(m.worker());
             return Behaviors.same();
@@ -399,7 +336,7 @@ public final class Coordinator {
       for (WorkerReady r : ready.values()) {
         if (r.applied().generation() > 0) {
           asked.add(r.worker());
-          r.worker().tell(new Worker.LeaveRing(r.applied().generation(), ctx.getSelf()));
+          r.worker().tell(new Worker.LeaveRing(r.applied().generation(), replies));
         } else {
           waiting.add(r.worker()); // never trained: it joins, healed, at the first step boundary
         }
@@ -414,25 +351,25 @@ public final class Coordinator {
       };
       return Behaviors.receive(Command.class)
           .onMessage(WorkersListed.class, this::listed)
-          .onMessage(WorkerReady.class, m -> {
+          .onMessage(FromWorker.class, is(WorkerReady.class), reply(WorkerReady.class, m -> {
             if (!ready.containsKey(m.worker())) {
               ready.put(m.worker(), m);
               ctx.watchWith(m.worker(), new WorkerTerminated(m.worker()));
               if (m.applied().generation() > 0) {
                 asked.add(m.worker());
-                m.worker().tell(new Worker.LeaveRing(m.applied().generation(), ctx.getSelf()));
+                m.worker().tell(new Worker.LeaveRing(m.applied().generation(), replies));
               } else {
                 waiting.add(m.worker());
               }
             }
             return Behaviors.same();
-          })
-          .onMessage(RingLeft.class, m -> {
+          }))
+          .onMessage(FromWorker.class, is(RingLeft.class), reply(RingLeft.class, m -> {
             if (asked.contains(m.worker())) {
               positions.put(m.worker(), m.applied());
             }
             return decide.get();
-          })
+          }))
           .onMessage(WorkerTerminated.class, m -> {
             ready.remove(m.worker());
             asked.remove(m.worker());
@@ -521,7 +458,7 @@ public final class Coordinator {
       ring = members.stream().sorted(Comparator.comparing(w -> w.path().toString())).toList();
       List<String> addresses = ring.stream().map(w -> ready.get(w).address()).toList();
       for (int rank = 0; rank < ring.size(); rank++) {
-        ring.get(rank).tell(new Worker.JoinRing(generation, rank, addresses, committedSteps, ctx.getSelf()));
+        ring.get(rank).tell(new Worker.JoinRing(generation, rank, addresses, committedSteps, replies));
       }
       if (ledger != null) {
         ledger.generations.add(generation);
@@ -530,14 +467,14 @@ public final class Coordinator {
       warm = false;
       long serial = deadline(rankDeadline());
       return members()
-          .onMessage(RingJoined.class, m -> {
+          .onMessage(FromWorker.class, is(RingJoined.class), reply(RingJoined.class, m -> {
             if (m.generation() != generation || !joined.add(m.rank()) || joined.size() < ring.size()) {
               return Behaviors.same();
             }
             timers.cancel(DeadlinePassed.class);
             faults.ringFormed(generation, ring.size());
             return then.get();
-          })
+          }))
           .onMessage(WorkerTerminated.class, m -> lost(m.worker(), "stopped", "while the ring formed", then))
           .onMessage(DeadlinePassed.class, m -> {
             if (m.serial() != serial) {
@@ -560,7 +497,7 @@ public final class Coordinator {
     private org.apache.pekko.actor.typed.javadsl.BehaviorBuilder<Command> members() {
       return Behaviors.receive(Command.class)
           .onMessage(WorkersListed.class, this::listed)
-          .onMessage(WorkerReady.class, this::workerReady);
+          .onMessage(FromWorker.class, is(WorkerReady.class), reply(WorkerReady.class, this::workerReady));
     }
 
     /**
@@ -597,7 +534,7 @@ public final class Coordinator {
       Set<ActorRef<Worker.Command>> lostWorkers = new HashSet<>(gone);
       for (ActorRef<Worker.Command> w : ring) {
         if (!lostWorkers.contains(w)) {
-          w.tell(new Worker.LeaveRing(generation, ctx.getSelf()));
+          w.tell(new Worker.LeaveRing(generation, replies));
         }
       }
       Duration wait = rankDeadline();
@@ -611,13 +548,13 @@ public final class Coordinator {
         return regrouped(applied, lostWorkers, resume);
       };
       return members()
-          .onMessage(RingLeft.class, m -> {
+          .onMessage(FromWorker.class, is(RingLeft.class), reply(RingLeft.class, m -> {
             if (m.generation() == broken && m.rank() >= 0 && m.rank() < ring.size()
                 && !lostWorkers.contains(ring.get(m.rank()))) {
               applied.put(ring.get(m.rank()), m.applied().globalStep());
             }
             return decide.get();
-          })
+          }))
           .onMessage(WorkerTerminated.class, m -> {
             ready.remove(m.worker());
             if (ring.contains(m.worker())) {
@@ -641,7 +578,7 @@ public final class Coordinator {
             }
             return decide.get();
           })
-          .onMessage(BagSkipped.class, m -> skipped(m, Behaviors::same))
+          .onMessage(FromWorker.class, is(BagSkipped.class), reply(BagSkipped.class, m -> skipped(m, Behaviors::same)))
           .onMessageEquals(Stop.INSTANCE, this::requestStop)
           .onAnyMessage(m -> {
             ctx.getLog().debug("coordinator ignores {} while regrouping", m);
@@ -738,8 +675,8 @@ public final class Coordinator {
       for (ActorRef<Worker.Command> j : targets) {
         long id = ((long) ctx.getSelf().path().uid() << 32) ^ ++transfers;
         transfersTo.put(id, j);
-        j.tell(new Worker.ReceiveState(id, ctx.getSelf()));
-        source.tell(new Worker.SendState(id, ready.get(j).address(), at, ctx.getSelf()));
+        j.tell(new Worker.ReceiveState(id, replies));
+        source.tell(new Worker.SendState(id, ready.get(j).address(), at, replies));
       }
       long firstReady = transfersTo.values().stream().mapToLong(j -> readyAt.getOrDefault(j, System.currentTimeMillis()))
           .min().orElse(System.currentTimeMillis());
@@ -787,7 +724,7 @@ public final class Coordinator {
         return then.apply(healedMembers);
       };
       return members()
-          .onMessage(StateSent.class, m -> {
+          .onMessage(FromWorker.class, is(StateSent.class), reply(StateSent.class, m -> {
             if (transfersTo.containsKey(m.transfer())) {
               if (m.error().isEmpty()) {
                 sent.put(m.transfer(), m.digest());
@@ -798,8 +735,8 @@ public final class Coordinator {
               }
             }
             return check.get();
-          })
-          .onMessage(Healed.class, m -> {
+          }))
+          .onMessage(FromWorker.class, is(Healed.class), reply(Healed.class, m -> {
             if (transfersTo.containsKey(m.transfer())) {
               if (m.error().isEmpty()) {
                 loaded.put(m.transfer(), m.digest());
@@ -810,7 +747,7 @@ public final class Coordinator {
               }
             }
             return check.get();
-          })
+          }))
           .onMessage(WorkerTerminated.class, m -> {
             if (m.worker().equals(source)) {
               // The source is gone: joiners wait for the next boundary, and the ring regroups.
@@ -844,7 +781,7 @@ public final class Coordinator {
             });
             return check.get();
           })
-          .onMessage(RingBroken.class, m -> Behaviors.same())
+          .onMessage(FromWorker.class, is(RingBroken.class), reply(RingBroken.class, m -> Behaviors.same()))
           .onMessageEquals(Stop.INSTANCE, this::requestStop)
           .onAnyMessage(m -> unexpected(m, "healing joining workers"))
           .build();
@@ -876,10 +813,10 @@ public final class Coordinator {
       };
       return Behaviors.receive(Command.class)
           .onMessage(WorkersListed.class, this::listed)
-          .onMessage(WorkerReady.class, m -> {
+          .onMessage(FromWorker.class, is(WorkerReady.class), reply(WorkerReady.class, m -> {
             workerReady(m);
             return check.get();
-          })
+          }))
           .onMessage(WorkerTerminated.class, m -> {
             if (ring.contains(m.worker())) {
               return lost(m.worker(), "stopped", "while the run waited for workers", resume);
@@ -1059,20 +996,21 @@ public final class Coordinator {
         int step = run.dealt++;
         for (int rank = 0; rank < ring.size(); rank++) {
           ring.get(rank).tell(new Worker.TrainStep(generation, run.epoch, step, run.globalStep(step),
-              run.schedule.bagsFor(step, rank, ring.size()), ctx.getSelf()));
+              run.schedule.bagsFor(step, rank, ring.size()), replies));
         }
       }
       long serial = deadline(rankDeadline());
       Supplier<Behavior<Command>> resume = () -> train(run);
       return members()
-          .onMessage(StepDone.class, m -> stepDone(run, m))
-          .onMessage(BagSkipped.class, m -> {
+          .onMessage(FromWorker.class, is(StepDone.class), reply(StepDone.class, m -> stepDone(run, m)))
+          .onMessage(FromWorker.class, is(BagSkipped.class), reply(BagSkipped.class, m -> {
             if (m.generation() == generation && m.epoch() == run.epoch && m.step() >= run.committed) {
               run.tally(m.step()).skipped++;
             }
             return skipped(m, Behaviors::same);
-          })
-          .onMessage(RingBroken.class, m -> ringBroken(m, "in step " + m.step() + " of epoch " + m.epoch(), resume))
+          }))
+          .onMessage(FromWorker.class, is(RingBroken.class), reply(RingBroken.class,
+              m -> ringBroken(m, "in step " + m.step() + " of epoch " + m.epoch(), resume)))
           .onMessage(WorkerTerminated.class, m -> lost(m.worker(), "stopped", "in epoch " + run.epoch, resume))
           .onMessage(DeadlinePassed.class, m -> m.serial() != serial ? Behaviors.same() : stepLate(run, resume))
           .onMessageEquals(Stop.INSTANCE, () -> {
@@ -1275,7 +1213,7 @@ public final class Coordinator {
         while (!v.toDeal.isEmpty() && v.heldBy(rank) < 2) {
           int batch = v.toDeal.poll();
           v.held.put(batch, rank);
-          ring.get(rank).tell(new Worker.Evaluate(generation, v.run.epoch, batch, v.batches.get(batch), ctx.getSelf()));
+          ring.get(rank).tell(new Worker.Evaluate(generation, v.run.epoch, batch, v.batches.get(batch), replies));
         }
       }
       long serial = deadline(setup.elastic().deadline(slowestStepNanos * 2L * VALIDATION_BATCH));
@@ -1284,9 +1222,10 @@ public final class Coordinator {
         return validate(v);
       };
       return members()
-          .onMessage(Evaluated.class, m -> evaluated(v, m))
-          .onMessage(BagSkipped.class, m -> skipped(m, Behaviors::same))
-          .onMessage(RingBroken.class, m -> Behaviors.same()) // a late report of the training ring
+          .onMessage(FromWorker.class, is(Evaluated.class), reply(Evaluated.class, m -> evaluated(v, m)))
+          .onMessage(FromWorker.class, is(BagSkipped.class), reply(BagSkipped.class, m -> skipped(m, Behaviors::same)))
+          // A late report of the training ring.
+          .onMessage(FromWorker.class, is(RingBroken.class), reply(RingBroken.class, m -> Behaviors.same()))
           .onMessage(WorkerTerminated.class, m -> lost(m.worker(), "stopped", "in validation", resume))
           .onMessage(DeadlinePassed.class, m -> {
             if (m.serial() != serial) {
@@ -1411,11 +1350,11 @@ public final class Coordinator {
     private Behavior<Command> checkpointing(RunState at, boolean best, Supplier<Behavior<Command>> then, int attempt) {
       // Rank 0 writes; every replica is identical, so any one would do.
       ActorRef<Worker.Command> writer = ring.getFirst();
-      writer.tell(new Worker.SaveCheckpoint(at, best, ctx.getSelf()));
+      writer.tell(new Worker.SaveCheckpoint(at, best, replies));
       long serial = deadline(setup.elastic().deadlineCap());
       Supplier<Behavior<Command>> again = () -> checkpointing(at, best, then);
       return members()
-          .onMessage(CheckpointWritten.class, m -> {
+          .onMessage(FromWorker.class, is(CheckpointWritten.class), reply(CheckpointWritten.class, m -> {
             timers.cancel(DeadlinePassed.class);
             if (m.error().isEmpty()) {
               lastCheckpoint = m.last();
@@ -1441,9 +1380,9 @@ public final class Coordinator {
             state = at;
             lastCheckpointNanos = System.nanoTime();
             return then.get();
-          })
+          }))
           .onMessage(WorkerTerminated.class, m -> lost(m.worker(), "stopped", "while writing a checkpoint", again))
-          .onMessage(RingBroken.class, m -> Behaviors.same())
+          .onMessage(FromWorker.class, is(RingBroken.class), reply(RingBroken.class, m -> Behaviors.same()))
           .onMessage(DeadlinePassed.class, m -> m.serial() != serial ? Behaviors.same()
               : regrouping("rank 0 (" + who(writer) + ") did not write the checkpoint within "
                   + seconds(setup.elastic().deadlineCap()) + " (bagpipe.elastic.deadline-cap)", Set.of(), again))
@@ -1522,13 +1461,15 @@ public final class Coordinator {
       return String.format("%.1f s", d.toMillis() / 1000.0);
     }
 
-    private Behavior<Command> unexpected(Command m, String phase) {
-      if (m instanceof WorkersListed || m instanceof WorkerReady || m instanceof DeadlinePassed || m instanceof RingLeft
-          || m instanceof StepDone || m instanceof Evaluated || m instanceof RingJoined) {
+    /** {@code m} (a command, or a worker's reply) is not for this phase: stale news is dropped quietly. */
+    private Behavior<Command> unexpected(Object m, String phase) {
+      Object r = m instanceof FromWorker(Worker.Reply reply) ? reply : m;
+      if (r instanceof WorkersListed || r instanceof DeadlinePassed || r instanceof WorkerReady || r instanceof RingLeft
+          || r instanceof StepDone || r instanceof Evaluated || r instanceof RingJoined) {
         // Late or stale: from a ring generation or phase that is over, or membership news.
-        ctx.getLog().debug("coordinator ignores {} while {}", m, phase);
+        ctx.getLog().debug("coordinator ignores {} while {}", r, phase);
       } else {
-        ctx.getLog().warn("coordinator ignores {} while {}", m, phase);
+        ctx.getLog().warn("coordinator ignores {} while {}", r, phase);
       }
       return Behaviors.same();
     }

@@ -1,7 +1,5 @@
 package io.bagpipe.worker;
 
-import io.bagpipe.coordinator.Coordinator;
-
 /** Nanoseconds a worker spent in each stage of the current step. */
 final class StepTimer {
   long decodeWait;
@@ -17,8 +15,8 @@ final class StepTimer {
     backward += out.backwardNanos();
   }
 
-  Coordinator.StageNanos snapshot() {
-    return new Coordinator.StageNanos(decodeWait, upload, forward, backward, allReduce, optimizer);
+  Worker.StageNanos snapshot() {
+    return new Worker.StageNanos(decodeWait, upload, forward, backward, allReduce, optimizer);
   }
 
   void reset() {

@@ -8,7 +8,6 @@ import io.bagpipe.checkpoint.Checkpoint;
 import io.bagpipe.checkpoint.CheckpointStore;
 import io.bagpipe.checkpoint.CheckpointStream;
 import io.bagpipe.checkpoint.RunState;
-import io.bagpipe.coordinator.Coordinator;
 import io.bagpipe.loader.DecodedBag;
 import io.bagpipe.loader.LoaderPool;
 import io.bagpipe.serialization.BagpipeMessage;
@@ -38,17 +37,17 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
  * meanwhile) → the next order, or {@code idle}. Orders queue in arrival order; the
  * Coordinator deals a step or two ahead so decoding never waits for it.
  *
- * <p>A ring that breaks mid-step ({@link Coordinator.RingBroken}) or a
+ * <p>A ring that breaks mid-step ({@link RingBroken}) or a
  * {@link LeaveRing} from the Coordinator drops the step in flight and every queued
  * order, with the bags decoded for them: the step's gradient is discarded, so this
- * replica stays at the last step it applied, which {@link Coordinator.RingLeft}
+ * replica stays at the last step it applied, which {@link RingLeft}
  * reports. The worker then waits, idle, for the next ring generation. Orders and
  * all-reduce results of an older generation are ignored.
  *
  * <p>Bags are pulled from the node's {@link LoaderPool}: at most
  * {@code prefetch-bags} are requested or decoded-and-waiting at a time, so a slow
  * worker never makes loaders pile up memory. A bag that fails to decode is
- * reported ({@link Coordinator.BagSkipped}) and contributes weight 0 to its step;
+ * reported ({@link BagSkipped}) and contributes weight 0 to its step;
  * the worker still joins the step's all-reduce, so the replicas stay in lockstep.
  */
 public final class Worker {
@@ -62,19 +61,19 @@ public final class Worker {
 
   /**
    * Say who you are: sent by the Coordinator to a worker it found through the
-   * Receptionist; answered by {@link Coordinator.WorkerReady} with the worker's
+   * Receptionist; answered by {@link WorkerReady} with the worker's
    * device and data address.
    */
-  public record Introduce(ActorRef<Coordinator.Command> replyTo) implements Command {}
+  public record Introduce(ActorRef<Reply> replyTo) implements Command {}
 
   /**
    * Take {@code rank} in ring {@code generation}, whose ranks' data addresses are
    * {@code addresses} (rank order); the run has committed {@code committedSteps}
    * global steps, all of which this replica holds. Answered by
-   * {@link Coordinator.RingJoined}; the worker trains only in the ring it last joined.
+   * {@link RingJoined}; the worker trains only in the ring it last joined.
    */
   public record JoinRing(long generation, int rank, List<String> addresses, long committedSteps,
-      ActorRef<Coordinator.Command> replyTo) implements Command {
+      ActorRef<Reply> replyTo) implements Command {
     public JoinRing {
       addresses = List.copyOf(addresses);
     }
@@ -84,10 +83,10 @@ public final class Worker {
    * Train {@code bags} (possibly none) as this worker's share of {@code step} of
    * {@code epoch}, the run's {@code globalStep}-th, in ring {@code generation}. Sent by
    * the Coordinator one step at a time, in step order; answered by
-   * {@link Coordinator.StepDone} once the step's average is applied.
+   * {@link StepDone} once the step's average is applied.
    */
   public record TrainStep(long generation, int epoch, int step, long globalStep, List<BagRef> bags,
-      ActorRef<Coordinator.Command> replyTo) implements Command {
+      ActorRef<Reply> replyTo) implements Command {
     public TrainStep {
       bags = List.copyOf(bags);
     }
@@ -95,9 +94,9 @@ public final class Worker {
 
   /**
    * Evaluate these validation bags, batch {@code batch} of {@code epoch}'s
-   * validation in ring {@code generation}; answered by one {@link Coordinator.Evaluated}.
+   * validation in ring {@code generation}; answered by one {@link Evaluated}.
    */
-  public record Evaluate(long generation, int epoch, int batch, List<BagRef> bags, ActorRef<Coordinator.Command> replyTo)
+  public record Evaluate(long generation, int epoch, int batch, List<BagRef> bags, ActorRef<Reply> replyTo)
       implements Command {
     public Evaluate {
       bags = List.copyOf(bags);
@@ -107,36 +106,137 @@ public final class Worker {
   /**
    * Write a checkpoint of this replica with {@code state}: always as the newest
    * versioned one, and as {@code best.ckpt} too when {@code best}. Answered by
-   * {@link Coordinator.CheckpointWritten}.
+   * {@link CheckpointWritten}.
    */
-  public record SaveCheckpoint(RunState state, boolean best, ActorRef<Coordinator.Command> replyTo)
+  public record SaveCheckpoint(RunState state, boolean best, ActorRef<Reply> replyTo)
       implements Command {}
 
   /**
    * Ring {@code generation} is over (a rank was lost): drop the step in flight, its
    * gradient and every queued order, close this side of the ring, and say which
-   * step this replica last applied. Answered by {@link Coordinator.RingLeft}.
+   * step this replica last applied. Answered by {@link RingLeft}.
    */
-  public record LeaveRing(long generation, ActorRef<Coordinator.Command> replyTo) implements Command {}
+  public record LeaveRing(long generation, ActorRef<Reply> replyTo) implements Command {}
 
   /**
    * Send this replica's parameters and optimizer state, with run position
    * {@code state}, as bulk transfer {@code transfer} to the worker whose data address
-   * is {@code to} (a worker joining the run). Answered by {@link Coordinator.StateSent}.
+   * is {@code to} (a worker joining the run). Answered by {@link StateSent}.
    */
-  public record SendState(long transfer, String to, RunState state, ActorRef<Coordinator.Command> replyTo)
+  public record SendState(long transfer, String to, RunState state, ActorRef<Reply> replyTo)
       implements Command {}
 
   /**
    * Take parameters and optimizer state from bulk transfer {@code transfer}, sent by a
-   * live peer: this worker joins a running run. Answered by {@link Coordinator.Healed}.
+   * live peer: this worker joins a running run. Answered by {@link Healed}.
    */
-  public record ReceiveState(long transfer, ActorRef<Coordinator.Command> replyTo) implements Command {}
+  public record ReceiveState(long transfer, ActorRef<Reply> replyTo) implements Command {}
 
   /** Release the replica and stop. */
   public enum Stop implements Command {
     INSTANCE
   }
+
+  /**
+   * What a worker answers the Coordinator's orders with. The Coordinator adapts these
+   * into its own protocol; neither side depends on the other's.
+   */
+  public sealed interface Reply extends BagpipeMessage
+      permits WorkerReady, RingJoined, StepDone, RingBroken, RingLeft, BagSkipped, Evaluated, CheckpointWritten,
+          StateSent, Healed {}
+
+  /**
+   * A worker found through the Receptionist answered {@link Introduce}: its
+   * device, the data address its peers reach its all-reduce at, and where its replica
+   * stands (a Coordinator that took over from a lost one goes on from there).
+   */
+  public record WorkerReady(String device, String address, ActorRef<Command> worker, Applied applied)
+      implements Reply {}
+
+  /**
+   * Where a replica stands: the ring generation it last joined (0: none), the global
+   * step it applied last and that step's epoch and step (all -1 when it applied none
+   * since its worker started).
+   */
+  public record Applied(long generation, long globalStep, int epoch, int step) {}
+
+  /** A worker took its rank in ring {@code generation}. */
+  public record RingJoined(long generation, int rank) implements Reply {}
+
+  /**
+   * A worker of ring {@code generation} applied {@code step} of {@code epoch}: it
+   * trained {@code bags} bags (with {@code lossSum} their summed loss), and the step's
+   * average covered {@code stepBags} bags over all ranks.
+   */
+  public record StepDone(int rank, long generation, int epoch, int step, int bags, int stepBags, double lossSum,
+      StageNanos times) implements Reply {}
+
+  /** Nanoseconds a worker spent per stage in one step. */
+  public record StageNanos(long decodeWait, long upload, long forward, long backward, long allReduce, long optimizer) {
+    /** The sum of this and {@code o}, stage by stage. */
+    public StageNanos plus(StageNanos o) {
+      return new StageNanos(decodeWait + o.decodeWait, upload + o.upload, forward + o.forward,
+          backward + o.backward, allReduce + o.allReduce, optimizer + o.optimizer);
+    }
+  }
+
+  /**
+   * A worker's all-reduce of {@code step} of {@code epoch} failed because ring
+   * {@code generation} broke: {@code peerRank} (-1 when unknown) is the neighbour it
+   * lost ({@code peerGone}: its data port refuses connections, so it is dead), {@code reason}
+   * says how. The worker discarded the step's gradient and is idle; the Coordinator
+   * decides what follows.
+   */
+  public record RingBroken(int rank, long generation, int epoch, int step, int peerRank, boolean peerGone,
+      String reason) implements Reply {}
+
+  /**
+   * A worker left ring {@code generation} as told ({@link LeaveRing}): it
+   * dropped what it had not applied, and {@code applied} says where its replica stands.
+   */
+  public record RingLeft(int rank, long generation, Applied applied, ActorRef<Command> worker)
+      implements Reply {}
+
+  /**
+   * A worker of ring {@code generation} skipped a bag it could not get decoded, in
+   * {@code step} of {@code epoch} (step -1: a validation bag); {@code reason} names
+   * the slide and the cause.
+   */
+  public record BagSkipped(int rank, long generation, int epoch, int step, long bagKey, String slideId, String reason)
+      implements Reply {}
+
+  /**
+   * A worker's results for validation batch {@code batch} (scores of the bags it
+   * could decode), and the digest of its parameters (all replicas must report the same
+   * one).
+   */
+  public record Evaluated(int rank, long generation, int epoch, int batch, List<BagScore> scores, long parameterDigest)
+      implements Reply {
+    public Evaluated {
+      scores = List.copyOf(scores);
+    }
+  }
+
+  /** One validation bag's class probabilities and loss. */
+  public record BagScore(long key, String slideId, int label, float[] probabilities, double loss) {}
+
+  /** A worker wrote (or failed to write, {@code error} non-empty) the checkpoint of {@code state}. */
+  public record CheckpointWritten(int rank, RunState state, String last, String best, String error)
+      implements Reply {}
+
+  /**
+   * A worker sent its replica's state as bulk transfer {@code transfer} to a joining
+   * worker ({@link SendState}); {@code digest} is that replica's parameter
+   * digest; {@code error} is non-empty when the transfer failed.
+   */
+  public record StateSent(int rank, long transfer, long digest, String error) implements Reply {}
+
+  /**
+   * A joining worker loaded the state of transfer {@code transfer}
+   * ({@link ReceiveState}): its parameter digest is now {@code digest};
+   * {@code error} is non-empty when it could not.
+   */
+  public record Healed(long transfer, long digest, String error, ActorRef<Command> worker) implements Reply {}
 
   private record BagArrived(LoaderPool.Loaded loaded) implements Command, NodeLocal {}
 
@@ -222,8 +322,8 @@ public final class Worker {
     Behavior<Command> idle() {
       return Behaviors.receive(Command.class)
           .onMessage(Introduce.class, m -> {
-            m.replyTo().tell(new Coordinator.WorkerReady(device, allReduceFactory.address(), ctx.getSelf(),
-                new Coordinator.Applied(generation, appliedGlobalStep, appliedEpoch, appliedStep)));
+            m.replyTo().tell(new WorkerReady(device, allReduceFactory.address(), ctx.getSelf(),
+                new Applied(generation, appliedGlobalStep, appliedEpoch, appliedStep)));
             return Behaviors.same();
           })
           .onMessage(JoinRing.class, this::joinRing)
@@ -296,7 +396,7 @@ public final class Worker {
       double lossSum;
       final StepTimer times = new StepTimer();
       long waitingSince = -1;
-      final List<Coordinator.BagScore> scores = new ArrayList<>();
+      final List<BagScore> scores = new ArrayList<>();
     }
 
     private Behavior<Command> joinRing(JoinRing m) {
@@ -304,7 +404,7 @@ public final class Worker {
       generation = m.generation();
       appliedGlobalStep = m.committedSteps() - 1;
       allReduce = allReduceFactory.join(m.generation(), m.rank(), m.addresses());
-      m.replyTo().tell(new Coordinator.RingJoined(m.generation(), m.rank()));
+      m.replyTo().tell(new RingJoined(m.generation(), m.rank()));
       return Behaviors.same();
     }
 
@@ -372,7 +472,7 @@ public final class Worker {
           return reducing(round);
         }
         Evaluate eval = (Evaluate) orders.poll();
-        eval.replyTo().tell(new Coordinator.Evaluated(rank, eval.generation(), eval.epoch(), eval.batch(), head.scores,
+        eval.replyTo().tell(new Evaluated(rank, eval.generation(), eval.epoch(), eval.batch(), head.scores,
             replica.parameterDigest()));
         head = null;
       }
@@ -392,7 +492,7 @@ public final class Worker {
               head.times.add(out);
             } else {
               Replica.BagOutcome out = replica.evaluate(decoded);
-              head.scores.add(new Coordinator.BagScore(bag.key(), bag.slideId(), bag.label(), out.probabilities(), out.loss()));
+              head.scores.add(new BagScore(bag.key(), bag.slideId(), bag.label(), out.probabilities(), out.loss()));
             }
           } finally {
             decoded.release();
@@ -400,13 +500,13 @@ public final class Worker {
         }
         case LoaderPool.BagFailed(BagRef bag, String reason) -> {
           int step = order instanceof TrainStep t ? t.step() : -1;
-          replyTo(order).tell(new Coordinator.BagSkipped(rank, generation, bag.epoch(), step, bag.key(), bag.slideId(),
+          replyTo(order).tell(new BagSkipped(rank, generation, bag.epoch(), step, bag.key(), bag.slideId(),
               reason));
         }
       }
     }
 
-    private static ActorRef<Coordinator.Command> replyTo(Command order) {
+    private static ActorRef<Reply> replyTo(Command order) {
       return order instanceof TrainStep t ? t.replyTo() : ((Evaluate) order).replyTo();
     }
 
@@ -421,7 +521,7 @@ public final class Worker {
         // The step is lost on every rank: drop this one's gradient and what was queued, report, and wait for the Coordinator.
         dropOrders();
         allReduce = null; // later orders of this ring are dropped; LeaveRing closes it
-        step.replyTo().tell(new Coordinator.RingBroken(rank, broken.generation(), step.epoch(), step.step(),
+        step.replyTo().tell(new RingBroken(rank, broken.generation(), step.epoch(), step.step(),
             broken.peerRank(), broken.peerGone(), broken.getMessage()));
         return idle();
       }
@@ -437,7 +537,7 @@ public final class Worker {
       appliedEpoch = step.epoch();
       appliedStep = step.step();
       head.times.optimizer += System.nanoTime() - t1;
-      step.replyTo().tell(new Coordinator.StepDone(rank, generation, step.epoch(), step.step(), head.weight, r.weight(),
+      step.replyTo().tell(new StepDone(rank, generation, step.epoch(), step.step(), head.weight, r.weight(),
           head.lossSum, head.times.snapshot()));
       orders.poll();
       head = null;
@@ -451,8 +551,8 @@ public final class Worker {
         allReduceFactory.leave();
         allReduce = null;
       }
-      m.replyTo().tell(new Coordinator.RingLeft(rank, m.generation(),
-          new Coordinator.Applied(generation, appliedGlobalStep, appliedEpoch, appliedStep), ctx.getSelf()));
+      m.replyTo().tell(new RingLeft(rank, m.generation(),
+          new Applied(generation, appliedGlobalStep, appliedEpoch, appliedStep), ctx.getSelf()));
       return idle();
     }
 
@@ -520,7 +620,7 @@ public final class Worker {
     }
 
     private Behavior<Command> stateWritten(StateWritten m) {
-      m.order().replyTo().tell(new Coordinator.StateSent(rank, m.order().transfer(), m.digest(),
+      m.order().replyTo().tell(new StateSent(rank, m.order().transfer(), m.digest(),
           m.failure() == null ? "" : "cannot send the state to " + m.order().to() + ": " + cause(m.failure())));
       return Behaviors.same();
     }
@@ -544,7 +644,7 @@ public final class Worker {
           error = "cannot load the state received: " + e.getMessage();
         }
       }
-      m.order().replyTo().tell(new Coordinator.Healed(m.order().transfer(), digest, error, ctx.getSelf()));
+      m.order().replyTo().tell(new Healed(m.order().transfer(), digest, error, ctx.getSelf()));
       return Behaviors.same();
     }
 
@@ -560,10 +660,10 @@ public final class Worker {
       try {
         Path last = checkpoints.saveLast(c);
         Path best = m.best() ? checkpoints.saveBest(c) : null;
-        m.replyTo().tell(new Coordinator.CheckpointWritten(
+        m.replyTo().tell(new CheckpointWritten(
             rank, m.state(), last.toString(), best == null ? "" : best.toString(), ""));
       } catch (java.io.IOException | RuntimeException e) {
-        m.replyTo().tell(new Coordinator.CheckpointWritten(
+        m.replyTo().tell(new CheckpointWritten(
             rank, m.state(), "", "", "cannot write a checkpoint in " + checkpoints.dir() + ": " + e.getMessage()));
       }
       return Behaviors.same();

@@ -37,15 +37,15 @@ class CoordinatorRestartTest {
 
   /** A worker that trained in ring generation 3 up to global step 10 and answers as such. */
   static Behavior<Worker.Command> trainedWorker(AtomicInteger introductions) {
-    Coordinator.Applied applied = new Coordinator.Applied(3, 10, 0, 4);
+    Worker.Applied applied = new Worker.Applied(3, 10, 0, 4);
     return Behaviors.setup(ctx -> Behaviors.receive(Worker.Command.class)
         .onMessage(Worker.Introduce.class, m -> {
           introductions.incrementAndGet();
-          m.replyTo().tell(new Coordinator.WorkerReady("cpu", "local", ctx.getSelf(), applied));
+          m.replyTo().tell(new Worker.WorkerReady("cpu", "local", ctx.getSelf(), applied));
           return Behaviors.same();
         })
         .onMessage(Worker.LeaveRing.class, m -> {
-          m.replyTo().tell(new Coordinator.RingLeft(0, m.generation(), applied, ctx.getSelf()));
+          m.replyTo().tell(new Worker.RingLeft(0, m.generation(), applied, ctx.getSelf()));
           return Behaviors.same();
         })
         .onAnyMessage(m -> Behaviors.same())

@@ -78,7 +78,7 @@ class KryoSerializerTest {
 
   @Test
   void everyKindOfMessageRoundTrips() throws Exception {
-    TestProbe<Coordinator.Command> coordinator = kit.createTestProbe();
+    TestProbe<Worker.Reply> coordinator = kit.createTestProbe();
     TestProbe<Worker.Command> worker = kit.createTestProbe();
     List<Object> messages = List.of(
         new Worker.TrainStep(2, 3, 2, 40, List.of(BAG), coordinator.getRef()),
@@ -86,20 +86,20 @@ class KryoSerializerTest {
         new Worker.SaveCheckpoint(state(), true, coordinator.getRef()),
         new Worker.LeaveRing(2, coordinator.getRef()),
         Worker.Stop.INSTANCE,
-        new Coordinator.WorkerReady("cpu", "10.0.0.5:40123", worker.getRef(), new Coordinator.Applied(2, 39, 3, 7)),
-        new Coordinator.RingJoined(3, 1),
+        new Worker.WorkerReady("cpu", "10.0.0.5:40123", worker.getRef(), new Worker.Applied(2, 39, 3, 7)),
+        new Worker.RingJoined(3, 1),
         new Worker.Introduce(coordinator.getRef()),
         new Worker.JoinRing(3, 1, List.of("10.0.0.5:40123", "10.0.0.6:40123"), 40, coordinator.getRef()),
         new Worker.SendState(7, "10.0.0.6:40123", state(), coordinator.getRef()),
         new Worker.ReceiveState(7, coordinator.getRef()),
-        new Coordinator.StateSent(0, 7, 0x1234L, ""),
-        new Coordinator.Healed(7, 0x1234L, "", worker.getRef()),
+        new Worker.StateSent(0, 7, 0x1234L, ""),
+        new Worker.Healed(7, 0x1234L, "", worker.getRef()),
         new RunEvent.RunPaused(1, 2, 300, "rank 1"),
-        new Coordinator.StepDone(1, 2, 3, 7, 1, 2, 0.69, new Coordinator.StageNanos(1, 2, 3, 4, 5, 6)),
-        new Coordinator.BagSkipped(1, 2, 3, 7, 17, "slide_001", "cannot read region"),
-        new Coordinator.CheckpointWritten(0, state(), "/runs/a/epoch-0002.ckpt", "", ""),
-        new Coordinator.RingLeft(1, 2, new Coordinator.Applied(2, 39, 3, 7), worker.getRef()),
-        new Coordinator.RingBroken(1, 2, 3, 7, 0, true, "lost the connection from its left neighbour"),
+        new Worker.StepDone(1, 2, 3, 7, 1, 2, 0.69, new Worker.StageNanos(1, 2, 3, 4, 5, 6)),
+        new Worker.BagSkipped(1, 2, 3, 7, 17, "slide_001", "cannot read region"),
+        new Worker.CheckpointWritten(0, state(), "/runs/a/epoch-0002.ckpt", "", ""),
+        new Worker.RingLeft(1, 2, new Worker.Applied(2, 39, 3, 7), worker.getRef()),
+        new Worker.RingBroken(1, 2, 3, 7, 0, true, "lost the connection from its left neighbour"),
         Coordinator.Stop.INSTANCE,
         new RunEvent.RunStarted("/runs/a", 2, 10, 0, 0, 12, 4),
         new RunEvent.StepCompleted(3, 7, 12, 0.69, 4.5, 14),
@@ -118,8 +118,8 @@ class KryoSerializerTest {
     assertEquals(BAG, step.bags().getFirst());
     assertEquals(40, step.globalStep());
     assertEquals(coordinator.getRef(), step.replyTo());
-    Coordinator.Evaluated ev = (Coordinator.Evaluated) roundTrip(new Coordinator.Evaluated(1, 2, 3, 5,
-        List.of(new Coordinator.BagScore(17, "slide_001", 1, new float[] {0.25f, 0.75f}, 0.28)), 42L));
+    Worker.Evaluated ev = (Worker.Evaluated) roundTrip(new Worker.Evaluated(1, 2, 3, 5,
+        List.of(new Worker.BagScore(17, "slide_001", 1, new float[] {0.25f, 0.75f}, 0.28)), 42L));
     assertArrayEquals(new float[] {0.25f, 0.75f}, ev.scores().getFirst().probabilities());
     assertEquals(42L, ev.parameterDigest());
     EpochRecord r = ((RunEvent.EpochCompleted) roundTrip(new RunEvent.EpochCompleted(record()))).record();

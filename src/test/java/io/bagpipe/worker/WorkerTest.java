@@ -7,7 +7,6 @@ import io.bagpipe.allreduce.LocalRing;
 import org.apache.pekko.actor.typed.receptionist.ServiceKey;
 import io.bagpipe.bag.BagRef;
 import io.bagpipe.checkpoint.NamedTensor;
-import io.bagpipe.coordinator.Coordinator;
 import io.bagpipe.loader.BagBuffers;
 import io.bagpipe.loader.DecodedBag;
 import io.bagpipe.loader.LoaderPool;
@@ -105,15 +104,15 @@ class WorkerTest {
   @Test
   void pullsAtMostPrefetchBagsAheadAndTrainsInPlanOrder() {
     TestProbe<LoaderPool.Command> loaders = kit.createTestProbe();
-    TestProbe<Coordinator.Command> coordinator = kit.createTestProbe();
+    TestProbe<Worker.Reply> coordinator = kit.createTestProbe();
     CountingReplica replica = new CountingReplica();
     ActorRef<Worker.Command> worker = kit.spawn(Worker.create("cpu", () -> replica, new LocalRing().worker(),
         loaders.getRef(), 2, dir, 2, ServiceKey.create(Worker.Command.class, "test-workers")));
     worker.tell(new Worker.Introduce(coordinator.getRef()));
-    Coordinator.WorkerReady ready = coordinator.expectMessageClass(Coordinator.WorkerReady.class);
+    Worker.WorkerReady ready = coordinator.expectMessageClass(Worker.WorkerReady.class);
     assertEquals("cpu", ready.device());
     worker.tell(new Worker.JoinRing(1, 0, List.of(ready.address()), 0, coordinator.getRef()));
-    assertEquals(new Coordinator.RingJoined(1, 0), coordinator.expectMessageClass(Coordinator.RingJoined.class));
+    assertEquals(new Worker.RingJoined(1, 0), coordinator.expectMessageClass(Worker.RingJoined.class));
     for (int s = 0; s < 5; s++) {
       worker.tell(new Worker.TrainStep(1, 0, s, s, List.of(bag(2L * s), bag(2L * s + 1)), coordinator.getRef()));
     }
@@ -129,7 +128,7 @@ class WorkerTest {
     asked.get(1).replyTo().tell(new LoaderPool.BagLoaded(LoaderTesting.decoded(asked.get(1).bag(), buffers)));
     loaders.expectNoMessage(Duration.ofMillis(100));
     asked.get(0).replyTo().tell(new LoaderPool.BagLoaded(LoaderTesting.decoded(asked.get(0).bag(), buffers)));
-    Coordinator.StepDone first = coordinator.expectMessageClass(Coordinator.StepDone.class);
+    Worker.StepDone first = coordinator.expectMessageClass(Worker.StepDone.class);
     assertEquals(0, first.step());
     assertEquals(2, first.bags());
     assertEquals(2, first.stepBags());
@@ -148,11 +147,11 @@ class WorkerTest {
     for (int i = 0; i < 5; i++) {
       rest.add(coordinator.receiveMessage());
     }
-    Coordinator.BagSkipped skipped = (Coordinator.BagSkipped) rest.stream()
-        .filter(m -> m instanceof Coordinator.BagSkipped).findFirst().orElseThrow();
+    Worker.BagSkipped skipped = (Worker.BagSkipped) rest.stream()
+        .filter(m -> m instanceof Worker.BagSkipped).findFirst().orElseThrow();
     assertEquals("s5", skipped.slideId());
-    Coordinator.StepDone step2 = (Coordinator.StepDone) rest.stream()
-        .filter(m -> m instanceof Coordinator.StepDone d && d.step() == 2).findFirst().orElseThrow();
+    Worker.StepDone step2 = (Worker.StepDone) rest.stream()
+        .filter(m -> m instanceof Worker.StepDone d && d.step() == 2).findFirst().orElseThrow();
     assertEquals(1, step2.bags());
     assertEquals(9, replica.accumulated.get());
     assertEquals(5, replica.applied.get());
@@ -200,20 +199,20 @@ class WorkerTest {
   @Test
   void aBrokenRingIsReportedToTheCoordinatorAndTheStepDiscarded() {
     TestProbe<LoaderPool.Command> loaders = kit.createTestProbe();
-    TestProbe<Coordinator.Command> coordinator = kit.createTestProbe();
+    TestProbe<Worker.Reply> coordinator = kit.createTestProbe();
     CountingReplica replica = new CountingReplica();
     ActorRef<Worker.Command> worker = kit.spawn(Worker.create("cpu", () -> replica, new BrokenRing(),
         loaders.getRef(), 1, dir, 2, ServiceKey.create(Worker.Command.class, "broken-ring-workers")));
     worker.tell(new Worker.Introduce(coordinator.getRef()));
-    coordinator.expectMessageClass(Coordinator.WorkerReady.class);
+    coordinator.expectMessageClass(Worker.WorkerReady.class);
     worker.tell(new Worker.JoinRing(4, 0, List.of("127.0.0.1:1", "127.0.0.1:2"), 0, coordinator.getRef()));
-    coordinator.expectMessageClass(Coordinator.RingJoined.class);
+    coordinator.expectMessageClass(Worker.RingJoined.class);
     worker.tell(new Worker.TrainStep(4, 3, 7, 70, List.of(bag(0)), coordinator.getRef()));
     worker.tell(new Worker.TrainStep(4, 3, 8, 71, List.of(bag(1)), coordinator.getRef()));
     LoaderPool.LoadBag asked = loaders.expectMessageClass(LoaderPool.LoadBag.class);
     asked.replyTo().tell(new LoaderPool.BagLoaded(LoaderTesting.decoded(asked.bag(), new BagBuffers(2))));
 
-    Coordinator.RingBroken broken = coordinator.expectMessageClass(Coordinator.RingBroken.class);
+    Worker.RingBroken broken = coordinator.expectMessageClass(Worker.RingBroken.class);
     assertEquals(0, broken.rank());
     assertEquals(4, broken.generation());
     assertEquals(3, broken.epoch());
@@ -225,10 +224,10 @@ class WorkerTest {
     coordinator.expectNoMessage(Duration.ofMillis(200)); // no StepDone, no second step
     // the worker is idle and answers, waiting for the Coordinator's decision
     worker.tell(new Worker.Introduce(coordinator.getRef()));
-    coordinator.expectMessageClass(Coordinator.WorkerReady.class);
+    coordinator.expectMessageClass(Worker.WorkerReady.class);
     worker.tell(new Worker.LeaveRing(4, coordinator.getRef()));
-    Coordinator.RingLeft left = coordinator.expectMessageClass(Coordinator.RingLeft.class);
-    assertEquals(new Coordinator.Applied(4, -1, -1, -1), left.applied());
+    Worker.RingLeft left = coordinator.expectMessageClass(Worker.RingLeft.class);
+    assertEquals(new Worker.Applied(4, -1, -1, -1), left.applied());
     assertEquals(worker, left.worker());
   }
 
@@ -241,17 +240,17 @@ class WorkerTest {
   @Test
   void leavingARingDropsTheStepInFlightAndItsBagsAndReportsTheLastAppliedStep() {
     TestProbe<LoaderPool.Command> loaders = kit.createTestProbe();
-    TestProbe<Coordinator.Command> coordinator = kit.createTestProbe();
+    TestProbe<Worker.Reply> coordinator = kit.createTestProbe();
     CountingReplica replica = new CountingReplica();
     ActorRef<Worker.Command> worker = kit.spawn(Worker.create("cpu", () -> replica, new LocalRing().worker(),
         loaders.getRef(), 3, dir, 2, ServiceKey.create(Worker.Command.class, "leaving-workers")));
     worker.tell(new Worker.JoinRing(1, 0, List.of("local"), 10, coordinator.getRef()));
-    coordinator.expectMessageClass(Coordinator.RingJoined.class);
+    coordinator.expectMessageClass(Worker.RingJoined.class);
     BagBuffers buffers = new BagBuffers(8);
     worker.tell(new Worker.TrainStep(1, 0, 0, 10, List.of(bag(0)), coordinator.getRef()));
     LoaderPool.LoadBag b0 = loaders.expectMessageClass(LoaderPool.LoadBag.class);
     b0.replyTo().tell(new LoaderPool.BagLoaded(LoaderTesting.decoded(b0.bag(), buffers)));
-    assertEquals(0, coordinator.expectMessageClass(Coordinator.StepDone.class).step());
+    assertEquals(0, coordinator.expectMessageClass(Worker.StepDone.class).step());
 
     // Step 1 has two bags: one trained, one still decoding; step 2 is queued with its bag decoded.
     worker.tell(new Worker.TrainStep(1, 0, 1, 11, List.of(bag(1), bag(2)), coordinator.getRef()));
@@ -266,7 +265,7 @@ class WorkerTest {
       m.replyTo().tell(new LoaderPool.BagLoaded(d));
     }
     worker.tell(new Worker.LeaveRing(1, coordinator.getRef()));
-    assertEquals(new Coordinator.Applied(1, 10, 0, 0), coordinator.expectMessageClass(Coordinator.RingLeft.class).applied());
+    assertEquals(new Worker.Applied(1, 10, 0, 0), coordinator.expectMessageClass(Worker.RingLeft.class).applied());
     assertEquals(1, replica.discarded.get(), "step 1's partial gradient is dropped");
     assertEquals(1, replica.applied.get());
     DecodedBag late = LoaderTesting.decoded(asked.get(1).bag(), buffers);
@@ -276,13 +275,13 @@ class WorkerTest {
     coordinator.expectNoMessage(Duration.ofMillis(100));
 
     worker.tell(new Worker.JoinRing(2, 0, List.of("local"), 11, coordinator.getRef()));
-    coordinator.expectMessageClass(Coordinator.RingJoined.class);
+    coordinator.expectMessageClass(Worker.RingJoined.class);
     worker.tell(new Worker.TrainStep(2, 0, 1, 11, List.of(bag(1), bag(2)), coordinator.getRef()));
     for (int i = 0; i < 2; i++) {
       LoaderPool.LoadBag m = loaders.expectMessageClass(LoaderPool.LoadBag.class);
       m.replyTo().tell(new LoaderPool.BagLoaded(LoaderTesting.decoded(m.bag(), buffers)));
     }
-    Coordinator.StepDone again = coordinator.expectMessageClass(Coordinator.StepDone.class);
+    Worker.StepDone again = coordinator.expectMessageClass(Worker.StepDone.class);
     assertEquals(1, again.step());
     assertEquals(2, again.generation());
     assertEquals(2, again.bags());
