@@ -3,18 +3,26 @@ package io.bagpipe.bag;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalInt;
 
 /**
- * A data set ready for planning: the manifest, each slide's fold, the training and
- * validation slides of the configured split, and the patch coordinates of those
- * slides. Loading reads the manifest and the coordinate CSVs of the training and
- * validation slides (slides in neither split are not read); it checks that slide
- * files exist but opens none, so coordinates are not checked against slide extents
- * here (a caller holding an open slide may re-read with
- * {@link PatchCoordinates#read(Path, int, Extent)}). Problems are
- * {@link BagInputException}s naming file and line.
+ * A data set ready for planning: the manifest, each slide's fold, the training,
+ * validation and test slides, and the patch coordinates of those slides.
+ *
+ * <p>Which slides train and validate: the manifest's {@code split} column when it has
+ * one ({@code train}, {@code val}; {@code test} slides are held out and only scored at
+ * the end of the run), otherwise the configured folds (no test slides then).
+ *
+ * <p>Loading reads the manifest and the coordinate files of the training, validation
+ * and test slides (other slides are not read): {@code coords/<id>.csv}, or a CLAM or
+ * TRIDENT {@code coords/<id>.h5} ({@link H5Coordinates}) as
+ * {@code bagpipe.data.coords-format} says. It checks that slide files exist but opens
+ * none, so coordinates are not checked against slide extents here (a caller holding
+ * an open slide may re-read with {@link PatchCoordinates#read(Path, int, Extent)}).
+ * Problems are {@link BagInputException}s naming file and line.
  */
 public final class DataSet {
 
@@ -22,34 +30,106 @@ public final class DataSet {
   private final Folds folds;
   private final List<SlideEntry> train;
   private final List<SlideEntry> validation;
+  private final List<SlideEntry> test;
   private final Map<String, PatchCoordinates> coordinates;
+  private final Map<String, Path> coordinateFiles;
+  private final Map<String, Integer> patchSizeLevel0;
 
-  private DataSet(Manifest manifest, Folds folds, FoldSplit split, Map<String, PatchCoordinates> coordinates) {
+  private DataSet(Manifest manifest, Folds folds, List<SlideEntry> train, List<SlideEntry> validation,
+      List<SlideEntry> test, Map<String, PatchCoordinates> coordinates, Map<String, Path> coordinateFiles,
+      Map<String, Integer> patchSizeLevel0) {
     this.manifest = manifest;
     this.folds = folds;
-    this.train = folds.slidesIn(split.train());
-    this.validation = folds.slidesIn(split.validation());
+    this.train = List.copyOf(train);
+    this.validation = List.copyOf(validation);
+    this.test = List.copyOf(test);
     this.coordinates = Map.copyOf(coordinates);
+    this.coordinateFiles = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(coordinateFiles));
+    this.patchSizeLevel0 = Map.copyOf(patchSizeLevel0);
   }
 
-  /** Reads the data set that {@code data} describes and splits it by {@code folds}. */
+  /** Reads the data set that {@code data} describes and splits it by {@code folds}, checking no patch size. */
   public static DataSet load(DataSettings data, FoldSettings folds) {
-    Manifest manifest = Manifest.read(data.manifest(), data.slides(), data.slideExtensions());
+    return load(data, folds, 0);
+  }
+
+  /**
+   * Reads the data set that {@code data} describes and splits it by the manifest's
+   * split column or else by {@code folds}.
+   *
+   * @param patchSizeLevel0 the run's patch side in level-0 pixels; when positive, an
+   *     {@code .h5} file whose attributes give another level-0 patch size is an error
+   *     naming the file and {@code bagpipe.plan.patch-size}. 0 checks nothing.
+   */
+  public static DataSet load(DataSettings data, FoldSettings folds, int patchSizeLevel0) {
+    Manifest manifest = Manifest.read(data.manifest(), data.slides(), data.slideExtensions(), data.classes());
     Folds assigned = Folds.assign(manifest, folds.k(), folds.seed());
+    List<SlideEntry> train;
+    List<SlideEntry> validation;
+    List<SlideEntry> test;
+    if (manifest.hasSplits()) {
+      train = inSplit(manifest, Split.TRAIN);
+      validation = inSplit(manifest, Split.VAL);
+      test = inSplit(manifest, Split.TEST);
+    } else {
+      train = assigned.slidesIn(folds.split().train());
+      validation = assigned.slidesIn(folds.split().validation());
+      test = List.of();
+    }
+    java.util.Set<String> used = new java.util.HashSet<>();
+    for (List<SlideEntry> part : List.of(train, validation, test)) {
+      part.forEach(s -> used.add(s.slideId()));
+    }
     Map<String, PatchCoordinates> coordinates = new HashMap<>();
+    Map<String, Path> files = new LinkedHashMap<>();
+    Map<String, Integer> sizes = new HashMap<>();
     for (SlideEntry s : manifest.slides()) {
-      int fold = assigned.foldOf(s.slideId());
-      if (!folds.split().trains(fold) && !folds.split().validates(fold)) {
+      if (!used.contains(s.slideId())) {
         continue;
       }
-      Path csv = data.coords().resolve(s.slideId() + ".csv");
-      if (!Files.isRegularFile(csv)) {
-        throw new BagInputException(csv, 0, "coordinate file of slide '" + s.slideId() + "' (" + manifest.path()
-            + " line " + s.line() + ") not found; see bagpipe.data.coords");
+      Path file = coordinateFile(data, manifest, s);
+      files.put(s.slideId(), file);
+      if (file.getFileName().toString().endsWith(".h5")) {
+        H5Coordinates h5 = H5Coordinates.read(file);
+        OptionalInt level0 = h5.patchSizeLevel0();
+        if (level0.isPresent()) {
+          sizes.put(s.slideId(), level0.getAsInt());
+          if (patchSizeLevel0 > 0 && level0.getAsInt() != patchSizeLevel0) {
+            throw new BagInputException(file, 0, "its patches are " + level0.getAsInt() + " pixels wide at level 0"
+                + " (attributes patch_size " + h5.patchSize() + ", patch_level " + h5.patchLevel() + "), but this run"
+                + " reads " + patchSizeLevel0 + "-pixel patches at level 0; set bagpipe.plan.patch-size = "
+                + level0.getAsInt() + " (at bagpipe.plan.level = 0) to train on the patches this file describes");
+          }
+        }
+        coordinates.put(s.slideId(), h5.coordinates());
+      } else {
+        coordinates.put(s.slideId(), PatchCoordinates.read(file));
       }
-      coordinates.put(s.slideId(), PatchCoordinates.read(csv));
     }
-    return new DataSet(manifest, assigned, folds.split(), coordinates);
+    return new DataSet(manifest, assigned, train, validation, test, coordinates, files, sizes);
+  }
+
+  private static List<SlideEntry> inSplit(Manifest manifest, Split split) {
+    return manifest.slides().stream().filter(s -> s.split().orElseThrow() == split).toList();
+  }
+
+  private static Path coordinateFile(DataSettings data, Manifest manifest, SlideEntry s) {
+    Path csv = data.coords().resolve(s.slideId() + ".csv");
+    Path h5 = data.coords().resolve(s.slideId() + ".h5");
+    List<Path> tried = switch (data.coordsFormat()) {
+      case AUTO -> List.of(csv, h5);
+      case CSV -> List.of(csv);
+      case H5 -> List.of(h5);
+    };
+    for (Path p : tried) {
+      if (Files.isRegularFile(p)) {
+        return p;
+      }
+    }
+    throw new BagInputException(tried.getFirst(), 0, "coordinate file of slide '" + s.slideId() + "' ("
+        + manifest.path() + " line " + s.line() + ") not found"
+        + (tried.size() > 1 ? " (nor " + tried.get(1).getFileName() + ")" : "")
+        + "; see bagpipe.data.coords and bagpipe.data.coords-format");
   }
 
   /** The manifest, all its slides in file order. */
@@ -57,23 +137,44 @@ public final class DataSet {
     return manifest;
   }
 
+  /** The class names of the labels, in index order. */
+  public ClassMap classes() {
+    return manifest.classes();
+  }
+
   /** Every manifest slide's fold. */
   public Folds folds() {
     return folds;
   }
 
-  /** Slides of the training folds, in manifest order. */
+  /** Slides that train (training folds, or split {@code train}), in manifest order. */
   public List<SlideEntry> train() {
     return train;
   }
 
-  /** Slides of the validation folds, in manifest order. */
+  /** Slides validated after each epoch (validation folds, or split {@code val}), in manifest order. */
   public List<SlideEntry> validation() {
     return validation;
   }
 
-  /** Coordinates of every training and validation slide, by slide id. */
+  /** Slides of split {@code test}, scored once at the end of the run; empty without a split column. */
+  public List<SlideEntry> test() {
+    return test;
+  }
+
+  /** Coordinates of every training, validation and test slide, by slide id. */
   public Map<String, PatchCoordinates> coordinates() {
     return coordinates;
+  }
+
+  /** The coordinate file read for each training, validation and test slide, in manifest order. */
+  public Map<String, Path> coordinateFiles() {
+    return coordinateFiles;
+  }
+
+  /** A slide's patch side in level-0 pixels, when its {@code .h5} file's attributes give it. */
+  public OptionalInt patchSizeLevel0(String slideId) {
+    Integer v = patchSizeLevel0.get(slideId);
+    return v == null ? OptionalInt.empty() : OptionalInt.of(v);
   }
 }

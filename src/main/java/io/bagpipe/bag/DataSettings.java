@@ -4,30 +4,48 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Objects;
 
 /**
  * Where a data set lives ({@code bagpipe.data}): the manifest, the folder of slide
- * files, the folder of per-slide coordinate CSVs, and the slide extensions tried.
- * Paths are absolute or relative to the working directory; nothing is opened.
+ * files, the folder of per-slide coordinate files, the slide extensions tried, the
+ * class map and the coordinate format. Paths are absolute or relative to the working
+ * directory; nothing is opened.
  *
  * @param dir root folder of the data set
  * @param manifest the manifest CSV
  * @param slides folder holding {@code <slide_id>.<ext>}
- * @param coords folder holding {@code <slide_id>.csv}
+ * @param coords folder holding {@code <slide_id>.csv} or {@code <slide_id>.h5}
  * @param slideExtensions extensions without dot, tried in order
+ * @param classes class names in index order, or empty to map names in sorted order ({@link ClassMap})
+ * @param coordsFormat which coordinate files are looked for
  */
-public record DataSettings(Path dir, Path manifest, Path slides, Path coords, List<String> slideExtensions) {
+public record DataSettings(Path dir, Path manifest, Path slides, Path coords, List<String> slideExtensions,
+    List<String> classes, CoordsFormat coordsFormat) {
 
   private static final String KEY = "bagpipe.data.";
+
+  /** Which coordinate file a slide has ({@code bagpipe.data.coords-format}). */
+  public enum CoordsFormat {
+    /** {@code <id>.csv} when it exists, else {@code <id>.h5}. */
+    AUTO,
+    /** {@code <id>.csv} only. */
+    CSV,
+    /** {@code <id>.h5} only (CLAM, TRIDENT). */
+    H5
+  }
 
   public DataSettings {
     Objects.requireNonNull(dir, "dir");
     Objects.requireNonNull(manifest, "manifest");
     Objects.requireNonNull(slides, "slides");
     Objects.requireNonNull(coords, "coords");
+    Objects.requireNonNull(coordsFormat, "coordsFormat");
     slideExtensions = List.copyOf(slideExtensions);
+    classes = List.copyOf(classes);
     if (slideExtensions.isEmpty()) {
       throw new ConfigException.BadValue(KEY + "slide-extensions", "needs at least one extension");
     }
@@ -37,6 +55,20 @@ public record DataSettings(Path dir, Path manifest, Path slides, Path coords, Li
             "extensions are written without dot or slash, e.g. \"svs\"; got \"" + e + "\"");
       }
     }
+    if (new HashSet<>(classes).size() != classes.size()) {
+      throw new ConfigException.BadValue(KEY + "classes", "class names repeat in " + classes);
+    }
+    for (String c : classes) {
+      if (c.isBlank() || c.contains(",") || !c.equals(c.trim())) {
+        throw new ConfigException.BadValue(KEY + "classes",
+            "class names must be non-blank, without commas or surrounding spaces; got \"" + c + "\"");
+      }
+    }
+  }
+
+  /** Settings with sorted class names and coordinate files found automatically. */
+  public DataSettings(Path dir, Path manifest, Path slides, Path coords, List<String> slideExtensions) {
+    this(dir, manifest, slides, coords, slideExtensions, List.of(), CoordsFormat.AUTO);
   }
 
   /**
@@ -50,12 +82,21 @@ public record DataSettings(Path dir, Path manifest, Path slides, Path coords, Li
     if (!Files.isDirectory(slides) && Files.isDirectory(dir.resolve("svs"))) {
       slides = dir.resolve("svs");
     }
+    String format = data.getString("coords-format");
+    CoordsFormat coordsFormat;
+    try {
+      coordsFormat = CoordsFormat.valueOf(format.trim().toUpperCase(Locale.ROOT));
+    } catch (IllegalArgumentException e) {
+      throw new ConfigException.BadValue(KEY + "coords-format", "must be auto, csv or h5; got \"" + format + "\"");
+    }
     return new DataSettings(
         dir,
         dir.resolve(nonBlank(data, "manifest")),
         slides,
         dir.resolve(nonBlank(data, "coords")),
-        data.getStringList("slide-extensions"));
+        data.getStringList("slide-extensions"),
+        data.getStringList("classes"),
+        coordsFormat);
   }
 
   private static String nonBlank(Config c, String key) {

@@ -11,11 +11,14 @@ import java.util.TreeMap;
  * The cross-validation fold (1..k) of every manifest slide.
  *
  * <p>When the manifest has a fold column its folds are used as they are (each must
- * lie in 1..k). Otherwise the reference article's stratified split: the slides of
- * each class, sorted by id (so the manifest's row order does not matter), are
- * shuffled with {@code SplitMix64(seed, label)} and cut into k consecutive parts
- * whose sizes differ by at most one (part i holds positions
- * {@code [floor(i*n/k), floor((i+1)*n/k))}), part i becoming fold i+1.
+ * lie in 1..k; {@link Manifest} has checked that a case's slides share one). Otherwise
+ * the reference article's stratified split, drawn over cases so that all slides of a
+ * patient land in one fold: the cases of each class (a case counts under the label of
+ * its first slide by id; without a case column each slide is its own case), sorted by
+ * case id (so the manifest's row order does not matter), are shuffled with
+ * {@code SplitMix64(seed, label)} and cut into k consecutive parts whose sizes differ
+ * by at most one (part i holds positions {@code [floor(i*n/k), floor((i+1)*n/k))}),
+ * part i becoming fold i+1.
  */
 public final class Folds {
 
@@ -46,13 +49,19 @@ public final class Folds {
       }
       return new Folds(manifest, k, fold);
     }
-    Map<Integer, List<SlideEntry>> byClass = new TreeMap<>();
+    // One unit per case: the slide itself when the manifest has no case column. A case
+    // counts under the label of its first slide by id.
+    Map<String, List<SlideEntry>> cases = new TreeMap<>();
     for (SlideEntry s : manifest.slides()) {
-      byClass.computeIfAbsent(s.label(), l -> new ArrayList<>()).add(s);
+      cases.computeIfAbsent(s.caseId(), c -> new ArrayList<>()).add(s);
+    }
+    Map<Integer, List<String>> byClass = new TreeMap<>();
+    for (var c : cases.entrySet()) {
+      SlideEntry lead = c.getValue().stream().min(Comparator.comparing(SlideEntry::slideId)).orElseThrow();
+      byClass.computeIfAbsent(lead.label(), l -> new ArrayList<>()).add(c.getKey());
     }
     for (var e : byClass.entrySet()) {
-      List<SlideEntry> members = e.getValue();
-      members.sort(Comparator.comparing(SlideEntry::slideId));
+      List<String> members = e.getValue(); // case ids, sorted
       int n = members.size();
       int[] order = new int[n];
       for (int i = 0; i < n; i++) {
@@ -61,7 +70,9 @@ public final class Folds {
       SplitMix64.of(seed, e.getKey()).shufflePrefix(order, n);
       for (int part = 0; part < k; part++) {
         for (int i = (int) ((long) part * n / k); i < (int) ((long) (part + 1) * n / k); i++) {
-          fold.put(members.get(order[i]).slideId(), part + 1);
+          for (SlideEntry s : cases.get(members.get(order[i]))) {
+            fold.put(s.slideId(), part + 1);
+          }
         }
       }
     }

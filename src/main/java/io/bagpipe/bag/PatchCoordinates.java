@@ -38,6 +38,11 @@ public final class PatchCoordinates {
     return new PatchCoordinates(xy.clone());
   }
 
+  /** Coordinates that take ownership of {@code xy} (no copy, for readers that built it). */
+  static PatchCoordinates wrap(int[] xy) {
+    return new PatchCoordinates(xy);
+  }
+
   /** Number of patches. */
   public int size() {
     return xy.length / 2;
