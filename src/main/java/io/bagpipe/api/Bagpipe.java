@@ -4,6 +4,8 @@ import ai.djl.engine.Engine;
 import com.typesafe.config.Config;
 import io.bagpipe.allreduce.AllReduceSettings;
 import io.bagpipe.allreduce.RemoteRing;
+import io.bagpipe.bag.ClassMap;
+import io.bagpipe.bag.DataDigest;
 import io.bagpipe.bag.DataSet;
 import io.bagpipe.bag.DataSettings;
 import io.bagpipe.bag.FoldSettings;
@@ -179,14 +181,26 @@ public final class Bagpipe {
     LoaderSettings loader = LoaderSettings.fromConfig(b.getConfig("loader"),
         (int) cpuWorkers * Math.max(1, worker.intraOpThreads()));
     TrainSettings train = TrainSettings.fromConfig(b.getConfig("train"), world > 0 ? world : worker.devices().size());
-    DataSet data = DataSet.load(DataSettings.fromConfig(b.getConfig("data")), FoldSettings.fromConfig(b.getConfig("plan.folds")));
+    DataSet data = DataSet.load(DataSettings.fromConfig(b.getConfig("data")),
+        FoldSettings.fromConfig(b.getConfig("plan.folds")), plan.level() == 0 ? plan.patchSize() : 0);
+    ClassMap classes = data.classes().named() ? data.classes() : ClassMap.indices(model.classes());
+    if (classes.size() != model.classes()) {
+      throw new IllegalArgumentException(data.manifest().path() + ": its labels name " + classes.size() + " classes "
+          + classes + " but bagpipe.model.classes = " + model.classes() + "; set bagpipe.model.classes = "
+          + classes.size() + (data.classes().named() ? " or list the classes in bagpipe.data.classes" : ""));
+    }
     for (SlideEntry e : data.manifest().slides()) {
       if (e.label() >= model.classes()) {
         throw new IllegalArgumentException(data.manifest().path() + " line " + e.line() + ": label " + e.label()
             + " of slide '" + e.slideId() + "' is not below bagpipe.model.classes = " + model.classes());
       }
     }
-    if (data.validation().isEmpty() && !b.getString("plan.folds.val").isBlank()) {
+    if (data.manifest().hasSplits()) {
+      if (data.train().isEmpty()) {
+        throw new IllegalArgumentException("no training slides: no row of " + data.manifest().path()
+            + " has split = train");
+      }
+    } else if (data.validation().isEmpty() && !b.getString("plan.folds.val").isBlank()) {
       throw new IllegalArgumentException("no validation slides: folds " + b.getString("plan.folds.val") + " of "
           + data.manifest().path() + " are empty (bagpipe.plan.folds.val; use \"\" to train without validation)");
     }
@@ -194,13 +208,15 @@ public final class Bagpipe {
       throw new IllegalArgumentException("no training slides: folds " + b.getString("plan.folds.train")
           + " of " + data.manifest().path() + " are empty (bagpipe.plan.folds.train)");
     }
+    DataDigest digest = DataDigest.of(data);
     try {
       Files.createDirectories(train.runDir());
     } catch (IOException e) {
       throw new UncheckedIOException("cannot create the run directory " + train.runDir() + " (bagpipe.train.run-dir)", e);
     }
     ResumeCheck recorded = new ResumeCheck(b.getString("model.encoder"), b.getString("model.pooling"), model.classes(),
-        plan.seed(), plan.bagsPerStep(), train.workers(), plan.patchSize());
+        plan.seed(), plan.bagsPerStep(), train.workers(), plan.patchSize(), classes.joined(), digest.total(),
+        b.getBoolean("train.resume-despite-changes"));
     RunState start = RunState.start(plan.seed(), checkpoint.bestMetric(), recorded.extras());
     MetricsLog metrics = new MetricsLog(train.runDir().resolve("metrics.jsonl"));
     Optional<Checkpoint> resume = Optional.empty();
@@ -225,7 +241,8 @@ public final class Bagpipe {
       }
       if (latest.isPresent()) {
         // Before any actor starts: a worker could not load it, or would continue another plan.
-        recorded.check(latest.get().file(), latest.get().checkpoint(), model);
+        recorded.check(latest.get().file(), latest.get().checkpoint(), model,
+            Provenance.changedFiles(train.runDir(), digest));
         resume = Optional.of(latest.get().checkpoint());
         start = recorded.resumeFrom(resume.get().state());
         try {
@@ -235,6 +252,9 @@ public final class Bagpipe {
               + metrics.file() + " before resuming", e);
         }
       }
+    }
+    if (!joining) {
+      Provenance.write(train.runDir(), config, classes, digest);
     }
     Optional<Checkpoint> from = resume;
     TorchThreads.configure(worker.intraOpThreads());

@@ -16,8 +16,10 @@ import java.util.Objects;
  * before any actor starts. A run records these settings in its {@link RunState}
  * extras (and so in every checkpoint); a resume compares them with its own
  * configuration and refuses, listing every difference, when they differ: another
- * model would not load into the workers, and another seed, bags per step or patch
- * size would silently continue a different plan from the saved position. A
+ * model would not load into the workers, and another seed, bags per step, patch
+ * size, class map or data set (its digest) would silently continue a different plan
+ * from the saved position. A changed seed or data set may be accepted with
+ * {@code bagpipe.train.resume-despite-changes = true}. A
  * checkpoint that lacks a recorded setting (written before it was recorded) is
  * accepted for that setting.
  *
@@ -29,9 +31,13 @@ import java.util.Objects;
  * @param workers workers over all nodes at the start; with {@code bagsPerStep} they fix
  *     which bags form a step
  * @param patchSize {@code bagpipe.plan.patch-size}
+ * @param classMap the class names in index order, comma-joined ({@code bagpipe.data.classes} and the manifest)
+ * @param dataDigest the SHA-256 over the manifest and coordinate files ({@link io.bagpipe.bag.DataDigest})
+ * @param despiteChanges {@code bagpipe.train.resume-despite-changes}: a changed seed or data set does not
+ *     refuse the resume (another class map, model or patch size still does)
  */
 record ResumeCheck(String encoder, String pooling, int classes, long seed, int bagsPerStep, int workers,
-    int patchSize) {
+    int patchSize, String classMap, String dataDigest, boolean despiteChanges) {
 
   /** The run state extra holding the bags of a step over all workers; the Coordinator cuts steps by it. */
   static final String STEP_BAGS = "step_bags";
@@ -40,6 +46,8 @@ record ResumeCheck(String encoder, String pooling, int classes, long seed, int b
   ResumeCheck {
     Objects.requireNonNull(encoder, "encoder");
     Objects.requireNonNull(pooling, "pooling");
+    Objects.requireNonNull(classMap, "classMap");
+    Objects.requireNonNull(dataDigest, "dataDigest");
     if (bagsPerStep < 1 || workers < 1) {
       throw new IllegalArgumentException("bags per step and workers must be positive, got " + bagsPerStep + " and "
           + workers);
@@ -60,6 +68,8 @@ record ResumeCheck(String encoder, String pooling, int classes, long seed, int b
     extras.put("bags_per_step", Integer.toString(bagsPerStep));
     extras.put(STEP_BAGS, Long.toString(stepBags()));
     extras.put("patch_size", Integer.toString(patchSize));
+    extras.put("class_map", classMap);
+    extras.put("data_digest", dataDigest);
     return extras;
   }
 
@@ -68,13 +78,28 @@ record ResumeCheck(String encoder, String pooling, int classes, long seed, int b
    * {@code key: checkpoint has X, configuration has Y} each; empty when it may resume.
    */
   List<String> mismatches(RunState saved) {
+    return mismatches(saved, List.of());
+  }
+
+  /** As {@link #mismatches(RunState)}; {@code changedFiles} names the data files that changed, when known. */
+  List<String> mismatches(RunState saved, List<String> changedFiles) {
     List<String> out = new ArrayList<>();
     Map<String, String> now = extras();
     compare(out, saved, "encoder", "bagpipe.model.encoder", now, "");
     compare(out, saved, "pooling", "bagpipe.model.pooling", now, "");
     compare(out, saved, "classes", "bagpipe.model.classes", now, "");
-    if (saved.seed() != seed) {
-      out.add("bagpipe.plan.seed: checkpoint has " + saved.seed() + ", configuration has " + seed);
+    compare(out, saved, "class_map", "class map (bagpipe.data.classes and the manifest's labels)", now, "");
+    if (!despiteChanges) {
+      if (saved.seed() != seed) {
+        out.add("bagpipe.plan.seed: checkpoint has " + saved.seed() + ", configuration has " + seed
+            + " (bagpipe.train.resume-despite-changes = true goes on anyway)");
+      }
+      String then = saved.extras().get("data_digest");
+      if (then != null && !then.equals(dataDigest)) {
+        out.add("data set (bagpipe.data): the manifest or coordinate files changed since the checkpoint"
+            + (changedFiles.isEmpty() ? "" : ": " + String.join(", ", changedFiles))
+            + " (bagpipe.train.resume-despite-changes = true goes on anyway)");
+      }
     }
     // The bags of a step (workers at the start x bags-per-step) are not compared: a resume
     // keeps the checkpoint's, so its plan position means the same steps whatever the
@@ -98,8 +123,8 @@ record ResumeCheck(String encoder, String pooling, int classes, long seed, int b
    *
    * @throws IllegalArgumentException listing every difference, naming the file and what to do
    */
-  void check(Path file, Checkpoint checkpoint, ModelSettings model) {
-    List<String> mismatches = mismatches(checkpoint.state());
+  void check(Path file, Checkpoint checkpoint, ModelSettings model, List<String> changedFiles) {
+    List<String> mismatches = mismatches(checkpoint.state(), changedFiles);
     if (!mismatches.isEmpty()) {
       throw new IllegalArgumentException("cannot resume from " + file + " (bagpipe.train.resume = true): it was written"
           + " with other settings than this configuration has:\n  " + String.join("\n  ", mismatches)

@@ -158,4 +158,76 @@ class ResumeTest {
       assertTrue(Files.exists(only), "the checkpoint stays where it was");
     }
   }
+
+  /** A copy of the data set, with {@code edit} applied to it. */
+  private static Path dataCopy(String name, java.util.function.Consumer<Path> edit) throws IOException {
+    Path to = dir.resolve(name);
+    try (Stream<Path> files = Files.walk(data)) {
+      for (Path p : files.toList()) {
+        Files.copy(p, to.resolve(data.relativize(p).toString()));
+      }
+    }
+    edit.accept(to);
+    return to;
+  }
+
+  @Test
+  void theRunDirectoryKeepsConfigClassMapAndDataDigests() throws IOException {
+    String conf = Files.readString(written.resolve("config.conf"));
+    assertMentions(conf, "bagpipe", "run-dir", written.toString(), "resume-despite-changes");
+    com.typesafe.config.Config parsed = com.typesafe.config.ConfigFactory.parseString(conf);
+    assertEquals(64, parsed.getInt("bagpipe.plan.patch-size"));
+    assertEquals("{\"named\":false,\"classes\":[\"0\",\"1\"]}", Files.readString(written.resolve("classes.json")).trim());
+    io.bagpipe.bag.DataDigest d = io.bagpipe.bag.DataDigest.parse(Files.readString(written.resolve("data-digest.json")));
+    assertEquals(1 + 8, d.files().size(), d.files().toString());
+    assertEquals(io.bagpipe.bag.DataDigest.sha256(data.resolve("manifest.csv")), d.files().get("manifest.csv"));
+    assertEquals(io.bagpipe.bag.DataDigest.sha256(data.resolve("coords/s03.csv")), d.files().get("coords/s03.csv"));
+    assertTrue(Files.readString(written.resolve("data-digest.json")).contains("\"bagpipe_version\""));
+    Checkpoint c = CheckpointStore.open(io.bagpipe.checkpoint.CheckpointSettings.fromConfig(
+        TrainingFixtures.config(data, written).getConfig("bagpipe.checkpoint")), written).latest().orElseThrow()
+        .checkpoint();
+    assertEquals(d.total(), c.state().extras().get("data_digest"));
+    assertEquals("0,1", c.state().extras().get("class_map"));
+  }
+
+  @Test
+  void aChangedDataSetOrSeedIsRefusedNamingTheFileUnlessToldToGoOn() throws IOException {
+    Path changed = dataCopy("data-changed", d -> {
+      try {
+        Files.writeString(d.resolve("coords/s05.csv"), "10,10\n", StandardOpenOption.APPEND);
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    });
+    Path runDir = copy("data-changed-run");
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Bagpipe.spec(
+        TrainingFixtures.config(changed, runDir, "bagpipe.train.epochs=2", "bagpipe.plan.seed=3")));
+    assertMentions(e.getMessage(), "coords/s05.csv (changed)", "bagpipe.plan.seed: checkpoint has 0",
+        "bagpipe.train.resume-despite-changes = true");
+    assertFalse(e.getMessage().contains("manifest.csv (changed)"), e.getMessage());
+    String before = Files.readString(runDir.resolve("data-digest.json"));
+    RunSpec spec = Bagpipe.spec(TrainingFixtures.config(changed, runDir, "bagpipe.train.epochs=2",
+        "bagpipe.plan.seed=3", "bagpipe.train.resume-despite-changes=true"));
+    assertEquals(1, spec.start().epoch());
+    assertEquals(io.bagpipe.bag.DataDigest.sha256(changed.resolve("coords/s05.csv")),
+        io.bagpipe.bag.DataDigest.parse(Files.readString(runDir.resolve("data-digest.json"))).files()
+            .get("coords/s05.csv"));
+    assertFalse(before.equals(Files.readString(runDir.resolve("data-digest.json"))));
+  }
+
+  @Test
+  void anotherClassMapIsRefusedEvenWhenToldToGoOn() throws IOException {
+    Path named = dataCopy("data-named", d -> {
+      try {
+        Path m = d.resolve("manifest.csv");
+        Files.writeString(m, Files.readString(m).replace(",0,", ",normal,").replace(",1,", ",tumor,"));
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    });
+    Path runDir = copy("class-map");
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Bagpipe.spec(
+        TrainingFixtures.config(named, runDir, "bagpipe.train.epochs=2", "bagpipe.train.resume-despite-changes=true")));
+    assertMentions(e.getMessage(), "class map", "checkpoint has 0,1, configuration has normal,tumor");
+  }
 }
