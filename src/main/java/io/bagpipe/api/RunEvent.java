@@ -57,6 +57,13 @@ public sealed interface RunEvent extends BagpipeMessage {
    */
   record SlideQuarantined(String slideId, int epoch, String reason) implements RunEvent {}
 
+  /**
+   * The test split was scored once, after the last epoch, with the parameters the run
+   * ended with (also written to the run's {@code test-metrics.json} and
+   * {@code test-predictions.csv}).
+   */
+  record TestScored(io.bagpipe.coordinator.TestResult result) implements RunEvent {}
+
   /** An epoch's merged record (also appended to the run's metrics file). */
   record EpochCompleted(EpochRecord record) implements RunEvent {}
 

@@ -104,6 +104,9 @@ final class ProgressPrinter implements Flow.Subscriber<RunEvent> {
           summary(c.result());
         }
       }
+      case RunEvent.TestScored t -> info(String.format("test split (%d slides, scored once after epoch %d)  loss %.4f"
+          + "  acc %.3f  AUC %.3f  (test-metrics.json)", t.result().slides(), t.result().epochs(), t.result().loss(),
+          t.result().accuracy(), t.result().auc()));
       case RunEvent.WorkerJoined j -> {}
       case RunEvent.CheckpointSaved s -> {}
     }

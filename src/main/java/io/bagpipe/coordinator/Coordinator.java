@@ -940,7 +940,7 @@ public final class Coordinator {
 
     private Behavior<Command> startEpoch() {
       if (state.epoch() >= setup.train().epochs()) {
-        return complete(false);
+        return setup.data().test().isEmpty() ? complete(false) : startTest();
       }
       int epoch = state.epoch();
       epochNow = epoch;
@@ -1153,7 +1153,10 @@ public final class Coordinator {
 
     /** Validation of one epoch: batches dealt to whoever has room, each scored once. */
     private final class Validation {
+      /** The epoch trained, or null for the test split's pass after the last epoch. */
       final EpochRun run;
+      /** The epoch this pass belongs to: {@code run}'s, or the epoch count for the test split. */
+      final int epoch;
       final EpochPlan validation;
       /** Validation slides left out of this validation: quarantined up to and in this epoch. */
       final List<String> leftOut;
@@ -1165,17 +1168,20 @@ public final class Coordinator {
       /** Batch to the rank that holds it, in the current ring. */
       final Map<Integer, Integer> held = new HashMap<>();
       final Set<Integer> scored = new HashSet<>();
+      /** Bags of this pass that could not be decoded. */
+      long skipped;
       long dealtAt = System.nanoTime();
       long digest;
       int digestRank = -1;
 
-      Validation(EpochRun run) {
+      Validation(EpochRun run, int epoch, List<io.bagpipe.bag.SlideEntry> all) {
         this.run = run;
-        List<io.bagpipe.bag.SlideEntry> slides = usable(setup.data().validation(), run.epoch, true);
+        this.epoch = epoch;
+        List<io.bagpipe.bag.SlideEntry> slides = usable(all, epoch, true);
         this.validation = EpochPlan.validation(slides, setup.data().coordinates(), setup.plan());
         Set<String> kept = new HashSet<>();
         slides.forEach(s -> kept.add(s.slideId()));
-        this.leftOut = setup.data().validation().stream().map(io.bagpipe.bag.SlideEntry::slideId)
+        this.leftOut = all.stream().map(io.bagpipe.bag.SlideEntry::slideId)
             .filter(id -> !kept.contains(id)).toList();
         this.predictions = new SlidePredictions(setup.classes());
         List<BagRef> bags = validation.bags();
@@ -1199,7 +1205,7 @@ public final class Coordinator {
     }
 
     private Behavior<Command> startValidation(EpochRun run) {
-      Validation v = new Validation(run);
+      Validation v = new Validation(run, run.epoch, setup.data().validation());
       ledger.valPlanned = v.validation.size();
       setup.events().tell(new RunEvent.ValidationStarted(run.epoch, v.validation.size()));
       return validate(v);
@@ -1207,13 +1213,13 @@ public final class Coordinator {
 
     private Behavior<Command> validate(Validation v) {
       if (v.scored.size() == v.batches.size()) {
-        return recordEpoch(v.run, v);
+        return v.run == null ? recordTest(v) : recordEpoch(v.run, v);
       }
       for (int rank = 0; rank < ring.size(); rank++) {
         while (!v.toDeal.isEmpty() && v.heldBy(rank) < 2) {
           int batch = v.toDeal.poll();
           v.held.put(batch, rank);
-          ring.get(rank).tell(new Worker.Evaluate(generation, v.run.epoch, batch, v.batches.get(batch), replies));
+          ring.get(rank).tell(new Worker.Evaluate(generation, v.epoch, batch, v.batches.get(batch), replies));
         }
       }
       long serial = deadline(setup.elastic().deadline(slowestStepNanos * 2L * VALIDATION_BATCH));
@@ -1223,7 +1229,12 @@ public final class Coordinator {
       };
       return members()
           .onMessage(FromWorker.class, is(Evaluated.class), reply(Evaluated.class, m -> evaluated(v, m)))
-          .onMessage(FromWorker.class, is(BagSkipped.class), reply(BagSkipped.class, m -> skipped(m, Behaviors::same)))
+          .onMessage(FromWorker.class, is(BagSkipped.class), reply(BagSkipped.class, m -> {
+            if (m.generation() == generation && m.epoch() == v.epoch && m.step() < 0) {
+              v.skipped++;
+            }
+            return skipped(m, Behaviors::same);
+          }))
           // A late report of the training ring.
           .onMessage(FromWorker.class, is(RingBroken.class), reply(RingBroken.class, m -> Behaviors.same()))
           .onMessage(WorkerTerminated.class, m -> lost(m.worker(), "stopped", "in validation", resume))
@@ -1252,7 +1263,7 @@ public final class Coordinator {
       }
       for (BagScore s : m.scores()) {
         if (!keys.remove(s.key())) {
-          return abort(FailurePolicy.unbalanced(v.run.epoch, List.of("validation bag " + s.key()
+          return abort(FailurePolicy.unbalanced(v.epoch, List.of("validation bag " + s.key()
               + " scored twice or outside batch " + m.batch() + " by rank " + m.rank())));
         }
         double[] p = new double[s.probabilities().length];
@@ -1262,14 +1273,16 @@ public final class Coordinator {
         v.predictions.add(new BagPrediction(s.key(), s.slideId(), s.label(), p, s.loss()));
       }
       v.scored.add(m.batch());
-      ledger.valScored += m.scores().size();
-      ledger.valSkipped += keys.size();
+      if (v.run != null) {
+        ledger.valScored += m.scores().size();
+        ledger.valSkipped += keys.size();
+      }
       if (v.digestRank < 0) {
         v.digest = m.parameterDigest();
         v.digestRank = m.rank();
       } else if (v.digest != m.parameterDigest()) {
         return fail(String.format("replicas diverged after epoch %d: worker %d's parameters differ from worker %d's"
-            + " (digest %016x vs %016x); this is a bug, please report it", v.run.epoch + 1, m.rank(),
+            + " (digest %016x vs %016x); this is a bug, please report it", v.epoch + 1, m.rank(),
             v.digestRank, m.parameterDigest(), v.digest));
       }
       return validate(v);
@@ -1339,6 +1352,52 @@ public final class Coordinator {
       }
       RunState next = state.at(run.epoch + 1, 0, run.globalStep(run.steps()));
       return checkpointing(next, better, () -> stopRequested ? complete(true) : startEpoch());
+    }
+
+    /** The test split, scored once with the parameters the last epoch ended with. */
+    private Behavior<Command> startTest() {
+      epochNow = setup.train().epochs();
+      Validation v = new Validation(null, setup.train().epochs(), setup.data().test());
+      setup.events().tell(new RunEvent.ValidationStarted(v.epoch, v.validation.size()));
+      return validate(v);
+    }
+
+    /** Writes the test split's scores ({@code test-metrics.json}, {@code test-predictions.csv}) and completes. */
+    private Behavior<Command> recordTest(Validation v) {
+      timers.cancel(DeadlinePassed.class);
+      ClassificationMetrics m = v.predictions.bags() == 0 ? null : ClassificationMetrics.of(v.predictions);
+      double nan = Double.NaN;
+      TestResult result = new TestResult(v.epoch, m == null ? 0 : v.predictions.perSlide().size(),
+          v.predictions.bags(), m == null ? nan : m.loss(), m == null ? nan : m.accuracy(), m == null ? nan : m.auc(),
+          m == null ? null : m.confusion(), v.leftOut, v.skipped);
+      java.nio.file.Path dir = setup.metrics().file().toAbsolutePath().getParent();
+      try {
+        writeAtomically(dir.resolve("test-metrics.json"), result.toJson() + "\n");
+        StringBuilder csv = new StringBuilder("slide_id,label,predicted");
+        for (int c = 0; c < setup.classes(); c++) {
+          csv.append(",p").append(c);
+        }
+        csv.append('\n');
+        for (io.bagpipe.coordinator.SlidePrediction s : v.predictions.perSlide()) {
+          csv.append(s.slideId()).append(',').append(s.label()).append(',').append(s.predicted());
+          for (double p : s.probabilities()) {
+            csv.append(',').append((float) p);
+          }
+          csv.append('\n');
+        }
+        writeAtomically(dir.resolve("test-predictions.csv"), csv.toString());
+      } catch (java.io.IOException e) {
+        ctx.getLog().warn("cannot write the test split's scores to {}: {}", dir, e.getMessage());
+      }
+      setup.events().tell(new RunEvent.TestScored(result));
+      return complete(false);
+    }
+
+    private static void writeAtomically(java.nio.file.Path file, String text) throws java.io.IOException {
+      java.nio.file.Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+      java.nio.file.Files.writeString(tmp, text);
+      java.nio.file.Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+          java.nio.file.StandardCopyOption.ATOMIC_MOVE);
     }
 
     // ------------------------------------------------------------------ checkpoints

@@ -106,6 +106,8 @@ class KryoSerializerTest {
         new RunEvent.EpochCompleted(record()),
         new RunEvent.RunCompleted(new RunResult(3, false, "val_auc", 0.95, 1, record(), "/a", "/b")),
         new RunEvent.RingReformed(3, 2, "lost rank 1"),
+        new RunEvent.TestScored(new io.bagpipe.coordinator.TestResult(10, 4, 8, 0.3, 0.75, 0.9,
+            ConfusionMatrix.of(new long[][] {{2, 0}, {1, 1}}), List.of("s09"), 2)),
         new RunEvent.RunFailed("worker 1 stopped"));
     for (Object m : messages) {
       Object back = roundTrip(m);
