@@ -42,6 +42,8 @@ class RoomsTest {
   static {
     KNOWS_NOTHING_OF.put("export", List.of("org.apache.pekko", "ai.djl", "io.bagpipe.slide", "io.bagpipe.bag",
         "io.bagpipe.model", "io.bagpipe.worker", "io.bagpipe.coordinator"));
+    KNOWS_NOTHING_OF.put("report", List.of("org.apache.pekko", "ai.djl", "io.bagpipe.slide", "io.bagpipe.model",
+        "io.bagpipe.worker", "io.bagpipe.checkpoint", "io.bagpipe.api"));
   }
 
   private static final Pattern NAME = Pattern.compile("\\b(?:org\\.apache\\.pekko|ai\\.djl|io\\.bagpipe)(?:\\.\\w+)+");

@@ -201,6 +201,14 @@ public final class Bagpipe {
     } catch (IOException e) {
       throw new UncheckedIOException("cannot create the run directory " + train.runDir() + " (bagpipe.train.run-dir)", e);
     }
+    if (!joining) { // what bagpipe report shows as the run's configuration
+      try {
+        Files.writeString(train.runDir().resolve("run-config.json"), b.root().atKey("bagpipe").root()
+            .render(com.typesafe.config.ConfigRenderOptions.concise().setJson(true).setFormatted(true)));
+      } catch (IOException e) {
+        throw new UncheckedIOException("cannot write " + train.runDir().resolve("run-config.json"), e);
+      }
+    }
     ResumeCheck recorded = new ResumeCheck(b.getString("model.encoder"), b.getString("model.pooling"), model.classes(),
         plan.seed(), plan.bagsPerStep(), train.workers(), plan.patchSize());
     RunState start = RunState.start(plan.seed(), checkpoint.bestMetric(), withInput(recorded.extras(), model, worker));
