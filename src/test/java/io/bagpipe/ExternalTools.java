@@ -27,6 +27,28 @@ public final class ExternalTools {
     assumeTrue(found, tool + " is not installed; skipping");
   }
 
+  /** Debian's Python with PyTorch (python3-torch), which the export tests compare against. */
+  public static final String PYTHON = "/usr/bin/python3";
+
+  /** Fails (CI) or skips (elsewhere) unless {@link #PYTHON} imports torch. */
+  public static void requirePythonTorch() {
+    boolean found;
+    try {
+      Process p = new ProcessBuilder(PYTHON, "-c", "import torch").redirectErrorStream(true).start();
+      p.getInputStream().readAllBytes();
+      found = p.waitFor(2, TimeUnit.MINUTES) && p.exitValue() == 0;
+    } catch (IOException e) {
+      found = false;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      found = false;
+    }
+    if (!found && "true".equalsIgnoreCase(System.getenv("CI"))) {
+      fail(PYTHON + " with torch is required by this test and CI=true; .ci/run installs python3-torch (apt-get)");
+    }
+    assumeTrue(found, PYTHON + " cannot import torch; skipping");
+  }
+
   /** True when an executable named {@code tool} is on PATH. */
   public static boolean onPath(String tool) {
     String path = System.getenv("PATH");

@@ -32,6 +32,8 @@ import io.bagpipe.worker.WorkerSettings;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ForkJoinPool;
@@ -217,7 +219,7 @@ public final class Bagpipe {
     ResumeCheck recorded = new ResumeCheck(b.getString("model.encoder"), b.getString("model.pooling"), model.classes(),
         plan.seed(), plan.bagsPerStep(), train.workers(), plan.patchSize(), classes.joined(), digest.total(),
         b.getBoolean("train.resume-despite-changes"));
-    RunState start = RunState.start(plan.seed(), checkpoint.bestMetric(), recorded.extras());
+    RunState start = RunState.start(plan.seed(), checkpoint.bestMetric(), withInput(recorded.extras(), model, worker));
     MetricsLog metrics = new MetricsLog(train.runDir().resolve("metrics.jsonl"));
     Optional<Checkpoint> resume = Optional.empty();
     if (!train.resume() && !joining) {
@@ -245,6 +247,7 @@ public final class Bagpipe {
             Provenance.changedFiles(train.runDir(), digest));
         resume = Optional.of(latest.get().checkpoint());
         start = recorded.resumeFrom(resume.get().state());
+        start = start.withExtras(withInput(start.extras(), model, worker));
         try {
           metrics.dropFrom(start.epoch()); // lines of epochs this run trains again
         } catch (IOException e) {
@@ -265,6 +268,18 @@ public final class Bagpipe {
     };
     return new RunSpec(slide, loader, worker, train, ElasticSettings.fromConfig(b.getConfig("elastic")), plan, checkpoint, data, model.classes(), start, replicas,
         metrics);
+  }
+
+  /**
+   * {@code extras} plus what {@code bagpipe export} needs to redo the forward pass and the run's
+   * checkpoints would not say otherwise: the attention size and the input normalisation.
+   */
+  private static Map<String, String> withInput(Map<String, String> extras, ModelSettings model, WorkerSettings worker) {
+    Map<String, String> out = new LinkedHashMap<>(extras);
+    out.put("attention_dim", Integer.toString(model.attentionDim()));
+    out.put("normalize_mean", worker.mean()[0] + "," + worker.mean()[1] + "," + worker.mean()[2]);
+    out.put("normalize_std", worker.std()[0] + "," + worker.std()[1] + "," + worker.std()[2]);
+    return out;
   }
 
   private static int gpuCount(Config worker) {

@@ -1341,6 +1341,11 @@ public final class Coordinator {
       } catch (java.io.IOException e) {
         ctx.getLog().warn("cannot append to {}: {}", setup.metrics().file(), e.getMessage());
       }
+      try {
+        ValidationPredictions.write(setup.train().runDir(), run.epoch, v.predictions.perSlide());
+      } catch (java.io.IOException e) {
+        ctx.getLog().warn("cannot write the validation predictions of epoch {}: {}", run.epoch, e.getMessage());
+      }
       setup.events().tell(new RunEvent.EpochCompleted(record));
       double value = record.metric(state.bestMetric());
       // Ties go to the later epoch: with few validation slides AUC saturates early, and
