@@ -77,8 +77,11 @@ public record ModelExport(String encoder, String pooling, int classes, int patch
       throw new IllegalArgumentException(source + " does not record the input normalisation (written before Bagpipe"
           + " recorded it): give the run's bagpipe.worker.normalize values with --mean R,G,B --std R,G,B");
     }
+    // The run's class map (manifest class names, or 0..k-1), unless the caller names the classes.
+    List<String> names = classNames.isEmpty() && x.containsKey("class_map")
+        ? List.of(x.get("class_map").split(",")) : classNames;
     return new ModelExport(encoder, required(x, "pooling", source), integer(x, "classes", source),
-        integer(x, "patch_size", source), m, s, classNames);
+        integer(x, "patch_size", source), m, s, names);
   }
 
   /**

@@ -160,6 +160,17 @@ class ExportTest {
   }
 
   @Test
+  void theClassNamesComeFromTheRunsClassMapUnlessGiven() {
+    Path ckpt = Path.of("run/checkpoints/best.ckpt");
+    Map<String, String> extras = Map.of("encoder", "mil-cnn-s", "pooling", "mean", "classes", "2", "patch_size", "32",
+        "normalize_mean", "0.5,0.5,0.5", "normalize_std", "0.25,0.25,0.25", "class_map", "normal,tumor");
+    assertEquals(List.of("normal", "tumor"),
+        ModelExport.of(RunState.start(1, "val_auc", extras), ckpt, null, null, List.of()).classNames());
+    assertEquals(List.of("a", "b"),
+        ModelExport.of(RunState.start(1, "val_auc", extras), ckpt, null, null, List.of("a", "b")).classNames());
+  }
+
+  @Test
   void aCheckpointWithoutModelSettingsOrWithTorchScriptIsRefusedByName() {
     Path ckpt = Path.of("run/checkpoints/best.ckpt");
     var missing = assertThrows(IllegalArgumentException.class, () -> ModelExport.of(
