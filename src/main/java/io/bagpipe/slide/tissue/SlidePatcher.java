@@ -86,7 +86,7 @@ public final class SlidePatcher {
 
   /** Level-0 side of a patch of {@code patchSize} pixels at {@code targetMpp} on a slide of {@code slideMpp}. */
   public static long extent(int patchSize, double targetMpp, double slideMpp) {
-    return Math.max(1, Math.round(patchSize * targetMpp / slideMpp));
+    return Slide.patchExtent(patchSize, targetMpp, slideMpp);
   }
 
   /**
