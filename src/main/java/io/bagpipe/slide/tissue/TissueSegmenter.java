@@ -41,8 +41,8 @@ public final class TissueSegmenter {
   public static TissueMask segment(Slide slide, TissueSettings s, double areaScale) {
     int levelIndex = levelFor(slide, s.segDownsample());
     Level level = slide.level(levelIndex);
-    // a level much finer than wanted (ds <= target / 2) is reduced by f while read
-    int f = level.downsample() * 2 <= s.segDownsample() ? (int) Math.floor(s.segDownsample() / level.downsample()) : 1;
+    // a level much finer than wanted (ds < target / 2) is reduced by f while read
+    int f = level.downsample() * 2 < s.segDownsample() ? (int) Math.floor(s.segDownsample() / level.downsample()) : 1;
     long lw = level.width();
     long lh = level.height();
     long mw = (lw + f - 1) / f;
