@@ -184,7 +184,9 @@ public final class Bagpipe {
         (int) cpuWorkers * Math.max(1, worker.intraOpThreads()));
     TrainSettings train = TrainSettings.fromConfig(b.getConfig("train"), world > 0 ? world : worker.devices().size());
     DataSet data = DataSet.load(DataSettings.fromConfig(b.getConfig("data")),
-        FoldSettings.fromConfig(b.getConfig("plan.folds")), plan.level() == 0 ? plan.patchSize() : 0);
+        // At target-mpp a patch's level-0 side depends on each slide's mpp, which only the loader knows.
+        FoldSettings.fromConfig(b.getConfig("plan.folds")),
+        plan.level() == 0 && plan.targetMpp() == 0 ? plan.patchSize() : 0);
     ClassMap classes = data.classes().named() ? data.classes() : ClassMap.indices(model.classes());
     if (classes.size() != model.classes()) {
       throw new IllegalArgumentException(data.manifest().path() + ": its labels name " + classes.size() + " classes "

@@ -24,9 +24,12 @@ import java.util.Objects;
  * @param level pyramid level to read at
  * @param epoch training epoch, or -1 for a validation bag
  * @param key unique within the run, see above
+ * @param targetMpp microns per pixel to read the patches at (each covers
+ *     {@code patchSize * targetMpp / slideMpp} level-0 pixels, resized to {@code patchSize}),
+ *     or 0: {@code patchSize} pixels at {@code level}
  */
-public record BagRef(
-    String slideId, String slidePath, int label, int[] coordinates, int patchSize, int level, int epoch, long key) {
+public record BagRef(String slideId, String slidePath, int label, int[] coordinates, int patchSize, int level, int epoch,
+    long key, double targetMpp) {
 
   public BagRef {
     Objects.requireNonNull(slideId, "slideId");
@@ -42,6 +45,15 @@ public record BagRef(
     if ((key < 0) != (epoch == -1)) {
       throw new IllegalArgumentException("bag key " + key + " does not match epoch " + epoch);
     }
+    if (!(targetMpp >= 0) || targetMpp > 0 && level != 0) {
+      throw new IllegalArgumentException("bad bag of slide " + slideId + ": target mpp " + targetMpp + " at level " + level);
+    }
+  }
+
+  /** A bag read at {@code level} with no target mpp. */
+  public BagRef(String slideId, String slidePath, int label, int[] coordinates, int patchSize, int level, int epoch,
+      long key) {
+    this(slideId, slidePath, label, coordinates, patchSize, level, epoch, key, 0);
   }
 
   /** Key of training bag {@code index} of {@code epoch}. */
@@ -68,17 +80,19 @@ public record BagRef(
   public boolean equals(Object o) {
     return o instanceof BagRef b
         && key == b.key && epoch == b.epoch && label == b.label && patchSize == b.patchSize && level == b.level
+        && Double.compare(targetMpp, b.targetMpp) == 0
         && slideId.equals(b.slideId) && slidePath.equals(b.slidePath) && Arrays.equals(coordinates, b.coordinates);
   }
 
   @Override
   public int hashCode() {
-    return Objects.hash(slideId, slidePath, label, patchSize, level, epoch, key) * 31 + Arrays.hashCode(coordinates);
+    return Objects.hash(slideId, slidePath, label, patchSize, level, epoch, key, targetMpp) * 31 + Arrays.hashCode(coordinates);
   }
 
   @Override
   public String toString() {
     return "BagRef[" + (validation() ? "val " + (-1 - key) : "epoch " + epoch + " #" + (int) key) + ", slide "
-        + slideId + ", label " + label + ", " + size() + " patches of " + patchSize + " px at level " + level + "]";
+        + slideId + ", label " + label + ", " + size() + " patches of " + patchSize + " px at "
+        + (targetMpp > 0 ? targetMpp + " um/px" : "level " + level) + "]";
   }
 }

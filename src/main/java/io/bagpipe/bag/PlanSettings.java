@@ -14,8 +14,11 @@ import java.util.Objects;
  * @param patchSize side of the square patches in pixels
  * @param level pyramid level the patches are read at (coordinates are level 0)
  * @param bagsPerStep bags each worker processes per optimizer step (gradient accumulation)
+ * @param targetMpp microns per pixel patches are read at (resized from the best level), or 0:
+ *     {@code patchSize} pixels at {@code level}
  */
-public record PlanSettings(long seed, int bagNum, BagSize bagSize, int patchSize, int level, int bagsPerStep) {
+public record PlanSettings(
+    long seed, int bagNum, BagSize bagSize, int patchSize, int level, int bagsPerStep, double targetMpp) {
 
   private static final String KEY = "bagpipe.plan.";
 
@@ -25,6 +28,13 @@ public record PlanSettings(long seed, int bagNum, BagSize bagSize, int patchSize
     require(patchSize >= 1, "patch-size must be positive, got " + patchSize);
     require(level >= 0, "level must be >= 0, got " + level);
     require(bagsPerStep >= 1, "bags-per-step must be positive, got " + bagsPerStep);
+    require(targetMpp >= 0 && targetMpp < 1000, "target-mpp must be 0 (off) or in (0, 1000), got " + targetMpp);
+    require(targetMpp == 0 || level == 0, "level must be 0 when target-mpp is set (the level is then chosen per slide)");
+  }
+
+  /** Settings that read {@code patchSize} pixels at {@code level} (no target mpp). */
+  public PlanSettings(long seed, int bagNum, BagSize bagSize, int patchSize, int level, int bagsPerStep) {
+    this(seed, bagNum, bagSize, patchSize, level, bagsPerStep, 0);
   }
 
   /** Reads {@code bagpipe.plan}; a bad value is a {@link ConfigException.BadValue} naming its key. */
@@ -35,7 +45,24 @@ public record PlanSettings(long seed, int bagNum, BagSize bagSize, int patchSize
         bagSize(plan),
         atLeast(plan, "patch-size", 1),
         atLeast(plan, "level", 0),
-        atLeast(plan, "bags-per-step", 1));
+        atLeast(plan, "bags-per-step", 1),
+        targetMpp(plan));
+  }
+
+  private static double targetMpp(Config plan) {
+    var v = plan.getValue("target-mpp");
+    if (v.valueType() == ConfigValueType.NUMBER && v.unwrapped() instanceof Number n) {
+      double d = n.doubleValue();
+      if (d >= 0 && d < 1000) {
+        if (d > 0 && plan.getInt("level") != 0) {
+          throw new ConfigException.BadValue(v.origin(), KEY + "target-mpp",
+              "needs " + KEY + "level = 0 (the level is then chosen per slide), but level is " + plan.getInt("level"));
+        }
+        return d;
+      }
+    }
+    throw new ConfigException.BadValue(v.origin(), KEY + "target-mpp",
+        "must be 0 (off) or microns per pixel in (0, 1000), got " + v.render());
   }
 
   private static BagSize bagSize(Config plan) {

@@ -3,10 +3,13 @@ package io.bagpipe.loader;
 import io.bagpipe.bag.BagRef;
 import io.bagpipe.serialization.NodeLocal;
 import io.bagpipe.slide.Level;
+import io.bagpipe.slide.Resize;
+import io.bagpipe.slide.Slide;
 import io.bagpipe.slide.SlideException;
 import io.bagpipe.slide.SlidePool;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.util.OptionalDouble;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
@@ -60,6 +63,10 @@ public final class Loader {
 
   /** Reads patches {@code [from, to)} of {@code bag} into {@code target}; public for benchmarks and tests. */
   public static void decodeInto(SlidePool slides, BagRef bag, int from, int to, ByteBuffer target) {
+    if (bag.targetMpp() > 0) {
+      decodeAtMpp(slides, bag, from, to, target);
+      return;
+    }
     int p = bag.patchSize();
     long bytes = (long) p * p * 3; // a bag's offsets fit an int only when it fits one buffer: DecodedBag.tooBig
     int[] xy = bag.coordinates();
@@ -78,6 +85,51 @@ public final class Loader {
         }
         out.limit(Math.toIntExact((i + 1) * bytes)).position(Math.toIntExact(i * bytes));
         lease.readRegion(bag.level(), x, y, p, p, out);
+      }
+    }
+  }
+
+  /**
+   * Reads patches at {@code bag.targetMpp()}: each covers {@code patchSize * targetMpp /
+   * slideMpp} level-0 pixels (rounded), read from the coarsest level whose downsample does
+   * not pass {@code targetMpp / slideMpp}, then area-averaged (bilinear when enlarging)
+   * to {@code patchSize} square. One scratch array per task holds the source region.
+   */
+  private static void decodeAtMpp(SlidePool slides, BagRef bag, int from, int to, ByteBuffer target) {
+    int p = bag.patchSize();
+    long bytes = (long) p * p * 3;
+    int[] xy = bag.coordinates();
+    ByteBuffer out = target.duplicate();
+    try (SlidePool.Lease lease = slides.acquire(Path.of(bag.slidePath()))) {
+      Slide slide = lease.slide();
+      OptionalDouble mpp = slide.micronsPerPixelX();
+      if (mpp.isEmpty()) {
+        throw new IllegalArgumentException("slide '" + bag.slideId() + "' (" + bag.slidePath() + ") does not say its"
+            + " microns per pixel (no openslide.mpp-x, no TIFF resolution), which bagpipe.plan.target-mpp = "
+            + bag.targetMpp() + " needs; set bagpipe.plan.target-mpp = 0 to read patch-size pixels at level 0");
+      }
+      long extent = Slide.patchExtent(p, bag.targetMpp(), mpp.getAsDouble());
+      Level level0 = slide.level(0);
+      Level level = slide.bestLevelForDownsample((double) extent / p);
+      int side = (int) Math.max(1, Math.round(extent / level.downsample()));
+      if ((long) side * side * 3 > Integer.MAX_VALUE / 2) {
+        throw new IllegalArgumentException("a patch of slide '" + bag.slideId() + "' covers " + extent
+            + " level-0 pixels, too many to read at once; check bagpipe.plan.target-mpp and patch-size");
+      }
+      ByteBuffer region = ByteBuffer.allocate(side * side * 3);
+      for (int i = from; i < to; i++) {
+        int x = xy[2 * i];
+        int y = xy[2 * i + 1];
+        if (x < 0 || y < 0 || x + extent > level0.width() || y + extent > level0.height()) {
+          throw new IllegalArgumentException(
+              "patch (" + x + "," + y + ") of bag " + bag.key() + " (" + extent + " level-0 pixels at "
+                  + bag.targetMpp() + " um/px) falls outside slide '" + bag.slideId() + "' (" + level0.width() + "x"
+                  + level0.height() + " at level 0); check its coordinate file and bagpipe.plan.target-mpp");
+        }
+        region.clear();
+        lease.readRegion(level.index(), x, y, side, side, region);
+        out.limit(Math.toIntExact((i + 1) * bytes)).position(Math.toIntExact(i * bytes));
+        Resize.rgb(region.array(), side, side, out, p, p);
       }
     }
   }

@@ -126,6 +126,28 @@ public final class Slide implements AutoCloseable {
   }
 
   /**
+   * The coarsest level whose downsample is at most {@code downsample} (level 0 when
+   * none is), as OpenSlide's {@code get_best_level_for_downsample} picks it.
+   */
+  public Level bestLevelForDownsample(double downsample) {
+    Level best = levels.get(0);
+    for (Level l : levels) {
+      if (l.downsample() <= downsample * (1 + 1e-9)) {
+        best = l;
+      }
+    }
+    return best;
+  }
+
+  /**
+   * Level-0 side of a patch of {@code patchSize} pixels at {@code targetMpp} microns per
+   * pixel on a slide of {@code slideMpp}: {@code round(patchSize * targetMpp / slideMpp)}, at least 1.
+   */
+  public static long patchExtent(int patchSize, double targetMpp, double slideMpp) {
+    return Math.max(1, Math.round(patchSize * targetMpp / slideMpp));
+  }
+
+  /**
    * {@code openslide.mpp-*} when present; otherwise derived from the TIFF
    * resolution tags when their unit is centimetre or inch (OpenSlide 3.4 does not
    * derive it for generic TIFFs).
