@@ -30,6 +30,7 @@ import io.bagpipe.worker.WorkerSettings;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ForkJoinPool;
@@ -200,7 +201,11 @@ public final class Bagpipe {
       throw new UncheckedIOException("cannot create the run directory " + train.runDir() + " (bagpipe.train.run-dir)", e);
     }
     ResumeCheck recorded = new ResumeCheck(b.getString("model.encoder"), b.getString("model.pooling"), model.classes(),
-        plan.seed(), plan.bagsPerStep(), train.workers(), plan.patchSize());
+        plan.seed(), plan.bagsPerStep(), train.workers(), plan.patchSize(), Map.of(
+            "attention_dim", Integer.toString(model.attentionDim()),
+            "torchscript_path", b.getString("model.torchscript-path"),
+            "normalize_mean", floats(worker.mean()),
+            "normalize_std", floats(worker.std())));
     RunState start = RunState.start(plan.seed(), checkpoint.bestMetric(), recorded.extras());
     MetricsLog metrics = new MetricsLog(train.runDir().resolve("metrics.jsonl"));
     Optional<Checkpoint> resume = Optional.empty();
@@ -245,6 +250,15 @@ public final class Bagpipe {
     };
     return new RunSpec(slide, loader, worker, train, ElasticSettings.fromConfig(b.getConfig("elastic")), plan, checkpoint, data, model.classes(), start, replicas,
         metrics);
+  }
+
+  /** {@code 0.485,0.456,0.406}: how a checkpoint records a per-channel setting. */
+  private static String floats(float[] values) {
+    StringBuilder s = new StringBuilder();
+    for (float v : values) {
+      s.append(s.isEmpty() ? "" : ",").append(v);
+    }
+    return s.toString();
   }
 
   private static int gpuCount(Config worker) {

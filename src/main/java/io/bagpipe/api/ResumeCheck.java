@@ -29,9 +29,13 @@ import java.util.Objects;
  * @param workers workers over all nodes at the start; with {@code bagsPerStep} they fix
  *     which bags form a step
  * @param patchSize {@code bagpipe.plan.patch-size}
+ * @param described further settings recorded so that {@code bagpipe predict} can rebuild the
+ *     model from a checkpoint alone ({@code attention_dim}, {@code torchscript_path},
+ *     {@code normalize_mean}, {@code normalize_std}); not compared on resume: a model that
+ *     differs in them fails the parameter check, and normalisation may change
  */
 record ResumeCheck(String encoder, String pooling, int classes, long seed, int bagsPerStep, int workers,
-    int patchSize) {
+    int patchSize, Map<String, String> described) {
 
   /** The run state extra holding the bags of a step over all workers; the Coordinator cuts steps by it. */
   static final String STEP_BAGS = "step_bags";
@@ -40,6 +44,7 @@ record ResumeCheck(String encoder, String pooling, int classes, long seed, int b
   ResumeCheck {
     Objects.requireNonNull(encoder, "encoder");
     Objects.requireNonNull(pooling, "pooling");
+    described = Map.copyOf(described);
     if (bagsPerStep < 1 || workers < 1) {
       throw new IllegalArgumentException("bags per step and workers must be positive, got " + bagsPerStep + " and "
           + workers);
@@ -53,7 +58,7 @@ record ResumeCheck(String encoder, String pooling, int classes, long seed, int b
 
   /** The extras a run records in its start state, by the names its checkpoints carry. */
   Map<String, String> extras() {
-    Map<String, String> extras = new LinkedHashMap<>();
+    Map<String, String> extras = new LinkedHashMap<>(described);
     extras.put("encoder", encoder);
     extras.put("pooling", pooling);
     extras.put("classes", Integer.toString(classes));
