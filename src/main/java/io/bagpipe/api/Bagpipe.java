@@ -203,6 +203,7 @@ public final class Bagpipe {
     ResumeCheck recorded = new ResumeCheck(b.getString("model.encoder"), b.getString("model.pooling"), model.classes(),
         plan.seed(), plan.bagsPerStep(), train.workers(), plan.patchSize(), Map.of(
             "attention_dim", Integer.toString(model.attentionDim()),
+            "level", Integer.toString(plan.level()),
             "torchscript_path", b.getString("model.torchscript-path"),
             "normalize_mean", floats(worker.mean()),
             "normalize_std", floats(worker.std())));

@@ -30,7 +30,7 @@ import java.util.Objects;
  *     which bags form a step
  * @param patchSize {@code bagpipe.plan.patch-size}
  * @param described further settings recorded so that {@code bagpipe predict} can rebuild the
- *     model from a checkpoint alone ({@code attention_dim}, {@code torchscript_path},
+ *     model from a checkpoint alone ({@code attention_dim}, {@code level}, {@code torchscript_path},
  *     {@code normalize_mean}, {@code normalize_std}); not compared on resume: a model that
  *     differs in them fails the parameter check, and normalisation may change
  */
