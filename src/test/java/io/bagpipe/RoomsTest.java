@@ -23,28 +23,27 @@ class RoomsTest {
   private static final Path SOURCES = Path.of("src/main/java/io/bagpipe");
 
   /** Package -> name prefixes its code must not mention. */
-  private static final Map<String, List<String>> KNOWS_NOTHING_OF = new java.util.HashMap<>(Map.of(
-      "slide", List.of("org.apache.pekko", "ai.djl", "io.bagpipe.bag", "io.bagpipe.loader", "io.bagpipe.worker",
-          "io.bagpipe.coordinator", "io.bagpipe.api", "io.bagpipe.cli"),
-      "bag", List.of("org.apache.pekko", "ai.djl", "io.bagpipe.slide"),
-      "loader", List.of("ai.djl", "io.bagpipe.model", "io.bagpipe.worker", "io.bagpipe.coordinator",
-          "org.apache.pekko.cluster"),
-      "worker", List.of("io.bagpipe.coordinator", "org.apache.pekko.cluster", "io.bagpipe.slide"),
-      "allreduce", List.of("org.apache.pekko", "ai.djl", "io.bagpipe.model", "io.bagpipe.slide"),
-      "coordinator", List.of("ai.djl", "io.bagpipe.loader", "io.bagpipe.model", "io.bagpipe.allreduce"),
-      "model", List.of("org.apache.pekko", "io.bagpipe.slide", "io.bagpipe.bag"),
-      "checkpoint", List.of("org.apache.pekko", "ai.djl"),
-      "serialization", List.of("io.bagpipe.slide", "io.bagpipe.bag", "io.bagpipe.loader", "io.bagpipe.worker",
+  private static final Map<String, List<String>> KNOWS_NOTHING_OF = Map.ofEntries(
+      Map.entry("slide", List.of("org.apache.pekko", "ai.djl", "io.bagpipe.bag", "io.bagpipe.loader", "io.bagpipe.worker",
+          "io.bagpipe.coordinator", "io.bagpipe.api", "io.bagpipe.cli")),
+      Map.entry("bag", List.of("org.apache.pekko", "ai.djl", "io.bagpipe.slide")),
+      Map.entry("loader", List.of("ai.djl", "io.bagpipe.model", "io.bagpipe.worker", "io.bagpipe.coordinator",
+          "org.apache.pekko.cluster")),
+      Map.entry("worker", List.of("io.bagpipe.coordinator", "org.apache.pekko.cluster", "io.bagpipe.slide")),
+      Map.entry("allreduce", List.of("org.apache.pekko", "ai.djl", "io.bagpipe.model", "io.bagpipe.slide")),
+      Map.entry("coordinator", List.of("ai.djl", "io.bagpipe.loader", "io.bagpipe.model", "io.bagpipe.allreduce")),
+      Map.entry("model", List.of("org.apache.pekko", "io.bagpipe.slide", "io.bagpipe.bag")),
+      Map.entry("checkpoint", List.of("org.apache.pekko", "ai.djl")),
+      Map.entry("serialization", List.of("io.bagpipe.slide", "io.bagpipe.bag", "io.bagpipe.loader", "io.bagpipe.worker",
           "io.bagpipe.allreduce", "io.bagpipe.coordinator", "io.bagpipe.model", "io.bagpipe.checkpoint",
-          "io.bagpipe.api", "io.bagpipe.cli"),
-      "api", List.of("io.bagpipe.cli")));
-
-  static {
-    KNOWS_NOTHING_OF.put("export", List.of("org.apache.pekko", "ai.djl", "io.bagpipe.slide", "io.bagpipe.bag",
-        "io.bagpipe.model", "io.bagpipe.worker", "io.bagpipe.coordinator"));
-    KNOWS_NOTHING_OF.put("report", List.of("org.apache.pekko", "ai.djl", "io.bagpipe.slide", "io.bagpipe.model",
-        "io.bagpipe.worker", "io.bagpipe.checkpoint", "io.bagpipe.api"));
-  }
+          "io.bagpipe.api", "io.bagpipe.cli")),
+      Map.entry("api", List.of("io.bagpipe.cli")),
+      Map.entry("export", List.of("org.apache.pekko", "ai.djl", "io.bagpipe.slide", "io.bagpipe.bag",
+          "io.bagpipe.model", "io.bagpipe.worker", "io.bagpipe.coordinator")),
+      Map.entry("report", List.of("org.apache.pekko", "ai.djl", "io.bagpipe.slide", "io.bagpipe.model",
+          "io.bagpipe.worker", "io.bagpipe.checkpoint", "io.bagpipe.api")),
+      Map.entry("predict", List.of("org.apache.pekko", "io.bagpipe.worker", "io.bagpipe.allreduce", "io.bagpipe.api",
+          "io.bagpipe.cli")));
 
   private static final Pattern NAME = Pattern.compile("\\b(?:org\\.apache\\.pekko|ai\\.djl|io\\.bagpipe)(?:\\.\\w+)+");
 

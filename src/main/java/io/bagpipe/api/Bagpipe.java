@@ -221,7 +221,7 @@ public final class Bagpipe {
     ResumeCheck recorded = new ResumeCheck(b.getString("model.encoder"), b.getString("model.pooling"), model.classes(),
         plan.seed(), plan.bagsPerStep(), train.workers(), plan.patchSize(), classes.joined(), digest.total(),
         b.getBoolean("train.resume-despite-changes"));
-    RunState start = RunState.start(plan.seed(), checkpoint.bestMetric(), withInput(recorded.extras(), model, worker));
+    RunState start = RunState.start(plan.seed(), checkpoint.bestMetric(), withInput(recorded.extras(), model, worker, plan, b.getString("model.torchscript-path")));
     MetricsLog metrics = new MetricsLog(train.runDir().resolve("metrics.jsonl"));
     Optional<Checkpoint> resume = Optional.empty();
     if (!train.resume() && !joining) {
@@ -249,7 +249,7 @@ public final class Bagpipe {
             Provenance.changedFiles(train.runDir(), digest));
         resume = Optional.of(latest.get().checkpoint());
         start = recorded.resumeFrom(resume.get().state());
-        start = start.withExtras(withInput(start.extras(), model, worker));
+        start = start.withExtras(withInput(start.extras(), model, worker, plan, b.getString("model.torchscript-path")));
         try {
           metrics.dropFrom(start.epoch()); // lines of epochs this run trains again
         } catch (IOException e) {
@@ -273,12 +273,18 @@ public final class Bagpipe {
   }
 
   /**
-   * {@code extras} plus what {@code bagpipe export} needs to redo the forward pass and the run's
-   * checkpoints would not say otherwise: the attention size and the input normalisation.
+   * {@code extras} plus what {@code bagpipe predict} and {@code export} need to rebuild the model
+   * from a checkpoint alone: the attention size, the pyramid level or target mpp, a TorchScript
+   * encoder's file and the input normalisation. A resume does not compare them: a model that differs in them fails the
+   * parameter check, and the normalisation may change.
    */
-  private static Map<String, String> withInput(Map<String, String> extras, ModelSettings model, WorkerSettings worker) {
+  private static Map<String, String> withInput(Map<String, String> extras, ModelSettings model, WorkerSettings worker,
+      PlanSettings plan, String torchscriptPath) {
     Map<String, String> out = new LinkedHashMap<>(extras);
     out.put("attention_dim", Integer.toString(model.attentionDim()));
+    out.put("level", Integer.toString(plan.level()));
+    out.put("torchscript_path", torchscriptPath);
+    out.put("target_mpp", Double.toString(plan.targetMpp()));
     out.put("normalize_mean", worker.mean()[0] + "," + worker.mean()[1] + "," + worker.mean()[2]);
     out.put("normalize_std", worker.std()[0] + "," + worker.std()[1] + "," + worker.std()[2]);
     return out;

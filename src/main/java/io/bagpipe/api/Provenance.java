@@ -69,8 +69,9 @@ final class Provenance {
   }
 
   private static void put(Path file, String text) {
-    Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
     try {
+      // Every node of a run on a shared run directory writes these: each through a temporary file of its own.
+      Path tmp = Files.createTempFile(file.toAbsolutePath().getParent(), file.getFileName() + ".", ".tmp");
       Files.writeString(tmp, text, StandardCharsets.UTF_8);
       Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     } catch (IOException e) {

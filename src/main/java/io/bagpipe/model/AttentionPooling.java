@@ -28,9 +28,13 @@ public final class AttentionPooling extends MilPooling {
 
   @Override
   NDList pool(ParameterStore ps, NDArray h, boolean training) {
+    return weighted(h, scores(ps, h, training));
+  }
+
+  /** The attention logits w^T tanh(V h), (N,1), before the softmax over patches. */
+  NDArray scores(ParameterStore ps, NDArray h, boolean training) {
     NDArray t = v.forward(ps, new NDList(h), training).singletonOrThrow().tanh();
-    NDArray scores = w.forward(ps, new NDList(t), training).singletonOrThrow();
-    return weighted(h, scores);
+    return w.forward(ps, new NDList(t), training).singletonOrThrow();
   }
 
   @Override

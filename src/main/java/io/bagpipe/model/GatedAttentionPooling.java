@@ -32,10 +32,14 @@ public final class GatedAttentionPooling extends MilPooling {
 
   @Override
   NDList pool(ParameterStore ps, NDArray h, boolean training) {
+    return weighted(h, scores(ps, h, training));
+  }
+
+  /** The attention logits w^T (tanh(V h) * sigmoid(U h)), (N,1), before the softmax over patches. */
+  NDArray scores(ParameterStore ps, NDArray h, boolean training) {
     NDArray tanh = v.forward(ps, new NDList(h), training).singletonOrThrow().tanh();
     NDArray gate = Activation.sigmoid(u.forward(ps, new NDList(h), training).singletonOrThrow());
-    NDArray scores = w.forward(ps, new NDList(tanh.mul(gate)), training).singletonOrThrow();
-    return weighted(h, scores);
+    return w.forward(ps, new NDList(tanh.mul(gate)), training).singletonOrThrow();
   }
 
   @Override
