@@ -84,21 +84,7 @@ public record EpochRecord(int epoch, double trainLoss, double valLoss, double ac
     number(key(b, ",val_loss"), valLoss);
     number(key(b, ",val_accuracy"), accuracy);
     number(key(b, ",val_auc"), auc);
-    key(b, ",confusion");
-    if (confusion == null) {
-      b.append("null");
-    } else {
-      b.append('[');
-      long[][] rows = confusion.rows();
-      for (int a = 0; a < rows.length; a++) {
-        b.append(a == 0 ? "[" : ",[");
-        for (int p = 0; p < rows[a].length; p++) {
-          b.append(p == 0 ? "" : ",").append(rows[a][p]);
-        }
-        b.append(']');
-      }
-      b.append(']');
-    }
+    confusion(key(b, ",confusion"), confusion);
     number(key(b, ",bags_per_s"), bagsPerSecond);
     key(b, ",train_bags").append(trainBags);
     key(b, ",val_bags").append(valBags);
@@ -123,6 +109,23 @@ public record EpochRecord(int epoch, double trainLoss, double valLoss, double ac
       }
     }
     return b.append("}}").toString();
+  }
+
+  /** Appends {@code m} as an array of rows (by true class), or {@code null}. */
+  static StringBuilder confusion(StringBuilder b, ConfusionMatrix m) {
+    if (m == null) {
+      return b.append("null");
+    }
+    b.append('[');
+    long[][] rows = m.rows();
+    for (int a = 0; a < rows.length; a++) {
+      b.append(a == 0 ? "[" : ",[");
+      for (int p = 0; p < rows[a].length; p++) {
+        b.append(p == 0 ? "" : ",").append(rows[a][p]);
+      }
+      b.append(']');
+    }
+    return b.append(']');
   }
 
   /** Appends a fixed field name: {@code ",name"} becomes {@code ,"name":}. */

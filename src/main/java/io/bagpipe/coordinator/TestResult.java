@@ -28,21 +28,7 @@ public record TestResult(int epochs, int slides, int bags, double loss, double a
     EpochRecord.number(b.append(",\"loss\":"), loss);
     EpochRecord.number(b.append(",\"accuracy\":"), accuracy);
     EpochRecord.number(b.append(",\"auc\":"), auc);
-    b.append(",\"confusion\":");
-    if (confusion == null) {
-      b.append("null");
-    } else {
-      b.append('[');
-      long[][] rows = confusion.rows();
-      for (int a = 0; a < rows.length; a++) {
-        b.append(a == 0 ? "[" : ",[");
-        for (int p = 0; p < rows[a].length; p++) {
-          b.append(p == 0 ? "" : ",").append(rows[a][p]);
-        }
-        b.append(']');
-      }
-      b.append(']');
-    }
+    EpochRecord.confusion(b.append(",\"confusion\":"), confusion);
     b.append(",\"left_out\":[");
     for (int i = 0; i < leftOut.size(); i++) {
       EpochRecord.string(b.append(i == 0 ? "" : ","), leftOut.get(i));
