@@ -33,7 +33,7 @@ import org.junit.jupiter.api.io.TempDir;
  * because the cluster uses coordinated shutdown) would make the node leave its cluster
  * and terminate its ActorSystem under the stop, failing the run without a checkpoint.
  */
-@Timeout(180)
+@Timeout(300)
 class TrainStopTest {
 
   @TempDir Path dir;
@@ -98,7 +98,8 @@ class TrainStopTest {
 
   /**
    * Starts {@code cmd}, waits until {@code ready} holds, sends the shutdown signal and
-   * checks what the user sees: the process exits within 60 s as a stopped run, says it
+   * checks what the user sees: the process exits within bagpipe.train.stop-timeout (120 s) and
+   * a margin as a stopped run (a loaded machine trains the steps dealt ahead slowly), says it
    * stopped, and the newest checkpoint lies at the step it stopped at, within an epoch.
    */
   private void stopsWithACheckpoint(List<String> cmd, Path runDir, Ready ready) throws Exception {
@@ -115,7 +116,7 @@ class TrainStopTest {
       }
       signal = shutdownSignal(p.pid());
       assertEquals(0, new ProcessBuilder("kill", "-" + signal, Long.toString(p.pid())).start().waitFor());
-      assertTrue(p.waitFor(60, TimeUnit.SECONDS), "no exit within 60 s of SIG" + signal + ":\n" + text(output));
+      assertTrue(p.waitFor(150, TimeUnit.SECONDS), "no exit within 150 s of SIG" + signal + ":\n" + text(output));
     } finally {
       p.destroyForcibly();
     }
