@@ -43,6 +43,9 @@ public record ModelExport(String encoder, String pooling, int classes, int patch
   public static final String CONFIG = "config.json";
   public static final String MODULE = "bagpipe_mil.py";
 
+  /** The {@code bagpipe.model.pooling} values whose models bagpipe_mil.py rebuilds. */
+  static final List<String> EXPORTABLE_POOLINGS = List.of("attention", "gated-attention", "mean", "max");
+
   public ModelExport {
     Objects.requireNonNull(encoder, "encoder");
     Objects.requireNonNull(pooling, "pooling");
@@ -71,6 +74,12 @@ public record ModelExport(String encoder, String pooling, int classes, int patch
           + " (bagpipe.model.encoder = torchscript); export writes mil-cnn-s, resnet18 and resnet50 models only."
           + " Its parameters are in the checkpoint under the TorchScript module's own names");
     }
+    String pooling = required(x, "pooling", source);
+    if (!EXPORTABLE_POOLINGS.contains(pooling)) {
+      throw new IllegalArgumentException(source + " holds a model with " + pooling + " pooling"
+          + " (bagpipe.model.pooling = " + pooling + "); export writes attention, gated-attention, mean and max models"
+          + " only, as bagpipe_mil.py has no module for the zoo's poolings (docs/models.md)");
+    }
     float[] m = x.containsKey("normalize_mean") ? floats(x.get("normalize_mean"), "normalize_mean", source) : mean;
     float[] s = x.containsKey("normalize_std") ? floats(x.get("normalize_std"), "normalize_std", source) : std;
     if (m == null || s == null) {
@@ -80,7 +89,7 @@ public record ModelExport(String encoder, String pooling, int classes, int patch
     // The run's class map (manifest class names, or 0..k-1), unless the caller names the classes.
     List<String> names = classNames.isEmpty() && x.containsKey("class_map")
         ? List.of(x.get("class_map").split(",")) : classNames;
-    return new ModelExport(encoder, required(x, "pooling", source), integer(x, "classes", source),
+    return new ModelExport(encoder, pooling, integer(x, "classes", source),
         integer(x, "patch_size", source), m, s, names);
   }
 

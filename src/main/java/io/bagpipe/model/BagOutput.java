@@ -6,7 +6,8 @@ import java.util.Objects;
  * What one bag gave through the model: its loss, its logits and the pooling's patch weights
  * (copies, safe to keep and send).
  *
- * @param loss cross-entropy of the logits against the bag's label
+ * @param loss the loss against the bag's label: in training the pooling's training loss, in
+ *     evaluation the cross-entropy of the logits
  * @param logits the head's outputs, one per class
  * @param weights one weight per patch, summing to 1
  */

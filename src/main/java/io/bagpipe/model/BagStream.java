@@ -58,7 +58,16 @@ public final class BagStream {
       case GatedAttentionPooling g -> PoolingKind.GATED_ATTENTION;
       case MeanPooling m -> PoolingKind.MEAN;
       case MaxPooling m -> PoolingKind.MAX;
+      case ClamPooling c -> throw unsupported(c.multiBranch() ? PoolingKind.CLAM_MB : PoolingKind.CLAM_SB);
+      case MaxInstancePooling m -> throw unsupported(PoolingKind.MAX_INSTANCE);
+      case TransMilPooling t -> throw unsupported(PoolingKind.TRANSMIL);
+      case DsmilPooling d -> throw unsupported(PoolingKind.DSMIL);
     };
+  }
+
+  private static IllegalArgumentException unsupported(PoolingKind kind) {
+    return new IllegalArgumentException("chunked inference (predict) supports the poolings attention, gated-attention,"
+        + " mean and max; this model's pooling is " + kind.configName() + " (bagpipe.model.pooling)");
   }
 
   /** Patches added so far. */
@@ -91,6 +100,10 @@ public final class BagStream {
         case GatedAttentionPooling g -> g.scores(store, h, false).toFloatArray();
         case MeanPooling m -> null;
         case MaxPooling m -> null;
+        case ClamPooling c -> throw new IllegalStateException("unreachable");
+        case MaxInstancePooling m -> throw new IllegalStateException("unreachable");
+        case TransMilPooling t -> throw new IllegalStateException("unreachable");
+        case DsmilPooling ds -> throw new IllegalStateException("unreachable");
       };
       fold(features, scores, n);
     } finally {

@@ -8,15 +8,15 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.AbstractBlock;
 import ai.djl.nn.Block;
 import ai.djl.nn.SymbolBlock;
-import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
 import java.util.Objects;
 
 /**
- * A MIL model for one bag: patch encoder, MIL pooling, linear head. Input a normalised float
- * bag of patches (N,3,H,W); output an {@link NDList} of the logits (1,classes) and the patch
- * weights (N) of the pooling (see {@link MilPooling}).
+ * A MIL model for one bag: patch encoder, MIL pooling, head (linear unless the pooling brings
+ * another). Input a normalised float bag of patches (N,3,H,W); output an {@link NDList} of the
+ * logits (1,classes), the patch weights (N) of the pooling and, in training mode, whatever
+ * further arrays the pooling's instance-level loss needs (see {@link MilPooling}).
  *
  * <p>Its parameters, in {@link #getParameters()} order, are encoder ({@code 01encoder_...}),
  * pooling ({@code 02pooling_...}) and head ({@code 03head_...}; DJL prefixes child blocks with
@@ -26,7 +26,7 @@ public final class MilModel extends AbstractBlock {
 
   private final Block encoder;
   private final MilPooling pooling;
-  private final Linear head;
+  private final Block head;
   private final int classes;
 
   /**
@@ -42,7 +42,7 @@ public final class MilModel extends AbstractBlock {
     }
     this.encoder = addChildBlock("encoder", Objects.requireNonNull(encoder, "encoder"));
     this.pooling = addChildBlock("pooling", Objects.requireNonNull(pooling, "pooling"));
-    this.head = addChildBlock("head", Linear.builder().setUnits(classes).build());
+    this.head = addChildBlock("head", pooling.newHead(classes));
     this.classes = classes;
   }
 
@@ -54,7 +54,7 @@ public final class MilModel extends AbstractBlock {
   public static MilModel build(ModelSettings settings, NDManager manager, int patchSize) {
     MilModel model = new MilModel(
         Encoders.create(settings.encoder(), manager),
-        MilPooling.create(settings.pooling(), settings.attentionDim()),
+        MilPooling.create(settings),
         settings.classes());
     model.initialize(manager, DataType.FLOAT32, new Shape(2, 3, patchSize, patchSize));
     if (model.encoder instanceof SymbolBlock) {
@@ -76,8 +76,8 @@ public final class MilModel extends AbstractBlock {
     return pooling;
   }
 
-  /** The linear head D->classes. */
-  public Linear head() {
+  /** The head: Linear(E, classes), or the pooling's own (CLAM-MB's per-class classifiers). */
+  public Block head() {
     return head;
   }
 
@@ -109,7 +109,11 @@ public final class MilModel extends AbstractBlock {
     }
     NDList pooled = pooling.forward(ps, new NDList(h), training);
     NDArray logits = head.forward(ps, new NDList(MilPooling.embedding(pooled)), training).singletonOrThrow();
-    return new NDList(logits, MilPooling.weights(pooled));
+    NDList out = new NDList(logits, MilPooling.weights(pooled));
+    for (int i = 2; i < pooled.size(); i++) {
+      out.add(pooled.get(i));
+    }
+    return out;
   }
 
   @Override
@@ -123,6 +127,6 @@ public final class MilModel extends AbstractBlock {
     Shape features = encoder.getOutputShapes(inputShapes)[0];
     Shape h = new Shape(features.get(0), features.size() / features.get(0));
     pooling.initialize(manager, dataType, h);
-    head.initialize(manager, dataType, new Shape(1, h.get(1)));
+    head.initialize(manager, dataType, pooling.getOutputShapes(new Shape[] {h})[0]);
   }
 }

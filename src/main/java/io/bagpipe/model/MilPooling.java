@@ -6,25 +6,55 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.AbstractBlock;
+import ai.djl.nn.Block;
+import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
 
 /**
  * MIL pooling over the patches of one bag: input the patch features (N,D), output an
- * {@link NDList} of the bag embedding (1,D) and the patch weights (N), which sum to 1 and say how
- * much each patch contributed (for interpretability: heat maps over the slide).
+ * {@link NDList} of the bag embedding (1,E), the patch weights (N), which sum to 1 and say how
+ * much each patch contributed (for interpretability: heat maps over the slide), and, for the
+ * zoo's poolings in training mode, further arrays their instance-level loss needs.
+ *
+ * <p>A pooling also says which head turns its embedding into logits ({@link #newHead}, a linear
+ * layer unless it needs another) and what its training loss is ({@link #trainingLoss}: the bag
+ * cross-entropy unless it adds an instance-level term). E is D for the four plain poolings.
  */
 public abstract sealed class MilPooling extends AbstractBlock
-    permits AttentionPooling, GatedAttentionPooling, MeanPooling, MaxPooling {
+    permits AttentionPooling, GatedAttentionPooling, MeanPooling, MaxPooling,
+        ClamPooling, MaxInstancePooling, TransMilPooling, DsmilPooling {
 
-  /** Builds the pooling of this kind; {@code attentionDim} (L) is used by the attention kinds only. */
-  public static MilPooling create(PoolingKind kind, int attentionDim) {
-    return switch (kind) {
-      case ATTENTION -> new AttentionPooling(attentionDim);
-      case GATED_ATTENTION -> new GatedAttentionPooling(attentionDim);
+  /** Builds the pooling {@code settings} name, with its hyper-parameters. */
+  public static MilPooling create(ModelSettings settings) {
+    int l = settings.attentionDim();
+    int classes = settings.classes();
+    ZooSettings zoo = settings.zoo();
+    return switch (settings.pooling()) {
+      case ATTENTION -> new AttentionPooling(l);
+      case GATED_ATTENTION -> new GatedAttentionPooling(l);
       case MEAN -> new MeanPooling();
       case MAX -> new MaxPooling();
+      case CLAM_SB -> new ClamPooling(false, l, classes, zoo.clam());
+      case CLAM_MB -> new ClamPooling(true, l, classes, zoo.clam());
+      case MAX_INSTANCE -> new MaxInstancePooling(l, classes, zoo.maxInstanceWeight());
+      case TRANSMIL -> new TransMilPooling(zoo.transMil());
+      case DSMIL -> new DsmilPooling(zoo.dsmilQueryDim(), classes);
     };
+  }
+
+  /** The head mapping this pooling's embedding (1,E) to logits (1,classes): Linear(E, classes). */
+  public Block newHead(int classes) {
+    return Linear.builder().setUnits(classes).build();
+  }
+
+  /**
+   * The loss to train on, from a {@link MilModel} output of a training-mode forward pass
+   * ([logits, weights, this pooling's extra arrays]) and the bag's class: the cross-entropy of
+   * the logits unless the pooling adds an instance-level term.
+   */
+  public NDArray trainingLoss(NDList output, int label) {
+    return CrossEntropyLoss.of(MilModel.logits(output), label);
   }
 
   /** The bag embedding (1,D) of a pooled output. */

@@ -13,20 +13,28 @@ import java.util.Objects;
  * @param attentionDim L, the hidden size of (gated) attention pooling; unused by mean and max
  * @param classes number of classes of the head (at least 2)
  * @param seed seeds the initial parameters: the same seed gives bit-identical parameters
+ * @param zoo hyper-parameters of the zoo's poolings (CLAM, max-instance, TransMIL, DSMIL)
  */
-public record ModelSettings(EncoderSpec encoder, PoolingKind pooling, int attentionDim, int classes, long seed) {
+public record ModelSettings(EncoderSpec encoder, PoolingKind pooling, int attentionDim, int classes, long seed,
+    ZooSettings zoo) {
 
   private static final String KEY = "bagpipe.model.";
 
   public ModelSettings {
     Objects.requireNonNull(encoder, "encoder");
     Objects.requireNonNull(pooling, "pooling");
+    Objects.requireNonNull(zoo, "zoo");
     if (attentionDim < 1) {
       throw new IllegalArgumentException(KEY + "attention-dim must be positive, got " + attentionDim);
     }
     if (classes < 2) {
       throw new IllegalArgumentException(KEY + "classes must be at least 2, got " + classes);
     }
+  }
+
+  /** Settings with the zoo's hyper-parameters as reference.conf gives them. */
+  public ModelSettings(EncoderSpec encoder, PoolingKind pooling, int attentionDim, int classes, long seed) {
+    this(encoder, pooling, attentionDim, classes, seed, ZooSettings.reference());
   }
 
   /** Reads {@code bagpipe.model}; a bad value is a {@link ConfigException.BadValue} naming its key. */
@@ -44,7 +52,8 @@ public record ModelSettings(EncoderSpec encoder, PoolingKind pooling, int attent
       throw new ConfigException.BadValue(model.getValue("pooling").origin(), KEY + "pooling", e.getMessage());
     }
     return new ModelSettings(encoder, pooling,
-        atLeast(model, "attention-dim", 1), atLeast(model, "classes", 2), model.getLong("seed"));
+        atLeast(model, "attention-dim", 1), atLeast(model, "classes", 2), model.getLong("seed"),
+        ZooSettings.fromConfig(model));
   }
 
   private static int atLeast(Config c, String key, int min) {

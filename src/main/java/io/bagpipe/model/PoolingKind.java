@@ -12,7 +12,17 @@ public enum PoolingKind {
   /** The mean of the patch features. */
   MEAN("mean"),
   /** The element-wise maximum of the patch features. */
-  MAX("max");
+  MAX("max"),
+  /** CLAM single-branch (Lu et al. 2021): gated attention plus the instance clustering loss. */
+  CLAM_SB("clam-sb"),
+  /** CLAM multi-branch: one gated-attention branch and one bag classifier per class. */
+  CLAM_MB("clam-mb"),
+  /** Gated attention plus a max-instance loss (mi-Net style) from an instance classifier. */
+  MAX_INSTANCE("max-instance"),
+  /** TransMIL (Shao et al. 2021): Nyström-attention transformer with PPEG position encoding. */
+  TRANSMIL("transmil"),
+  /** DSMIL (Li et al. 2021): critical instance, distance-based attention, max-instance loss. */
+  DSMIL("dsmil");
 
   private final String configName;
 

@@ -63,7 +63,8 @@ public final class TrainingStep implements AutoCloseable {
   }
 
   /**
-   * Forward in training mode, cross-entropy against {@code label}, backward: adds this bag's
+   * Forward in training mode, the pooling's training loss against {@code label} (the bag
+   * cross-entropy, plus an instance-level term for CLAM, max-instance and DSMIL), backward: adds this bag's
    * gradient to the parameters' gradients. Temporaries are freed before returning; {@code bag}
    * stays with its manager.
    *
@@ -78,7 +79,7 @@ public final class TrainingStep implements AutoCloseable {
       JniUtils.setGradMode(true);
       long t0 = System.nanoTime();
       NDList out = model.forward(store, new NDList(bag), true);
-      NDArray loss = CrossEntropyLoss.of(MilModel.logits(out), label);
+      NDArray loss = model.pooling().trainingLoss(out, label);
       BagOutput result = output(loss, out);
       long t1 = System.nanoTime();
       NDArray seed = scope.ones(loss.getShape(), loss.getDataType(), loss.getDevice());
@@ -104,6 +105,7 @@ public final class TrainingStep implements AutoCloseable {
 
   /**
    * Forward in inference mode (BatchNorm uses running statistics), no gradients: for validation.
+   * The loss reported is the bag cross-entropy for every pooling.
    */
   public BagOutput evaluate(NDArray bag, int label) {
     checkLabel(label);

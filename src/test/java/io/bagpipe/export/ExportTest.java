@@ -171,6 +171,18 @@ class ExportTest {
   }
 
   @Test
+  void aZooModelIsRefusedNamingItsPooling() {
+    Path ckpt = Path.of("run/checkpoints/best.ckpt");
+    for (String pooling : List.of("clam-sb", "clam-mb", "max-instance", "transmil", "dsmil")) {
+      var e = assertThrows(IllegalArgumentException.class, () -> ModelExport.of(RunState.start(1, "val_auc",
+          Map.of("encoder", "mil-cnn-s", "pooling", pooling, "classes", "2", "patch_size", "32")), ckpt,
+          new float[3], new float[] {1, 1, 1}, List.of()));
+      assertTrue(e.getMessage().contains("bagpipe.model.pooling = " + pooling) && e.getMessage().contains("best.ckpt"),
+          e.getMessage());
+    }
+  }
+
+  @Test
   void aCheckpointWithoutModelSettingsOrWithTorchScriptIsRefusedByName() {
     Path ckpt = Path.of("run/checkpoints/best.ckpt");
     var missing = assertThrows(IllegalArgumentException.class, () -> ModelExport.of(

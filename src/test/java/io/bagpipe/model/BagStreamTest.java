@@ -3,6 +3,7 @@ package io.bagpipe.model;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
@@ -19,7 +20,7 @@ class BagStreamTest {
   static final int P = 32;
 
   @ParameterizedTest
-  @EnumSource(PoolingKind.class)
+  @EnumSource(value = PoolingKind.class, names = {"ATTENTION", "GATED_ATTENTION", "MEAN", "MAX"})
   void chunkedBagEqualsTheFullBagForward(PoolingKind pooling) {
     try (NDManager manager = NDManager.newBaseManager()) {
       MilModel model = MilModel.build(new ModelSettings(new EncoderSpec.MilCnnS(), pooling, 16, 3, 7), manager, P);
@@ -63,6 +64,17 @@ class BagStreamTest {
     try (NDManager manager = NDManager.newBaseManager()) {
       MilModel model = MilModel.build(new ModelSettings(new EncoderSpec.MilCnnS(), pooling, 16, 2, 7), manager, P);
       assertThrows(IllegalStateException.class, () -> new BagStream(model, manager).finish());
+    }
+  }
+
+  @ParameterizedTest
+  @EnumSource(value = PoolingKind.class, names = {"CLAM_SB", "CLAM_MB", "MAX_INSTANCE", "TRANSMIL", "DSMIL"})
+  void theZooIsRefusedNamingThePooling(PoolingKind pooling) {
+    try (NDManager manager = NDManager.newBaseManager()) {
+      MilModel model = MilModel.build(new ModelSettings(new EncoderSpec.MilCnnS(), pooling, 16, 2, 7), manager, P);
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new BagStream(model, manager));
+      assertTrue(e.getMessage().contains(pooling.configName()) && e.getMessage().contains("bagpipe.model.pooling"),
+          e.getMessage());
     }
   }
 }

@@ -69,4 +69,30 @@ class ModelSettingsTest {
         () -> OptimizerSettings.fromConfig(config(override).getConfig("bagpipe.optimizer")));
     assertTrue(e.getMessage().contains(key), e.getMessage());
   }
+
+  @ParameterizedTest
+  @CsvSource(delimiter = '|', value = {
+      "bagpipe.model.clam.bag-weight = 1.5 | clam.bag-weight",
+      "bagpipe.model.clam.k-sample = 0 | clam.k-sample",
+      "bagpipe.model.transmil.heads = 5 | transmil.heads",
+      "bagpipe.model.transmil.residual-kernel = 4 | transmil.residual-kernel",
+      "bagpipe.model.max-instance.weight = -1 | max-instance.weight",
+      "bagpipe.model.dsmil.query-dim = 0 | dsmil.query-dim",
+  })
+  void aBadZooValueNamesItsKey(String override, String key) {
+    ConfigException e = assertThrows(ConfigException.class,
+        () -> ModelSettings.fromConfig(config(override).getConfig("bagpipe.model")));
+    assertTrue(e.getMessage().contains("bagpipe.model." + key), e.getMessage());
+  }
+
+  @Test
+  void theZooKeysAreRead() {
+    ModelSettings s = ModelSettings.fromConfig(config("bagpipe.model { pooling = clam-mb, clam.k-sample = 3,"
+        + " clam.subtyping = true, transmil.dim = 64, dsmil.query-dim = 7 }").getConfig("bagpipe.model"));
+    assertEquals(PoolingKind.CLAM_MB, s.pooling());
+    assertEquals(new ZooSettings.Clam(512, 3, 0.7, true), s.zoo().clam());
+    assertEquals(new ZooSettings.TransMil(64, 8, 256, 6, 33), s.zoo().transMil());
+    assertEquals(7, s.zoo().dsmilQueryDim());
+    assertEquals(0.5, s.zoo().maxInstanceWeight());
+  }
 }
