@@ -17,6 +17,7 @@ import io.bagpipe.worker.Worker.BagSkipped;
 import io.bagpipe.worker.Worker.CheckpointWritten;
 import io.bagpipe.worker.Worker.Evaluated;
 import io.bagpipe.worker.Worker.Healed;
+import io.bagpipe.worker.Worker.LoaderCounts;
 import io.bagpipe.worker.Worker.RingBroken;
 import io.bagpipe.worker.Worker.RingJoined;
 import io.bagpipe.worker.Worker.RingLeft;
@@ -850,6 +851,7 @@ public final class Coordinator {
       int skipped;
       double lossSum;
       StageNanos times = new StageNanos(0, 0, 0, 0, 0, 0);
+      LoaderCounts loader = new LoaderCounts(0, 0, 0, 0);
     }
 
     /** Progress of one epoch's training. */
@@ -871,6 +873,9 @@ public final class Coordinator {
       int bags;
       double lossSum;
       StageNanos times = new StageNanos(0, 0, 0, 0, 0, 0);
+      LoaderCounts loader = new LoaderCounts(0, 0, 0, 0);
+      /** The bytes each node's patch cache last reported holding, by node address. */
+      final Map<String, Long> cacheBytes = new TreeMap<>();
       int reports;
       double trainSeconds;
 
@@ -906,6 +911,7 @@ public final class Coordinator {
           bags += t.stepBags < 0 ? t.bags : t.stepBags;
           lossSum += t.lossSum;
           times = times.plus(t.times);
+          loader = loader.plus(t.loader);
           reports += t.ranks.size();
         }
         committed++;
@@ -1056,6 +1062,10 @@ public final class Coordinator {
       t.stepBags = m.stepBags();
       t.lossSum += m.lossSum();
       t.times = t.times.plus(m.times());
+      t.loader = t.loader.plus(m.loader());
+      if (m.loader().cacheHits() + m.loader().cacheMisses() > 0) {
+        run.cacheBytes.put(ring.get(m.rank()).path().address().toString(), m.loader().cacheBytes());
+      }
       if (m.step() != run.committed || t.ranks.size() < ring.size()) {
         return Behaviors.same();
       }
@@ -1307,6 +1317,15 @@ public final class Coordinator {
       extras.put("quarantined_slides", quarantined.size());
       extras.put("quarantined_val_slides", String.join(",", v.leftOut));
       ledger.into(extras);
+      LoaderCounts lc = run.loader;
+      extras.put("decode_ms", lc.decodeNanos() / 1e6 / workerSteps);
+      extras.put("decode_seconds", lc.decodeNanos() / 1e9);
+      if (lc.cacheHits() + lc.cacheMisses() > 0) {
+        extras.put("cache_hits", lc.cacheHits());
+        extras.put("cache_misses", lc.cacheMisses());
+        extras.put("cache_hit_rate", (double) lc.cacheHits() / (lc.cacheHits() + lc.cacheMisses()));
+        extras.put("cache_bytes", run.cacheBytes.values().stream().mapToLong(Long::longValue).sum());
+      }
       String slowest = null;
       double slowestP95 = -1;
       for (var e : run.stepTimes.entrySet()) {

@@ -18,13 +18,24 @@ public final class DecodedBag {
   private final ByteBuffer pixels;
   private final BagBuffers owner;
   private final long decodeNanos;
+  private final int cacheHits;
+  private final int cacheMisses;
+  private final long cacheBytes;
   private boolean released;
 
   DecodedBag(BagRef bag, ByteBuffer pixels, BagBuffers owner, long decodeNanos) {
+    this(bag, pixels, owner, decodeNanos, 0, 0, 0);
+  }
+
+  DecodedBag(BagRef bag, ByteBuffer pixels, BagBuffers owner, long decodeNanos, int cacheHits, int cacheMisses,
+      long cacheBytes) {
     this.bag = bag;
     this.pixels = pixels;
     this.owner = owner;
     this.decodeNanos = decodeNanos;
+    this.cacheHits = cacheHits;
+    this.cacheMisses = cacheMisses;
+    this.cacheBytes = cacheBytes;
   }
 
   /**
@@ -88,6 +99,21 @@ public final class DecodedBag {
   /** Wall time the loaders spent decoding this bag (summed over its chunks). */
   public long decodeNanos() {
     return decodeNanos;
+  }
+
+  /** Patches of this bag copied from the node's {@link PatchCache} (0 without a cache). */
+  public int cacheHits() {
+    return cacheHits;
+  }
+
+  /** Patches of this bag looked up in the node's {@link PatchCache} and read from the slide (0 without a cache). */
+  public int cacheMisses() {
+    return cacheMisses;
+  }
+
+  /** Bytes the node's {@link PatchCache} held when this bag was decoded (0 without a cache). */
+  public long cacheBytes() {
+    return cacheBytes;
   }
 
   /** Gives the buffer back to the pool; idempotent. */

@@ -20,6 +20,10 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
  * native call. One loader decodes one task at a time; {@link LoaderPool} spreads
  * a bag's tasks over its loaders.
  *
+ * <p>With a {@link PatchCache}, patches it holds are copied from it and those read
+ * from the slide are offered to it; the slide is not even opened for a task whose
+ * patches are all cached.
+ *
  * <p>A patch outside the slide, or a slide that can't be opened or read, fails
  * the task with a message naming the slide, the coordinate and the bag; the
  * loader itself carries on with the next task.
@@ -39,43 +43,109 @@ public final class Loader {
   public record DecodePatches(long task, BagRef bag, int from, int to, ByteBuffer target, ActorRef<TaskDone> replyTo)
       implements Command {}
 
-  /** Reply to {@link DecodePatches}: {@code error} is null on success. */
-  public record TaskDone(long task, long nanos, String error) implements NodeLocal {}
+  /**
+   * Reply to {@link DecodePatches}: {@code error} is null on success; {@code cacheHits} of the
+   * task's patches came from the node's {@link PatchCache} and {@code cacheMisses} were read
+   * from the slide (both 0 without a cache or on failure).
+   */
+  public record TaskDone(long task, long nanos, String error, int cacheHits, int cacheMisses) implements NodeLocal {}
 
   public static Behavior<Command> create(SlidePool slides) {
-    return Behaviors.receive(Command.class).onMessage(DecodePatches.class, m -> decode(slides, m)).build();
+    return create(slides, null);
   }
 
-  private static Behavior<Command> decode(SlidePool slides, DecodePatches m) {
+  /** A loader that serves patches from {@code cache} when it holds them and offers it those it reads; null: no cache. */
+  public static Behavior<Command> create(SlidePool slides, PatchCache cache) {
+    return Behaviors.receive(Command.class).onMessage(DecodePatches.class, m -> decode(slides, cache, m)).build();
+  }
+
+  private static Behavior<Command> decode(SlidePool slides, PatchCache cache, DecodePatches m) {
     long t0 = System.nanoTime();
     String error = null;
+    int hits = 0;
     try {
-      decodeInto(slides, m.bag(), m.from(), m.to(), m.target());
+      if (cache == null) {
+        decodeInto(slides, m.bag(), m.from(), m.to(), m.target());
+      } else {
+        hits = decodeInto(slides, m.bag(), m.from(), m.to(), m.target(), cache);
+      }
     } catch (RuntimeException e) {
       // Any failure is this bag's: answer so the bag is reported and skipped, never lost.
       error = e instanceof SlideException || e instanceof IllegalArgumentException
           ? e.getMessage()
           : "decoding bag " + m.bag().key() + " of slide '" + m.bag().slideId() + "' failed: " + e;
     }
-    m.replyTo().tell(new TaskDone(m.task(), System.nanoTime() - t0, error));
+    int misses = cache == null || error != null ? 0 : m.to() - m.from() - hits;
+    m.replyTo().tell(new TaskDone(m.task(), System.nanoTime() - t0, error, hits, misses));
     return Behaviors.same();
   }
 
   /** Reads patches {@code [from, to)} of {@code bag} into {@code target}; public for benchmarks and tests. */
   public static void decodeInto(SlidePool slides, BagRef bag, int from, int to, ByteBuffer target) {
-    if (bag.targetMpp() > 0) {
-      decodeAtMpp(slides, bag, from, to, target);
-      return;
-    }
-    int p = bag.patchSize();
-    long bytes = (long) p * p * 3; // a bag's offsets fit an int only when it fits one buffer: DecodedBag.tooBig
-    int[] xy = bag.coordinates();
     ByteBuffer out = target.duplicate();
     try (SlidePool.Lease lease = slides.acquire(Path.of(bag.slidePath()))) {
+      PatchReader reader = PatchReader.of(lease, bag);
+      for (int i = from; i < to; i++) {
+        reader.read(i, out);
+      }
+    }
+  }
+
+  /**
+   * As {@link #decodeInto(SlidePool, BagRef, int, int, ByteBuffer)}, but copies the
+   * patches {@code cache} holds and offers it each patch read from the slide; the slide
+   * is opened only when a patch is missing. Returns the patches served from the cache.
+   */
+  public static int decodeInto(SlidePool slides, BagRef bag, int from, int to, ByteBuffer target, PatchCache cache) {
+    int bytes = Math.toIntExact((long) bag.patchSize() * bag.patchSize() * 3);
+    int source = cache.source(bag);
+    int[] xy = bag.coordinates();
+    ByteBuffer out = target.duplicate();
+    SlidePool.Lease lease = null;
+    int hits = 0;
+    try {
+      PatchReader reader = null;
+      for (int i = from; i < to; i++) {
+        int x = xy[2 * i];
+        int y = xy[2 * i + 1];
+        int offset = Math.toIntExact((long) i * bytes);
+        if (cache.read(source, x, y, target, offset, bytes)) {
+          hits++;
+          continue;
+        }
+        if (reader == null) {
+          lease = slides.acquire(Path.of(bag.slidePath()));
+          reader = PatchReader.of(lease, bag);
+        }
+        reader.read(i, out);
+        cache.offer(source, x, y, target, offset, bytes);
+      }
+    } finally {
+      if (lease != null) {
+        lease.close();
+      }
+    }
+    return hits;
+  }
+
+  /** Reads one bag's patches from a leased slide into their places in the bag's buffer. */
+  private interface PatchReader {
+    /** Reads patch {@code i} into {@code out} at {@code i × patchSize² × 3}; moves {@code out}'s position and limit. */
+    void read(int i, ByteBuffer out);
+
+    static PatchReader of(SlidePool.Lease lease, BagRef bag) {
+      return bag.targetMpp() > 0 ? atMpp(lease, bag) : atLevel(lease, bag);
+    }
+
+    /** Reads {@code patchSize} pixels at {@code bag.level()}. */
+    private static PatchReader atLevel(SlidePool.Lease lease, BagRef bag) {
+      int p = bag.patchSize();
+      long bytes = (long) p * p * 3; // a bag's offsets fit an int only when it fits one buffer: DecodedBag.tooBig
+      int[] xy = bag.coordinates();
       Level level0 = lease.slide().level(0);
       Level level = lease.slide().level(bag.level());
       long span = (long) Math.ceil(p * level.downsample());
-      for (int i = from; i < to; i++) {
+      return (i, out) -> {
         int x = xy[2 * i];
         int y = xy[2 * i + 1];
         if (x < 0 || y < 0 || x + span > level0.width() || y + span > level0.height()) {
@@ -85,22 +155,19 @@ public final class Loader {
         }
         out.limit(Math.toIntExact((i + 1) * bytes)).position(Math.toIntExact(i * bytes));
         lease.readRegion(bag.level(), x, y, p, p, out);
-      }
+      };
     }
-  }
 
-  /**
-   * Reads patches at {@code bag.targetMpp()}: each covers {@code patchSize * targetMpp /
-   * slideMpp} level-0 pixels (rounded), read from the coarsest level whose downsample does
-   * not pass {@code targetMpp / slideMpp}, then area-averaged (bilinear when enlarging)
-   * to {@code patchSize} square. One scratch array per task holds the source region.
-   */
-  private static void decodeAtMpp(SlidePool slides, BagRef bag, int from, int to, ByteBuffer target) {
-    int p = bag.patchSize();
-    long bytes = (long) p * p * 3;
-    int[] xy = bag.coordinates();
-    ByteBuffer out = target.duplicate();
-    try (SlidePool.Lease lease = slides.acquire(Path.of(bag.slidePath()))) {
+    /**
+     * Reads patches at {@code bag.targetMpp()}: each covers {@code patchSize * targetMpp /
+     * slideMpp} level-0 pixels (rounded), read from the coarsest level whose downsample does
+     * not pass {@code targetMpp / slideMpp}, then area-averaged (bilinear when enlarging)
+     * to {@code patchSize} square. One scratch array per reader holds the source region.
+     */
+    private static PatchReader atMpp(SlidePool.Lease lease, BagRef bag) {
+      int p = bag.patchSize();
+      long bytes = (long) p * p * 3;
+      int[] xy = bag.coordinates();
       Slide slide = lease.slide();
       OptionalDouble mpp = slide.micronsPerPixelX();
       if (mpp.isEmpty()) {
@@ -117,7 +184,7 @@ public final class Loader {
             + " level-0 pixels, too many to read at once; check bagpipe.plan.target-mpp and patch-size");
       }
       ByteBuffer region = ByteBuffer.allocate(side * side * 3);
-      for (int i = from; i < to; i++) {
+      return (i, out) -> {
         int x = xy[2 * i];
         int y = xy[2 * i + 1];
         if (x < 0 || y < 0 || x + extent > level0.width() || y + extent > level0.height()) {
@@ -130,7 +197,7 @@ public final class Loader {
         lease.readRegion(level.index(), x, y, side, side, region);
         out.limit(Math.toIntExact((i + 1) * bytes)).position(Math.toIntExact(i * bytes));
         Resize.rgb(region.array(), side, side, out, p, p);
-      }
+      };
     }
   }
 }

@@ -9,6 +9,7 @@ import java.util.Map;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.DispatcherSelector;
+import org.apache.pekko.actor.typed.PostStop;
 import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
@@ -25,6 +26,12 @@ import org.apache.pekko.actor.typed.javadsl.Routers;
  * (the buffer then goes back to the pool once every task has stopped writing). A
  * bag whose pixels would not fit one buffer ({@link DecodedBag#MAX_BYTES}) fails at
  * once, naming the settings to lower.
+ *
+ * <p>With {@code bagpipe.loader.cache.budget} above 0 the pool owns the node's
+ * {@link PatchCache}: its loaders read through it, each training bag of a new epoch
+ * starts the cache's epoch before its tasks go out, each {@link DecodedBag} carries its
+ * cache hits and misses and the cache's bytes, and the cache's memory is freed when the
+ * pool stops.
  */
 public final class LoaderPool {
 
@@ -53,6 +60,8 @@ public final class LoaderPool {
     final ActorRef<Loaded> replyTo;
     int remaining;
     long nanos;
+    int cacheHits;
+    int cacheMisses;
     String error;
 
     Pending(BagRef bag, ByteBuffer buffer, ActorRef<Loaded> replyTo, int tasks) {
@@ -66,15 +75,16 @@ public final class LoaderPool {
   public static Behavior<Command> create(LoaderSettings settings, SlidePool slides, BagBuffers buffers) {
     return Behaviors.setup(
         ctx -> {
+          PatchCache cache = settings.cache().enabled() ? new PatchCache(settings.cache()) : null;
           ActorRef<Loader.Command> loaders =
               ctx.spawn(
                   Routers.pool(
                           settings.threads(),
-                          Behaviors.supervise(Loader.create(slides)).onFailure(SupervisorStrategy.restart()))
+                          Behaviors.supervise(Loader.create(slides, cache)).onFailure(SupervisorStrategy.restart()))
                       .withRoundRobinRouting()
                       .withRouteeProps(DispatcherSelector.blocking()),
                   "loaders");
-          return new Running(ctx, settings, buffers, loaders).behavior();
+          return new Running(ctx, settings, buffers, loaders, cache).behavior();
         });
   }
 
@@ -83,10 +93,14 @@ public final class LoaderPool {
     private final BagBuffers buffers;
     private final ActorRef<Loader.Command> loaders;
     private final ActorRef<Loader.TaskDone> taskAdapter;
+    /** The node's patch cache; null when off. */
+    private final PatchCache cache;
     private final Map<Long, Pending> byTask = new HashMap<>();
     private long nextTask;
 
-    Running(ActorContext<Command> ctx, LoaderSettings settings, BagBuffers buffers, ActorRef<Loader.Command> loaders) {
+    Running(ActorContext<Command> ctx, LoaderSettings settings, BagBuffers buffers, ActorRef<Loader.Command> loaders,
+        PatchCache cache) {
+      this.cache = cache;
       this.settings = settings;
       this.buffers = buffers;
       this.loaders = loaders;
@@ -97,6 +111,12 @@ public final class LoaderPool {
       return Behaviors.receive(Command.class)
           .onMessage(LoadBag.class, this::load)
           .onMessage(TaskFinished.class, this::finished)
+          .onSignal(PostStop.class, s -> {
+            if (cache != null) {
+              cache.close(); // the loaders, children of this actor, have stopped by now
+            }
+            return Behaviors.same();
+          })
           .build();
     }
 
@@ -111,6 +131,9 @@ public final class LoaderPool {
       if (tooBig != null) {
         m.replyTo().tell(new BagFailed(bag, tooBig));
         return Behaviors.same();
+      }
+      if (cache != null) {
+        cache.epoch(bag.epoch());
       }
       int per = settings.patchesPerTask();
       int tasks = (n + per - 1) / per;
@@ -127,12 +150,15 @@ public final class LoaderPool {
     private Behavior<Command> finished(TaskFinished m) {
       Pending pending = byTask.remove(m.done().task());
       pending.nanos += m.done().nanos();
+      pending.cacheHits += m.done().cacheHits();
+      pending.cacheMisses += m.done().cacheMisses();
       if (m.done().error() != null && pending.error == null) {
         pending.error = m.done().error();
       }
       if (--pending.remaining == 0) {
         if (pending.error == null) {
-          pending.replyTo.tell(new BagLoaded(new DecodedBag(pending.bag, pending.buffer, buffers, pending.nanos)));
+          pending.replyTo.tell(new BagLoaded(new DecodedBag(pending.bag, pending.buffer, buffers, pending.nanos,
+              pending.cacheHits, pending.cacheMisses, cache == null ? 0 : cache.bytes())));
         } else {
           buffers.give(pending.buffer);
           pending.replyTo.tell(new BagFailed(pending.bag, pending.error));

@@ -11,13 +11,21 @@ import com.typesafe.config.ConfigException;
  * @param patchesPerTask patches one loader decodes per task; a bag is split into
  *     tasks spread over the loaders, so one bag decodes on several threads
  * @param idleBuffers decoded-bag buffers kept for reuse when idle
+ * @param cache the node's {@link PatchCache} of decoded patches ({@code bagpipe.loader.cache})
  */
-public record LoaderSettings(int threads, int prefetchBags, int patchesPerTask, int idleBuffers) {
+public record LoaderSettings(int threads, int prefetchBags, int patchesPerTask, int idleBuffers,
+    PatchCacheSettings cache) {
   public LoaderSettings {
+    java.util.Objects.requireNonNull(cache, "cache");
     check(threads >= 1, "threads", threads);
     check(prefetchBags >= 1, "prefetch-bags", prefetchBags);
     check(patchesPerTask >= 1, "patches-per-task", patchesPerTask);
     check(idleBuffers >= 0, "idle-buffers", idleBuffers);
+  }
+
+  /** Settings with no patch cache. */
+  public LoaderSettings(int threads, int prefetchBags, int patchesPerTask, int idleBuffers) {
+    this(threads, prefetchBags, patchesPerTask, idleBuffers, PatchCacheSettings.off());
   }
 
   private static void check(boolean ok, String key, int value) {
@@ -39,7 +47,10 @@ public record LoaderSettings(int threads, int prefetchBags, int patchesPerTask, 
           "auto".equals(c.getValue("threads").unwrapped())
               ? Math.max(1, Runtime.getRuntime().availableProcessors() - computeThreads)
               : c.getInt("threads");
-      return new LoaderSettings(threads, c.getInt("prefetch-bags"), c.getInt("patches-per-task"), c.getInt("idle-buffers"));
+      int prefetch = c.getInt("prefetch-bags");
+      int perTask = c.getInt("patches-per-task");
+      int idle = c.getInt("idle-buffers");
+      return new LoaderSettings(threads, prefetch, perTask, idle, PatchCacheSettings.fromConfig(c.getConfig("cache")));
     } catch (ConfigException e) {
       throw new IllegalArgumentException("bagpipe.loader: " + e.getMessage(), e);
     }

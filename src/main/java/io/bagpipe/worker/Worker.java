@@ -166,10 +166,26 @@ public final class Worker {
   /**
    * A worker of ring {@code generation} applied {@code step} of {@code epoch}: it
    * trained {@code bags} bags (with {@code lossSum} their summed loss), and the step's
-   * average covered {@code stepBags} bags over all ranks.
+   * average covered {@code stepBags} bags over all ranks; {@code loader} counts what
+   * the node's loaders did for those bags.
    */
   public record StepDone(int rank, long generation, int epoch, int step, int bags, int stepBags, double lossSum,
-      StageNanos times) implements Reply {}
+      StageNanos times, LoaderCounts loader) implements Reply {}
+
+  /**
+   * What the node's loaders did for the bags a worker trained in one step: nanoseconds
+   * spent decoding them (summed over their tasks, cache copies included), their
+   * patches served from the node's patch cache ({@code cacheHits}) and read from slides
+   * while the cache was on ({@code cacheMisses}), and the bytes the node's cache held
+   * when the last of them was decoded (all cache figures 0 when the cache is off).
+   */
+  public record LoaderCounts(long decodeNanos, long cacheHits, long cacheMisses, long cacheBytes) {
+    /** Sums {@code o} into this; the cache bytes are {@code o}'s, the later figure. */
+    public LoaderCounts plus(LoaderCounts o) {
+      return new LoaderCounts(decodeNanos + o.decodeNanos, cacheHits + o.cacheHits, cacheMisses + o.cacheMisses,
+          o.cacheBytes);
+    }
+  }
 
   /** Nanoseconds a worker spent per stage in one step. */
   public record StageNanos(long decodeWait, long upload, long forward, long backward, long allReduce, long optimizer) {
@@ -490,6 +506,7 @@ public final class Worker {
               head.lossSum += out.loss();
               head.weight++;
               head.times.add(out);
+              head.times.add(decoded);
             } else {
               Replica.BagOutcome out = replica.evaluate(decoded);
               head.scores.add(new BagScore(bag.key(), bag.slideId(), bag.label(), out.probabilities(), out.loss()));
@@ -538,7 +555,7 @@ public final class Worker {
       appliedStep = step.step();
       head.times.optimizer += System.nanoTime() - t1;
       step.replyTo().tell(new StepDone(rank, generation, step.epoch(), step.step(), head.weight, r.weight(),
-          head.lossSum, head.times.snapshot()));
+          head.lossSum, head.times.snapshot(), head.times.loaderCounts()));
       orders.poll();
       head = null;
       return advance();
