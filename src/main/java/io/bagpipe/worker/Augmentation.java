@@ -127,7 +127,7 @@ public final class Augmentation {
         c[i] = draws[i].contrast();
       }
       NDArray bright = out.mul(m.create(b, new Shape(n, 1, 1, 1)));
-      NDArray mean = bright.mean(new int[] {1, 2, 3}, true);
+      NDArray mean = bright.reshape(n, -1).mean(new int[] {1}, true).reshape(n, 1, 1, 1);
       out = bright.sub(mean).muli(m.create(c, new Shape(n, 1, 1, 1))).addi(mean).clip(0f, 1f);
     }
     return out;
