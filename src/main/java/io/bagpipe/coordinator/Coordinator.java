@@ -1365,10 +1365,11 @@ public final class Coordinator {
       // the later model has trained longer at the same score.
       boolean better = !Double.isNaN(value)
           && (!state.hasBest() || (setup.maximize() ? value >= state.bestValue() : value <= state.bestValue()));
+      boolean improved = improves(value); // against the last improvement, before the best moves
       if (better) {
         state = state.withBest(value, run.epoch);
       }
-      if (improves(value)) {
+      if (improved) {
         Map<String, String> extras = new java.util.LinkedHashMap<>(state.extras());
         extras.put(IMPROVED_EPOCH, Integer.toString(run.epoch));
         extras.put(IMPROVED_VALUE, Double.toString(value));
