@@ -2,6 +2,7 @@ package io.bagpipe.api;
 
 import ai.djl.engine.Engine;
 import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
 import io.bagpipe.allreduce.AllReduceSettings;
 import io.bagpipe.allreduce.RemoteRing;
 import io.bagpipe.bag.ClassMap;
@@ -27,6 +28,12 @@ import io.bagpipe.slide.SlideSettings;
 import io.bagpipe.worker.DjlReplica;
 import io.bagpipe.worker.Replica;
 import io.bagpipe.worker.ReplicaFactory;
+import io.bagpipe.worker.AugmentSettings;
+import io.bagpipe.worker.TrainingHabits;
+import io.bagpipe.model.LrSchedule;
+import io.bagpipe.bag.ClassWeights;
+import io.bagpipe.bag.EpochPlan;
+import io.bagpipe.bag.TrainSchedule;
 import io.bagpipe.worker.TorchThreads;
 import io.bagpipe.worker.WorkerSettings;
 import java.io.IOException;
@@ -262,14 +269,37 @@ public final class Bagpipe {
       Provenance.write(train.runDir(), config, classes, digest);
     }
     Optional<Checkpoint> from = resume;
+    TrainingHabits habits = habits(b, optimizer, plan, train, data, model.classes(), start);
     TorchThreads.configure(worker.intraOpThreads());
     ReplicaFactory replicas = device -> {
-      Replica r = new DjlReplica(model, optimizer, worker, device, plan.patchSize());
+      Replica r = new DjlReplica(model, optimizer, worker, device, plan.patchSize(), habits);
       from.ifPresent(c -> r.load(c.parameters(), c.optimizerState()));
       return r;
     };
     return new RunSpec(slide, loader, worker, train, ElasticSettings.fromConfig(b.getConfig("elastic")), plan, checkpoint, data, model.classes(), start, replicas,
-        metrics);
+        metrics, step -> habits.schedule().lr(optimizer.lr(), step));
+  }
+
+  /**
+   * The learning-rate schedule, clipping, class weights and augmentation of the run. Schedule
+   * lengths in epochs become steps with the steps of epoch 0's plan over all slides, with the
+   * bags per step the run started with ({@code step_bags} of a resumed run's state), so a
+   * resume or another ring size gives the same rate at the same global step.
+   */
+  private static TrainingHabits habits(Config b, OptimizerSettings optimizer, PlanSettings plan, TrainSettings train,
+      DataSet data, int classes, RunState start) {
+    String started = start.extras().get("step_bags");
+    int stepBags = started != null ? Integer.parseInt(started) : train.workers() * plan.bagsPerStep();
+    long stepsPerEpoch = TrainSchedule.of(EpochPlan.training(0, data.train(), data.coordinates(), plan), stepBags).steps();
+    LrSchedule schedule = LrSchedule.fromConfig(b.getConfig("optimizer"), stepsPerEpoch, train.epochs());
+    double clipNorm = b.getDouble("optimizer.clip-norm");
+    if (!(clipNorm >= 0) || Double.isInfinite(clipNorm)) {
+      throw new ConfigException.BadValue(b.getValue("optimizer.clip-norm").origin(), "bagpipe.optimizer.clip-norm",
+          "must be >= 0 (0: no clipping), got " + clipNorm);
+    }
+    float[] weights = ClassWeights.fromConfig(b.getConfig("train"), data.train(), classes);
+    AugmentSettings augment = AugmentSettings.fromConfig(b.getConfig("augment"));
+    return new TrainingHabits(schedule, clipNorm, weights, augment, plan.seed());
   }
 
   /**

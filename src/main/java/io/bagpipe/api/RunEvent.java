@@ -73,6 +73,15 @@ public sealed interface RunEvent extends BagpipeMessage {
   /** A checkpoint could not be written; the run goes on, the older ones are intact. */
   record CheckpointFailed(int epoch, String reason) implements RunEvent {}
 
+  /**
+   * Early stopping ended training after epoch {@code epoch}: {@code metric} last improved by more
+   * than bagpipe.train.early-stopping.min-delta in epoch {@code improvedEpoch} (-1: never), which is
+   * {@code patience} or more epochs ago. The best value and epoch are {@code bestValue} and
+   * {@code bestEpoch}; the run completes normally, its checkpoints written.
+   */
+  record EarlyStopped(int epoch, String metric, double bestValue, int bestEpoch, int improvedEpoch, int patience)
+      implements RunEvent {}
+
   /** The run ended normally, or was stopped gracefully ({@link RunResult#stopped()}). */
   record RunCompleted(RunResult result) implements RunEvent {}
 

@@ -22,7 +22,7 @@ import org.apache.pekko.actor.typed.receptionist.ServiceKey;
 /** Everything one run needs, validated before any actor starts. */
 record RunSpec(SlideSettings slide, LoaderSettings loader, WorkerSettings worker, TrainSettings train,
     ElasticSettings elastic, PlanSettings plan, CheckpointSettings checkpoint, DataSet data, int classes, RunState start,
-    ReplicaFactory replicas, MetricsLog metrics) {
+    ReplicaFactory replicas, MetricsLog metrics, java.util.function.LongToDoubleFunction learningRate) {
 
   Path checkpointDir() {
     return train.runDir().resolve(checkpoint.dir());
@@ -31,7 +31,7 @@ record RunSpec(SlideSettings slide, LoaderSettings loader, WorkerSettings worker
   Coordinator.Setup coordinatorSetup(ActorRef<RunEvent> events) {
     return new Coordinator.Setup(train, plan, elastic, data, classes, start, checkpoint.bestMode() == BestMode.MAX,
         loader.prefetchBags(), checkpoint, metrics,
-        new MetricsLog(train.runDir().resolve("faults.jsonl")), new Quarantine(train.runDir()), events, workersKey(), this::newestCheckpoint);
+        new MetricsLog(train.runDir().resolve("faults.jsonl")), new Quarantine(train.runDir()), events, workersKey(), this::newestCheckpoint, learningRate);
   }
 
   /** The run state of the newest good checkpoint in the run directory, if any. */

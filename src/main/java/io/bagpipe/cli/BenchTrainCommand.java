@@ -197,7 +197,7 @@ final class BenchTrainCommand implements Callable<Integer> {
   private static void step(Replica r, DecodedBag bag, float[] g) {
     r.accumulate(bag);
     r.gradient(g);
-    r.apply(g);
+    r.apply(g, 0);
   }
 
   /** Bagpipe's whole pipeline on the peer's data: {bags/s, CPU ms per bag} over the measured window. */

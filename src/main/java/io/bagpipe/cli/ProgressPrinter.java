@@ -107,6 +107,9 @@ final class ProgressPrinter implements Flow.Subscriber<RunEvent> {
       case RunEvent.TestScored t -> info(String.format("test split (%d slides, scored once after epoch %d)  loss %.4f"
           + "  acc %.3f  AUC %.3f  (test-metrics.json)", t.result().slides(), t.result().epochs(), t.result().loss(),
           t.result().accuracy(), t.result().auc()));
+      case RunEvent.EarlyStopped x -> info(String.format("early stopping after epoch %d: %s has not improved for"
+          + " %d epoch(s) (bagpipe.train.early-stopping.patience = %d); best %.4f at epoch %d",
+          x.epoch() + 1, x.metric(), x.epoch() - x.improvedEpoch(), x.patience(), x.bestValue(), x.bestEpoch() + 1));
       case RunEvent.WorkerJoined j -> {}
       case RunEvent.CheckpointSaved s -> {}
     }

@@ -112,12 +112,15 @@ public final class Coordinator {
    * @param maximize whether a larger {@code start.bestMetric()} is better
    * @param prefetchBags bags a worker decodes ahead ({@code bagpipe.loader.prefetch-bags}): steps are dealt
    *     far enough ahead to keep them busy
+   * @param learningRate the learning rate of a global step, as the workers' schedule computes it,
+   *     for the epoch record's {@code lr}
    */
   public record Setup(TrainSettings train, PlanSettings plan, ElasticSettings elastic, DataSet data, int classes,
       RunState start, boolean maximize, int prefetchBags, io.bagpipe.checkpoint.CheckpointSettings checkpoint,
       MetricsLog metrics,
       MetricsLog faults, Quarantine quarantine, ActorRef<RunEvent> events,
-      ServiceKey<Worker.Command> workersKey, Supplier<java.util.Optional<RunState>> newestCheckpoint) {}
+      ServiceKey<Worker.Command> workersKey, Supplier<java.util.Optional<RunState>> newestCheckpoint,
+      java.util.function.LongToDoubleFunction learningRate) {}
 
   /** Times a minute the run is started again after an exception before the run fails. */
   static final int RESTARTS = 3;
@@ -948,6 +951,13 @@ public final class Coordinator {
       if (state.epoch() >= setup.train().epochs()) {
         return setup.data().test().isEmpty() ? complete(false) : startTest();
       }
+      if (patienceRunOut()) {
+        // Also on a resume of a run that stopped early: it stays stopped.
+        int improved = improvedEpoch();
+        setup.events().tell(new RunEvent.EarlyStopped(state.epoch() - 1, state.bestMetric(), state.bestValue(),
+            state.bestEpoch(), improved, setup.train().patience()));
+        return setup.data().test().isEmpty() ? complete(false) : startTest();
+      }
       int epoch = state.epoch();
       epochNow = epoch;
       // Slides quarantined in an earlier epoch are out; one that fails in this epoch stays in
@@ -1314,6 +1324,9 @@ public final class Coordinator {
         extras.put("replica_digest", String.format("%016x", v.digest));
       }
       extras.put("workers", ring.size());
+      if (run.steps() > 0) {
+        extras.put("lr", setup.learningRate().applyAsDouble(run.globalStep(run.steps() - 1)));
+      }
       extras.put("quarantined_slides", quarantined.size());
       extras.put("quarantined_val_slides", String.join(",", v.leftOut));
       ledger.into(extras);
@@ -1371,11 +1384,53 @@ public final class Coordinator {
       // the later model has trained longer at the same score.
       boolean better = !Double.isNaN(value)
           && (!state.hasBest() || (setup.maximize() ? value >= state.bestValue() : value <= state.bestValue()));
+      boolean improved = improves(value); // against the last improvement, before the best moves
       if (better) {
         state = state.withBest(value, run.epoch);
       }
+      if (improved) {
+        Map<String, String> extras = new java.util.LinkedHashMap<>(state.extras());
+        extras.put(IMPROVED_EPOCH, Integer.toString(run.epoch));
+        extras.put(IMPROVED_VALUE, Double.toString(value));
+        state = state.withExtras(extras);
+      }
       RunState next = state.at(run.epoch + 1, 0, run.globalStep(run.steps()));
       return checkpointing(next, better, () -> stopRequested ? complete(true) : startEpoch());
+    }
+
+    // ------------------------------------------------------------------ early stopping
+    //
+    // The epoch and value of the last improvement by more than min-delta live in the run state's
+    // extras, so a checkpoint carries them and a resume keeps the count. A state without them (a
+    // checkpoint of an older version) counts from its best epoch.
+
+    private static final String IMPROVED_EPOCH = "early_stopping_epoch";
+    private static final String IMPROVED_VALUE = "early_stopping_value";
+
+    /** The epoch the best metric last improved by more than min-delta, -1 for never. */
+    private int improvedEpoch() {
+      String e = state.extras().get(IMPROVED_EPOCH);
+      return e != null ? Integer.parseInt(e) : state.bestEpoch();
+    }
+
+    /** Whether {@code value} improves on the last improvement by more than min-delta. */
+    private boolean improves(double value) {
+      if (Double.isNaN(value)) {
+        return false;
+      }
+      String v = state.extras().get(IMPROVED_VALUE);
+      double reference = v != null ? Double.parseDouble(v) : state.bestValue();
+      if (improvedEpoch() < 0 || Double.isNaN(reference)) {
+        return true;
+      }
+      double delta = setup.train().minDelta();
+      return setup.maximize() ? value > reference + delta : value < reference - delta;
+    }
+
+    /** Whether the epochs completed since the last improvement reach the patience (never when it is 0). */
+    private boolean patienceRunOut() {
+      int patience = setup.train().patience();
+      return patience > 0 && state.epoch() > 0 && (state.epoch() - 1) - improvedEpoch() >= patience;
     }
 
     /** The test split, scored once with the parameters the last epoch ended with. */

@@ -12,7 +12,6 @@ import ai.djl.ndarray.NDManager;
  */
 public final class AdamOptimizer extends BufferedOptimizer {
 
-  private final double lr;
   private final double beta1;
   private final double beta2;
   private final double eps;
@@ -25,8 +24,7 @@ public final class AdamOptimizer extends BufferedOptimizer {
    * @param decoupled true for AdamW's decoupled weight decay, false for Adam's L2 term
    */
   public AdamOptimizer(OptimizerSettings settings, TrainableParameters parameters, boolean decoupled) {
-    super(parameters, "exp_avg", "exp_avg_sq");
-    this.lr = settings.lr();
+    super(parameters, settings.lr(), "exp_avg", "exp_avg_sq");
     this.beta1 = settings.beta1();
     this.beta2 = settings.beta2();
     this.eps = settings.eps();

@@ -11,21 +11,41 @@ import java.util.Map;
  * loaded), the step counter, and the step loop, which runs each parameter's update with autograd
  * off and frees its temporaries at once.
  */
-abstract sealed class BufferedOptimizer implements Optimizer permits SgdOptimizer, AdamOptimizer {
+abstract sealed class BufferedOptimizer implements Optimizer permits SgdOptimizer, AdamOptimizer, NovogradOptimizer {
   final TrainableParameters parameters;
   final NDManager manager;
   final NDArray[][] buffers;
   final String[] bufferNames;
   long step;
+  double lr;
 
-  BufferedOptimizer(TrainableParameters parameters, String... bufferNames) {
+  BufferedOptimizer(TrainableParameters parameters, double lr, String... bufferNames) {
     if (parameters.count() == 0) {
       throw new IllegalArgumentException("nothing to optimize: the model has no trainable parameters");
     }
     this.parameters = parameters;
+    this.lr = lr;
     this.bufferNames = bufferNames;
     this.manager = parameters.array(0).getManager().newSubManager();
     this.buffers = new NDArray[parameters.count()][bufferNames.length];
+  }
+
+  @Override
+  public final double learningRate() {
+    return lr;
+  }
+
+  @Override
+  public final void learningRate(double lr) {
+    if (!(lr >= 0) || Double.isInfinite(lr)) {
+      throw new IllegalArgumentException("learning rate must be finite and >= 0, got " + lr);
+    }
+    this.lr = lr;
+  }
+
+  /** Shape of buffer {@code b} of parameter {@code i}: the parameter's own unless an optimizer keeps less. */
+  ai.djl.ndarray.types.Shape bufferShape(int i, int b) {
+    return parameters.array(i).getShape();
   }
 
   @Override
@@ -55,12 +75,12 @@ abstract sealed class BufferedOptimizer implements Optimizer permits SgdOptimize
         String name = parameters.names().get(i) + "." + bufferNames[b];
         float[] values = left.remove(name);
         if (values != null) {
-          NDArray like = parameters.array(i);
-          if (values.length != like.size()) {
+          ai.djl.ndarray.types.Shape shape = bufferShape(i, b);
+          if (values.length != shape.size()) {
             throw new IllegalArgumentException("optimizer buffer " + name + " has " + values.length
-                + " values, the parameter has " + like.size());
+                + " values, it needs " + shape.size() + " (shape " + shape + ")");
           }
-          loaded[i][b] = manager.create(values, like.getShape());
+          loaded[i][b] = manager.create(values, shape);
         }
       }
     }

@@ -17,11 +17,18 @@ public sealed interface Optimizer extends AutoCloseable permits BufferedOptimize
       case SGD -> new SgdOptimizer(settings, parameters);
       case ADAM -> new AdamOptimizer(settings, parameters, false);
       case ADAMW -> new AdamOptimizer(settings, parameters, true);
+      case NOVOGRAD -> new NovogradOptimizer(settings, parameters);
     };
   }
 
   /** Updates every parameter in place from its current gradient; does not touch the gradients. */
   void step();
+
+  /** The learning rate the next {@link #step} uses; it starts at the settings' {@code lr}. */
+  double learningRate();
+
+  /** Sets the learning rate of the following steps (a schedule's value for the coming step). */
+  void learningRate(double lr);
 
   /** Steps taken so far. */
   long steps();

@@ -7,7 +7,9 @@ public enum OptimizerKind {
   /** torch.optim.Adam: L2 weight decay added to the gradient. */
   ADAM("adam"),
   /** torch.optim.AdamW: weight decay decoupled from the gradient. */
-  ADAMW("adamw");
+  ADAMW("adamw"),
+  /** MONAI's Novograd: per-layer second moment of the gradient norm, no amsgrad. */
+  NOVOGRAD("novograd");
 
   private final String configName;
 
@@ -31,6 +33,6 @@ public enum OptimizerKind {
         return k;
       }
     }
-    throw new IllegalArgumentException("unknown optimizer \"" + name + "\": use sgd, adam or adamw");
+    throw new IllegalArgumentException("unknown optimizer \"" + name + "\": use sgd, adam, adamw or novograd");
   }
 }

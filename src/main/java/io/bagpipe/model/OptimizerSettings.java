@@ -8,16 +8,19 @@ import java.util.Objects;
 /**
  * The optimizer and its hyper-parameters ({@code bagpipe.optimizer}), with PyTorch's meaning.
  *
- * @param kind sgd, adam or adamw
+ * @param kind sgd, adam, adamw or novograd
  * @param lr learning rate
  * @param momentum SGD momentum (0 for none); unused by Adam
  * @param weightDecay L2 penalty added to the gradient (SGD, Adam) or decoupled decay (AdamW)
- * @param beta1 Adam's first-moment decay; unused by SGD
- * @param beta2 Adam's second-moment decay; unused by SGD
- * @param eps Adam's denominator term, added outside the square root; unused by SGD
+ * @param beta1 Adam's and Novograd's first-moment decay; unused by SGD
+ * @param beta2 Adam's and Novograd's second-moment decay; unused by SGD
+ * @param eps Adam's and Novograd's denominator term, added outside the square root; unused by SGD
+ * @param gradAveraging Novograd's grad_averaging: the normalised gradient enters the first moment
+ *     times {@code 1 - beta1}; unused by the others
  */
 public record OptimizerSettings(
-    OptimizerKind kind, double lr, double momentum, double weightDecay, double beta1, double beta2, double eps) {
+    OptimizerKind kind, double lr, double momentum, double weightDecay, double beta1, double beta2, double eps,
+    boolean gradAveraging) {
 
   private static final String KEY = "bagpipe.optimizer.";
 
@@ -29,6 +32,12 @@ public record OptimizerSettings(
     require(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1,
         "betas must be in [0, 1), got [" + beta1 + ", " + beta2 + "]");
     require(eps > 0, "eps must be positive, got " + eps);
+  }
+
+  /** Settings of an optimizer that has no grad-averaging option (SGD, Adam, AdamW). */
+  public OptimizerSettings(
+      OptimizerKind kind, double lr, double momentum, double weightDecay, double beta1, double beta2, double eps) {
+    this(kind, lr, momentum, weightDecay, beta1, beta2, eps, false);
   }
 
   /** Reads {@code bagpipe.optimizer}; a bad value is a {@link ConfigException.BadValue} naming its key. */
@@ -46,7 +55,7 @@ public record OptimizerSettings(
     }
     try {
       return new OptimizerSettings(kind, c.getDouble("lr"), c.getDouble("momentum"), c.getDouble("weight-decay"),
-          betas.get(0), betas.get(1), c.getDouble("eps"));
+          betas.get(0), betas.get(1), c.getDouble("eps"), c.getBoolean("grad-averaging"));
     } catch (IllegalArgumentException e) {
       throw new ConfigException.BadValue(c.origin(), KEY.substring(0, KEY.length() - 1), e.getMessage());
     }

@@ -10,14 +10,12 @@ import ai.djl.ndarray.NDManager;
  */
 public final class SgdOptimizer extends BufferedOptimizer {
 
-  private final double lr;
   private final double momentum;
   private final double weightDecay;
 
   /** SGD with {@code settings}' lr, momentum and weight decay over {@code parameters}. */
   public SgdOptimizer(OptimizerSettings settings, TrainableParameters parameters) {
-    super(parameters, "momentum_buffer");
-    this.lr = settings.lr();
+    super(parameters, settings.lr(), "momentum_buffer");
     this.momentum = settings.momentum();
     this.weightDecay = settings.weightDecay();
   }

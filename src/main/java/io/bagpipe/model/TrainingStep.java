@@ -26,6 +26,9 @@ public final class TrainingStep implements AutoCloseable {
   private final TrainableParameters parameters;
   private final Optimizer optimizer;
   private final ParameterStore store;
+  private final double baseLr;
+  private final LrSchedule schedule;
+  private final float[] classWeights;
   private long lastForwardNanos;
   private long lastBackwardNanos;
 
@@ -34,7 +37,32 @@ public final class TrainingStep implements AutoCloseable {
    * with this step).
    */
   public TrainingStep(MilModel model, OptimizerSettings settings) {
+    this(model, settings, LrSchedule.constant(), null);
+  }
+
+  /**
+   * A step whose learning rate follows {@code schedule} over the global step
+   * ({@link #applyOptimizer(long)}) and whose loss of a bag of class {@code c} is multiplied by
+   * {@code classWeights[c]} ({@code null}: all 1).
+   */
+  public TrainingStep(MilModel model, OptimizerSettings settings, LrSchedule schedule, float[] classWeights) {
     this.model = Objects.requireNonNull(model, "model");
+    this.schedule = Objects.requireNonNull(schedule, "schedule");
+    this.baseLr = settings.lr();
+    if (classWeights != null) {
+      if (classWeights.length != model.classes()) {
+        throw new IllegalArgumentException("bagpipe.train.class-weights: " + classWeights.length
+            + " weights for " + model.classes() + " classes");
+      }
+      for (float w : classWeights) {
+        if (!(w > 0) || Float.isInfinite(w)) {
+          throw new IllegalArgumentException("bagpipe.train.class-weights: weights must be positive, got "
+              + java.util.Arrays.toString(classWeights));
+        }
+      }
+      classWeights = classWeights.clone();
+    }
+    this.classWeights = classWeights;
     this.parameters = new TrainableParameters(model);
     this.optimizer = Optimizer.create(settings, parameters);
     NDManager owner = parameters.array(0).getManager();
@@ -64,8 +92,9 @@ public final class TrainingStep implements AutoCloseable {
 
   /**
    * Forward in training mode, the pooling's training loss against {@code label} (the bag
-   * cross-entropy, plus an instance-level term for CLAM, max-instance and DSMIL), backward: adds this bag's
-   * gradient to the parameters' gradients. Temporaries are freed before returning; {@code bag}
+   * cross-entropy, plus an instance-level term for CLAM, max-instance and DSMIL; times the
+   * label's class weight, if any), backward: adds this bag's gradient to the parameters'
+   * gradients. Temporaries are freed before returning; {@code bag}
    * stays with its manager.
    *
    * @param bag normalised float patches (N,3,H,W)
@@ -80,6 +109,9 @@ public final class TrainingStep implements AutoCloseable {
       long t0 = System.nanoTime();
       NDList out = model.forward(store, new NDList(bag), true);
       NDArray loss = model.pooling().trainingLoss(out, label);
+      if (classWeights != null && classWeights[label] != 1f) {
+        loss = loss.mul(classWeights[label]);
+      }
       BagOutput result = output(loss, out);
       long t1 = System.nanoTime();
       NDArray seed = scope.ones(loss.getShape(), loss.getDataType(), loss.getDevice());
@@ -158,7 +190,21 @@ public final class TrainingStep implements AutoCloseable {
     }
   }
 
-  /** Applies the optimizer to the current gradients, then zeroes them for the next step. */
+  /**
+   * Applies the optimizer to the current gradients with the schedule's learning rate of global
+   * step {@code globalStep} (0 for the run's first), then zeroes them for the next step.
+   */
+  public void applyOptimizer(long globalStep) {
+    optimizer.learningRate(learningRate(globalStep));
+    applyOptimizer();
+  }
+
+  /** The learning rate global step {@code globalStep} trains with. */
+  public double learningRate(long globalStep) {
+    return schedule.lr(baseLr, globalStep);
+  }
+
+  /** Applies the optimizer to the current gradients at its current learning rate, then zeroes them. */
   public void applyOptimizer() {
     optimizer.step();
     parameters.zeroGradients();

@@ -12,6 +12,7 @@ import ai.djl.util.Pair;
 import io.bagpipe.checkpoint.NamedTensor;
 import io.bagpipe.loader.DecodedBag;
 import io.bagpipe.model.BagOutput;
+import io.bagpipe.model.GradientClipping;
 import io.bagpipe.model.MilModel;
 import io.bagpipe.model.ModelSettings;
 import io.bagpipe.model.OptimizerSettings;
@@ -26,7 +27,8 @@ import java.util.Map;
 /**
  * A {@link Replica} on DJL's PyTorch engine. Patches travel to the device as
  * uint8 NHWC (a quarter of the bytes of float) and are scaled, normalised and
- * transposed to NCHW there. Every parameter, trainable or not (BatchNorm running
+ * transposed to NCHW there; training bags are augmented there too when
+ * {@link TrainingHabits#augment()} asks. Every parameter, trainable or not (BatchNorm running
  * statistics), goes into checkpoints.
  */
 public final class DjlReplica implements Replica {
@@ -40,16 +42,30 @@ public final class DjlReplica implements Replica {
   /** 1 / (255 std) and -mean / std per channel, shaped (1,3,1,1). */
   private final NDArray scale;
   private final NDArray shift;
+  /** 1 / std and -mean / std per channel, shaped (1,3,1,1): for values already in [0, 1]. */
+  private final NDArray unitScale;
+  private final TrainingHabits habits;
+  private final Augmentation augmentation;
+  private double lastLr = Double.NaN;
+  private double lastGradientNorm = Double.NaN;
 
   /**
    * Builds the model on {@code device} ({@code cpu} or {@code gpuN}) for patches of
    * side {@code patchSize}, seeded by the model settings (identical on every worker).
    */
   public DjlReplica(ModelSettings model, OptimizerSettings optimizer, WorkerSettings worker, String device, int patchSize) {
+    this(model, optimizer, worker, device, patchSize, TrainingHabits.none());
+  }
+
+  /** As above, training with {@code habits}: schedule, clipping, class weights, augmentation. */
+  public DjlReplica(ModelSettings model, OptimizerSettings optimizer, WorkerSettings worker, String device, int patchSize,
+      TrainingHabits habits) {
     this.manager = NDManager.newBaseManager(device(device));
     try {
+      this.habits = habits;
+      this.augmentation = new Augmentation(habits.augment(), habits.seed());
       this.model = MilModel.build(model, manager, patchSize);
-      this.step = new TrainingStep(this.model, optimizer);
+      this.step = new TrainingStep(this.model, optimizer, habits.schedule(), habits.classWeights());
       float[] sc = new float[3];
       float[] sh = new float[3];
       for (int c = 0; c < 3; c++) {
@@ -58,6 +74,11 @@ public final class DjlReplica implements Replica {
       }
       this.scale = manager.create(sc).reshape(1, 3, 1, 1);
       this.shift = manager.create(sh).reshape(1, 3, 1, 1);
+      float[] unit = new float[3];
+      for (int c = 0; c < 3; c++) {
+        unit[c] = 1f / worker.std()[c];
+      }
+      this.unitScale = manager.create(unit).reshape(1, 3, 1, 1);
     } catch (RuntimeException e) {
       manager.close();
       throw e;
@@ -81,11 +102,27 @@ public final class DjlReplica implements Replica {
     return planes.toType(DataType.FLOAT32, false).muli(scale).addi(shift);
   }
 
+  /**
+   * As {@link #upload}, with the bag's augmentation between the scaling to [0, 1] and the
+   * normalisation; without augmentation exactly {@link #upload}.
+   */
+  NDArray uploadAugmented(NDManager scope, DecodedBag bag) {
+    if (!augmentation.enabled()) {
+      return upload(scope, bag);
+    }
+    int p = bag.patchSize();
+    NDArray u8 = scope.create(bag.pixels(), new Shape(bag.patches(), p, p, 3), DataType.UINT8);
+    NDArray planes = NDArrays.stack(new NDList(u8.get(":,:,:,0"), u8.get(":,:,:,1"), u8.get(":,:,:,2")), 1);
+    NDArray unit = planes.toType(DataType.FLOAT32, false).divi(255f);
+    NDArray changed = augmentation.apply(unit, bag.bag().epoch(), bag.bag().key());
+    return changed.mul(unitScale).addi(shift);
+  }
+
   @Override
   public BagOutcome accumulate(DecodedBag bag) {
     try (NDManager scope = manager.newSubManager()) {
       long t0 = System.nanoTime();
-      NDArray x = upload(scope, bag);
+      NDArray x = uploadAugmented(scope, bag);
       long upload = System.nanoTime() - t0;
       BagOutput out = step.forwardBackward(x, bag.bag().label());
       return new BagOutcome(out.loss(), null, upload, step.lastForwardNanos(), step.lastBackwardNanos());
@@ -132,9 +169,27 @@ public final class DjlReplica implements Replica {
   }
 
   @Override
-  public void apply(float[] average) {
-    step.writeGradient(average);
-    step.applyOptimizer();
+  public void apply(float[] average, long globalStep) {
+    // The average is the same bits on every replica, so every replica clips it alike. It may be
+    // shared with replicas in this JVM, so it is clipped in a copy.
+    float[] g = average;
+    if (habits.clipNorm() > 0) {
+      g = average.clone();
+    }
+    lastGradientNorm = GradientClipping.clip(g, habits.clipNorm());
+    step.writeGradient(g);
+    lastLr = step.learningRate(globalStep);
+    step.applyOptimizer(globalStep);
+  }
+
+  /** The learning rate of the last {@link #apply}, NaN before the first. */
+  double lastLearningRate() {
+    return lastLr;
+  }
+
+  /** The averaged gradient's norm before clipping in the last {@link #apply}; NaN without clipping. */
+  double lastGradientNorm() {
+    return lastGradientNorm;
   }
 
   @Override

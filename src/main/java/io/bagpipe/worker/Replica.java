@@ -28,10 +28,12 @@ public interface Replica extends AutoCloseable {
   void gradient(float[] into);
 
   /**
-   * Replaces the accumulated gradient by {@code average} and takes one optimizer
-   * step with it, then clears the accumulation.
+   * Replaces the accumulated gradient by {@code average} (clipped, when the replica
+   * clips) and takes one optimizer step with it at the learning rate of the run's
+   * {@code globalStep} (0 for the first), then clears the accumulation. Leaves
+   * {@code average} as it is (replicas of one JVM may share it).
    */
-  void apply(float[] average);
+  void apply(float[] average, long globalStep);
 
   /** Clears the accumulated gradient without a step (a step all of whose bags failed). */
   void discard();

@@ -546,7 +546,7 @@ public final class Worker {
       head.times.allReduce += t1;
       AllReduce.Reduced r = m.reduced();
       if (r.weight() > 0) {
-        replica.apply(r.average());
+        replica.apply(r.average(), step.globalStep());
       } else {
         replica.discard();
       }

@@ -197,8 +197,8 @@ class ElasticRunTest {
         }
 
         @Override
-        public void apply(float[] average) {
-          r.apply(average);
+        public void apply(float[] average, long globalStep) {
+          r.apply(average, globalStep);
         }
 
         @Override
@@ -248,7 +248,7 @@ class ElasticRunTest {
     if (crashKey >= 0) {
       spec = new RunSpec(spec.slide(), spec.loader(), spec.worker(), spec.train(), spec.elastic(), spec.plan(),
           spec.checkpoint(), spec.data(), spec.classes(), spec.start(),
-          crashingOnce(spec.replicas(), crashKey, new AtomicBoolean()), spec.metrics());
+          crashingOnce(spec.replicas(), crashKey, new AtomicBoolean()), spec.metrics(), spec.learningRate());
     }
     RunResult r = RunTest.run(Bagpipe.start(spec, config), events);
     assertEquals(2, r.epochsCompleted());

@@ -105,7 +105,7 @@ class ExportTest {
         bagpipe.accumulate(bag(noise(7, 42), 7, 2));
         float[] g = new float[bagpipe.gradientLength()];
         bagpipe.gradient(g);
-        bagpipe.apply(g);
+        bagpipe.apply(g, 0);
         RunState state = new RunState(1, 0, 1, 5, "val_auc", Double.NaN, -1, Map.of("encoder", m[0],
             "pooling", m[1], "classes", "3", "patch_size", Integer.toString(P),
             "normalize_mean", join(worker.mean()), "normalize_std", join(worker.std())));

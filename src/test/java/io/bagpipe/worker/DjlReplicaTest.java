@@ -63,7 +63,7 @@ class DjlReplicaTest {
       for (int i = 0; i < 3; i++) {
         a.accumulate(bag(3, i % 2));
         a.gradient(g);
-        a.apply(g);
+        a.apply(g, i);
       }
       assertNotEquals(a.parameterDigest(), b.parameterDigest());
       b.load(a.parameters(), a.optimizerState());
@@ -72,7 +72,7 @@ class DjlReplicaTest {
       for (DjlReplica r : List.of(a, b)) {
         r.accumulate(bag(3, 1));
         r.gradient(g);
-        r.apply(g);
+        r.apply(g, 3);
       }
       assertEquals(a.parameterDigest(), b.parameterDigest());
       List<NamedTensor> wrong = List.of(new NamedTensor("nope", new long[] {1}, new float[1]));

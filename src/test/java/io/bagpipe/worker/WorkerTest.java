@@ -59,7 +59,7 @@ class WorkerTest {
     }
 
     @Override
-    public void apply(float[] average) {
+    public void apply(float[] average, long globalStep) {
       applied.incrementAndGet();
       pending = 0;
     }
