@@ -16,6 +16,7 @@ import io.bagpipe.model.MilModel;
 import io.bagpipe.model.ModelSettings;
 import io.bagpipe.model.OptimizerSettings;
 import io.bagpipe.model.OptimizerState;
+import io.bagpipe.model.RunningStatistics;
 import io.bagpipe.model.TrainingStep;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -27,7 +28,11 @@ import java.util.Map;
  * A {@link Replica} on DJL's PyTorch engine. Patches travel to the device as
  * uint8 NHWC (a quarter of the bytes of float) and are scaled, normalised and
  * transposed to NCHW there. Every parameter, trainable or not (BatchNorm running
- * statistics), goes into checkpoints.
+ * statistics), goes into checkpoints and the parameter digest.
+ *
+ * <p>The flat vector it hands the all-reduce is the summed gradient followed by its bags times
+ * the change of every BatchNorm running statistic over the step ({@link RunningStatistics}); the
+ * average sets the statistics, so replicas that saw different bags keep identical statistics.
  */
 public final class DjlReplica implements Replica {
 
@@ -37,6 +42,9 @@ public final class DjlReplica implements Replica {
   private final NDManager manager;
   private final MilModel model;
   private final TrainingStep step;
+  private final RunningStatistics statistics;
+  /** Bags accumulated since the last step applied or discarded: the weight of this replica's statistics. */
+  private int bags;
   /** 1 / (255 std) and -mean / std per channel, shaped (1,3,1,1). */
   private final NDArray scale;
   private final NDArray shift;
@@ -50,6 +58,7 @@ public final class DjlReplica implements Replica {
     try {
       this.model = MilModel.build(model, manager, patchSize);
       this.step = new TrainingStep(this.model, optimizer);
+      this.statistics = new RunningStatistics(this.model);
       float[] sc = new float[3];
       float[] sh = new float[3];
       for (int c = 0; c < 3; c++) {
@@ -88,6 +97,7 @@ public final class DjlReplica implements Replica {
       NDArray x = upload(scope, bag);
       long upload = System.nanoTime() - t0;
       BagOutput out = step.forwardBackward(x, bag.bag().label());
+      bags++;
       return new BagOutcome(out.loss(), null, upload, step.lastForwardNanos(), step.lastBackwardNanos());
     }
   }
@@ -123,23 +133,39 @@ public final class DjlReplica implements Replica {
 
   @Override
   public int gradientLength() {
-    return step.gradientSize();
+    return step.gradientSize() + statistics.size();
   }
 
   @Override
   public void gradient(float[] into) {
+    if (into.length != gradientLength()) {
+      throw new IllegalArgumentException("flat array has " + into.length + " values, the replica " + gradientLength());
+    }
     step.readGradient(into);
+    statistics.readChange(into, step.gradientSize(), bags);
   }
 
   @Override
   public void apply(float[] average) {
+    if (average.length != gradientLength()) {
+      throw new IllegalArgumentException("flat array has " + average.length + " values, the replica " + gradientLength());
+    }
     step.writeGradient(average);
     step.applyOptimizer();
+    statistics.applyChange(average, step.gradientSize());
+    bags = 0;
   }
 
   @Override
   public void discard() {
     step.parameters().zeroGradients();
+    statistics.restore();
+    bags = 0;
+  }
+
+  /** The BatchNorm running statistics (none without BatchNorm). */
+  RunningStatistics statistics() {
+    return statistics;
   }
 
   @Override
@@ -203,6 +229,8 @@ public final class DjlReplica implements Replica {
       }
     }
     step.optimizer().load(new OptimizerState(steps, buffers));
+    statistics.mark();
+    bags = 0;
   }
 
   /**
