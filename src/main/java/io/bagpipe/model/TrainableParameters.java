@@ -85,9 +85,12 @@ public final class TrainableParameters {
     return offsets[i];
   }
 
-  /** Copies all gradients into {@code flat} (length {@link #size()}), one bulk copy per tensor. */
+  /**
+   * Copies all gradients into the first {@link #size()} values of {@code flat}, one bulk copy per
+   * tensor; a longer array keeps what follows (a replica appends its BatchNorm statistics there).
+   */
   public void readGradients(float[] flat) {
-    checkLength(flat);
+    checkRoom(flat);
     for (int i = 0; i < parameters.size(); i++) {
       try (NDArray g = gradient(i)) {
         view(g).get(flat, offsets[i], offsets[i + 1] - offsets[i]);
@@ -96,13 +99,13 @@ public final class TrainableParameters {
   }
 
   /**
-   * Overwrites all gradients with {@code flat} (e.g. the all-reduced average), in place, so the
-   * next optimizer step uses them.
+   * Overwrites all gradients with the first {@link #size()} values of {@code flat} (e.g. the
+   * all-reduced average), in place, so the next optimizer step uses them.
    *
    * @throws IllegalStateException if a gradient does not exist yet (no backward pass has run)
    */
   public void writeGradients(float[] flat) {
-    checkLength(flat);
+    checkRoom(flat);
     for (int i = 0; i < parameters.size(); i++) {
       try (NDArray g = existingGradient(i)) {
         view(g).put(flat, offsets[i], offsets[i + 1] - offsets[i]);
@@ -172,6 +175,12 @@ public final class TrainableParameters {
           + array.getDevice());
     }
     return array.toByteBuffer(true).order(ByteOrder.nativeOrder()).asFloatBuffer();
+  }
+
+  private void checkRoom(float[] flat) {
+    if (flat.length < size) {
+      throw new IllegalArgumentException("flat array has " + flat.length + " values, the model's gradient " + size);
+    }
   }
 
   private void checkLength(float[] flat) {

@@ -152,16 +152,18 @@ public final class TrainingStep implements AutoCloseable {
     }
   }
 
-  /** Copies the accumulated gradient into {@code flat} ({@link #gradientSize()} values). */
+  /**
+   * Copies the accumulated gradient into the first {@link #gradientSize()} values of {@code flat}.
+   */
   public void readGradient(float[] flat) {
     parameters.readGradients(flat);
   }
 
   /**
-   * Replaces the accumulated gradient with {@code flat}, e.g. the average over all
-   * replicas. A replica that has not trained a bag yet (a worker that joined a running
-   * run and had no bag in its first steps) has no gradient tensors: a backward pass
-   * of zero makes them first.
+   * Replaces the accumulated gradient with the first {@link #gradientSize()} values of
+   * {@code flat}, e.g. the average over all replicas. A replica that has not trained a bag
+   * yet (a worker that joined a running run and had no bag in its first steps) has no
+   * gradient tensors: a backward pass of zero makes them first.
    */
   public void writeGradient(float[] flat) {
     if (!parameters.hasGradients()) {

@@ -17,6 +17,7 @@ import io.bagpipe.model.MilModel;
 import io.bagpipe.model.ModelSettings;
 import io.bagpipe.model.OptimizerSettings;
 import io.bagpipe.model.OptimizerState;
+import io.bagpipe.model.RunningStatistics;
 import io.bagpipe.model.TrainingStep;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -29,7 +30,11 @@ import java.util.Map;
  * uint8 NHWC (a quarter of the bytes of float) and are scaled, normalised and
  * transposed to NCHW there; training bags are augmented there too when
  * {@link TrainingHabits#augment()} asks. Every parameter, trainable or not (BatchNorm running
- * statistics), goes into checkpoints.
+ * statistics), goes into checkpoints and the parameter digest.
+ *
+ * <p>The flat vector it hands the all-reduce is the summed gradient followed by its bags times
+ * the change of every BatchNorm running statistic over the step ({@link RunningStatistics}); the
+ * average sets the statistics, so replicas that saw different bags keep identical statistics.
  */
 public final class DjlReplica implements Replica {
 
@@ -39,6 +44,9 @@ public final class DjlReplica implements Replica {
   private final NDManager manager;
   private final MilModel model;
   private final TrainingStep step;
+  private final RunningStatistics statistics;
+  /** Bags accumulated since the last step applied or discarded: the weight of this replica's statistics. */
+  private int bags;
   /** 1 / (255 std) and -mean / std per channel, shaped (1,3,1,1). */
   private final NDArray scale;
   private final NDArray shift;
@@ -66,6 +74,7 @@ public final class DjlReplica implements Replica {
       this.augmentation = new Augmentation(habits.augment(), habits.seed());
       this.model = MilModel.build(model, manager, patchSize);
       this.step = new TrainingStep(this.model, optimizer, habits.schedule(), habits.classWeights());
+      this.statistics = new RunningStatistics(this.model);
       float[] sc = new float[3];
       float[] sh = new float[3];
       for (int c = 0; c < 3; c++) {
@@ -125,6 +134,7 @@ public final class DjlReplica implements Replica {
       NDArray x = uploadAugmented(scope, bag);
       long upload = System.nanoTime() - t0;
       BagOutput out = step.forwardBackward(x, bag.bag().label());
+      bags++;
       return new BagOutcome(out.loss(), null, upload, step.lastForwardNanos(), step.lastBackwardNanos());
     }
   }
@@ -160,26 +170,36 @@ public final class DjlReplica implements Replica {
 
   @Override
   public int gradientLength() {
-    return step.gradientSize();
+    return step.gradientSize() + statistics.size();
   }
 
   @Override
   public void gradient(float[] into) {
+    if (into.length != gradientLength()) {
+      throw new IllegalArgumentException("flat array has " + into.length + " values, the replica " + gradientLength());
+    }
     step.readGradient(into);
+    statistics.readChange(into, step.gradientSize(), bags);
   }
 
   @Override
   public void apply(float[] average, long globalStep) {
+    if (average.length != gradientLength()) {
+      throw new IllegalArgumentException("flat array has " + average.length + " values, the replica " + gradientLength());
+    }
     // The average is the same bits on every replica, so every replica clips it alike. It may be
-    // shared with replicas in this JVM, so it is clipped in a copy.
+    // shared with replicas in this JVM, so it is clipped in a copy. Only the gradient part is
+    // clipped; the BatchNorm statistics' changes after it are not gradient.
     float[] g = average;
     if (habits.clipNorm() > 0) {
       g = average.clone();
     }
-    lastGradientNorm = GradientClipping.clip(g, habits.clipNorm());
+    lastGradientNorm = GradientClipping.clip(g, step.gradientSize(), habits.clipNorm());
     step.writeGradient(g);
     lastLr = step.learningRate(globalStep);
     step.applyOptimizer(globalStep);
+    statistics.applyChange(average, step.gradientSize());
+    bags = 0;
   }
 
   /** The learning rate of the last {@link #apply}, NaN before the first. */
@@ -195,6 +215,13 @@ public final class DjlReplica implements Replica {
   @Override
   public void discard() {
     step.parameters().zeroGradients();
+    statistics.restore();
+    bags = 0;
+  }
+
+  /** The BatchNorm running statistics (none without BatchNorm). */
+  RunningStatistics statistics() {
+    return statistics;
   }
 
   @Override
@@ -258,6 +285,8 @@ public final class DjlReplica implements Replica {
       }
     }
     step.optimizer().load(new OptimizerState(steps, buffers));
+    statistics.mark();
+    bags = 0;
   }
 
   /**

@@ -29,4 +29,13 @@ class GradientClippingTest {
     assertArrayEquals(new float[] {30f, 40f}, h);
     assertThrows(IllegalArgumentException.class, () -> GradientClipping.clip(h, -1));
   }
+
+  /** A flat vector of gradient and BatchNorm statistics' changes: only the gradient counts and is scaled. */
+  @Test
+  void onlyTheGradientPartOfAFlatVectorIsClipped() {
+    float[] flat = {3f, 4f, 100f, -7f};
+    assertEquals(5.0, GradientClipping.clip(flat, 2, 1.0), 1e-6);
+    assertEquals(1.0, GradientClipping.norm(new float[] {flat[0], flat[1]}), 1e-6);
+    assertArrayEquals(new float[] {100f, -7f}, new float[] {flat[2], flat[3]});
+  }
 }
