@@ -77,7 +77,7 @@ final class PredictCommand implements Callable<Integer> {
     TorchThreads.configure(worker.intraOpThreads());
     PrintStream err = System.err;
     err.printf("%s: %d slide(s) with %s from %s on %d worker(s) %s%n", evaluate ? "evaluate" : "predict", tasks.size(),
-        model.model().encoder() + "/" + model.model().pooling().name().toLowerCase(Locale.ROOT), model.source(),
+        model.model().encoder().name() + "/" + model.model().pooling().name().toLowerCase(Locale.ROOT), model.source(),
         worker.devices().size(), worker.devices());
     if (!model.fromConfiguration().isEmpty()) {
       err.println("  the checkpoint does not record " + String.join(", ", model.fromConfiguration())

@@ -38,6 +38,16 @@ public sealed interface EncoderSpec {
    * @param torchScriptPath the file for {@code torchscript}, ignored otherwise
    * @throws IllegalArgumentException for any other name, or torchscript without a path
    */
+  /** The name {@link #named} takes: {@code mil-cnn-s}, {@code resnet18}, {@code resnet50} or {@code torchscript}. */
+  default String name() {
+    return switch (this) {
+      case MilCnnS m -> "mil-cnn-s";
+      case ResNet18 r -> "resnet18";
+      case ResNet50 r -> "resnet50";
+      case TorchScript t -> "torchscript";
+    };
+  }
+
   static EncoderSpec named(String name, String torchScriptPath) {
     return switch (name) {
       case "mil-cnn-s" -> new MilCnnS();
