@@ -82,7 +82,7 @@ public final class RunReport {
     List<double[]> rocPoints = null;
     if (Files.isRegularFile(predictions)) {
       rocPoints = roc(predictions);
-      plots.put("roc", rocPlot("ROC, epoch " + best.epoch() + " (class 1 vs rest)", rocPoints));
+      plots.put("roc", rocPlot("ROC, epoch " + (best.epoch() + 1) + " (class 1 vs rest)", rocPoints));
     }
     StringBuilder h = new StringBuilder();
     h.append("<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Bagpipe run report</title><style>")
@@ -92,19 +92,20 @@ public final class RunReport {
         .append("pre{background:#f6f6f6;padding:8px;font-size:12px;max-height:400px;overflow:auto}")
         .append(".best{background:#fff3c4}</style></head><body>");
     h.append("<h1>Bagpipe run report</h1><p>").append(esc(runDir.toAbsolutePath().toString())).append("</p>");
-    h.append("<h2>Best epoch: ").append(best.epoch()).append("</h2><table><tr><th>val AUC</th><th>val accuracy</th>")
+    h.append("<h2>Best epoch: ").append(best.epoch() + 1).append("</h2><table><tr><th>val AUC</th><th>val accuracy</th>")
         .append("<th>val loss</th><th>train loss</th><th>bags/s</th></tr><tr><td>").append(fmt(best.auc()))
         .append("</td><td>").append(fmt(best.accuracy())).append("</td><td>").append(fmt(best.valLoss()))
         .append("</td><td>").append(fmt(best.trainLoss())).append("</td><td>").append(fmt(best.bagsPerSecond()))
         .append("</td></tr></table>");
     if (best.confusion() != null) {
       h.append("<h3>Confusion matrix (rows: true class, columns: predicted)</h3><table><tr><th></th>");
+      List<String> names = classNames(runDir, best.confusion().length);
       for (int c = 0; c < best.confusion().length; c++) {
-        h.append("<th>").append(c).append("</th>");
+        h.append("<th>").append(esc(names.get(c))).append("</th>");
       }
       h.append("</tr>");
       for (int a = 0; a < best.confusion().length; a++) {
-        h.append("<tr><th>").append(a).append("</th>");
+        h.append("<tr><th>").append(esc(names.get(a))).append("</th>");
         for (long n : best.confusion()[a]) {
           h.append("<td>").append(n).append("</td>");
         }
@@ -113,7 +114,7 @@ public final class RunReport {
       h.append("</table>");
     }
     if (rocPoints == null) {
-      h.append("<p>No per-slide predictions for epoch ").append(best.epoch()).append(" (").append(esc(
+      h.append("<p>No per-slide predictions for epoch ").append(best.epoch() + 1).append(" (").append(esc(
           runDir.relativize(predictions).toString())).append("): no ROC curve.</p>");
     }
     h.append("<h2>Plots</h2>");
@@ -131,7 +132,7 @@ public final class RunReport {
     }
     h.append("</tr>");
     for (Epoch e : epochs) {
-      h.append(e == best ? "<tr class=\"best\">" : "<tr>").append("<td>").append(e.epoch()).append("</td>");
+      h.append(e == best ? "<tr class=\"best\">" : "<tr>").append("<td>").append(e.epoch() + 1).append("</td>");
       for (double d : new double[] {e.trainLoss(), e.valLoss(), e.accuracy(), e.auc(), e.bagsPerSecond(),
           e.wallSeconds()}) {
         h.append("<td>").append(fmt(d)).append("</td>");
@@ -157,6 +158,18 @@ public final class RunReport {
     Files.writeString(tmp, h, StandardCharsets.UTF_8);
     Files.move(tmp, html, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
     return html;
+  }
+
+  /** The run's class names from its {@code classes.json}, or {@code 0 .. k-1} without one. */
+  static List<String> classNames(Path runDir, int classes) throws IOException {
+    Path file = runDir.resolve("classes.json");
+    if (Files.isRegularFile(file)) {
+      com.typesafe.config.Config c = com.typesafe.config.ConfigFactory.parseString(Files.readString(file));
+      if (c.hasPath("classes") && c.getStringList("classes").size() == classes) {
+        return c.getStringList("classes");
+      }
+    }
+    return java.util.stream.IntStream.range(0, classes).mapToObj(Integer::toString).toList();
   }
 
   static Epoch best(List<Epoch> epochs) {
@@ -290,8 +303,9 @@ public final class RunReport {
     if (hi - lo < 1e-9) {
       hi = lo + 1;
     }
-    int first = epochs.getFirst().epoch();
-    int last = Math.max(first + 1, epochs.getLast().epoch());
+    // Epochs as the command line counts them, from 1 (metrics.jsonl counts from 0).
+    int first = epochs.getFirst().epoch() + 1;
+    int last = Math.max(first + 1, epochs.getLast().epoch() + 1);
     axes(g, first, last, lo, hi, yLabel, "epoch");
     int k = 0;
     List<String> names = new ArrayList<>(series.keySet());
@@ -307,7 +321,7 @@ public final class RunReport {
           prev = null;
           continue;
         }
-        int x = px(e.epoch(), first, last);
+        int x = px(e.epoch() + 1, first, last);
         int y = py(v, lo, hi);
         g.fillOval(x - 3, y - 3, 7, 7);
         if (prev != null) {

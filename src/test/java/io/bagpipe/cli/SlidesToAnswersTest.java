@@ -80,6 +80,8 @@ class SlidesToAnswersTest {
     assertEquals(0, Main.commandLine().execute("report", run.toString()));
     String html = Files.readString(run.resolve("report.html"));
     assertTrue(html.contains("<img") && !html.contains("http://") && !html.contains("https://"));
+    assertTrue(html.contains("<th>normal</th>") && html.contains("<th>tumor</th>"), "the confusion matrix names classes");
+    assertTrue(html.contains("<h2>Best epoch: 1</h2>"), "epochs counted from 1, as train prints them");
     try (Stream<Path> pngs = Files.list(run.resolve("report"))) {
       assertTrue(pngs.count() >= 4);
     }

@@ -53,7 +53,8 @@ class RunReportTest {
       assertNotNull(ImageIO.read(runDir.resolve("report/" + png + ".png").toFile()), png);
     }
     String best = bestEpochLine(Files.readAllLines(runDir.resolve("metrics.jsonl")));
-    assertTrue(html.contains("<h2>Best epoch: " + best + "</h2>"), "best epoch " + best);
+    // Counted from 1, as the command line counts epochs (metrics.jsonl counts from 0).
+    assertTrue(html.contains("<h2>Best epoch: " + (Integer.parseInt(best) + 1) + "</h2>"), "best epoch " + best);
     assertTrue(html.contains("Confusion matrix"));
     assertTrue(html.contains("bagpipe") && html.contains("run-dir"), "the configuration is shown");
   }
