@@ -248,6 +248,13 @@ public final class Bagpipe {
         recorded.check(latest.get().file(), latest.get().checkpoint(), model,
             Provenance.changedFiles(train.runDir(), digest));
         resume = Optional.of(latest.get().checkpoint());
+        String frozen = resume.get().state().extras().get("freeze_encoder");
+        if (frozen != null && !frozen.equals(Boolean.toString(model.freezeEncoder()))) {
+          // the optimizer state of a frozen run lacks the encoder's buffers, and the other way round
+          throw new IllegalArgumentException("cannot resume from " + latest.get().file() + " (bagpipe.train.resume = true):"
+              + " it was written with bagpipe.model.freeze-encoder = " + frozen + ", the configuration has "
+              + model.freezeEncoder() + "; restore it, or start a new run in another bagpipe.train.run-dir");
+        }
         start = recorded.resumeFrom(resume.get().state());
         start = start.withExtras(withInput(start.extras(), model, worker, plan, b.getString("model.torchscript-path")));
         try {
@@ -284,6 +291,7 @@ public final class Bagpipe {
     out.put("attention_dim", Integer.toString(model.attentionDim()));
     out.put("level", Integer.toString(plan.level()));
     out.put("torchscript_path", torchscriptPath);
+    out.put("freeze_encoder", Boolean.toString(model.freezeEncoder()));
     out.put("target_mpp", Double.toString(plan.targetMpp()));
     out.put("normalize_mean", worker.mean()[0] + "," + worker.mean()[1] + "," + worker.mean()[2]);
     out.put("normalize_std", worker.std()[0] + "," + worker.std()[1] + "," + worker.std()[2]);

@@ -9,6 +9,7 @@ import ai.djl.nn.AbstractBlock;
 import ai.djl.nn.Block;
 import ai.djl.nn.SymbolBlock;
 import ai.djl.nn.core.Linear;
+import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
 import java.util.Objects;
@@ -28,6 +29,7 @@ public final class MilModel extends AbstractBlock {
   private final MilPooling pooling;
   private final Linear head;
   private final int classes;
+  private boolean encoderFrozen;
 
   /**
    * Composes a model; it is uninitialised until {@link #initialize} (or use {@link #build}).
@@ -63,7 +65,26 @@ public final class MilModel extends AbstractBlock {
     } else {
       SeededInit.apply(model, settings.seed());
     }
+    if (settings.freezeEncoder()) {
+      model.freezeEncoder();
+    }
     return model;
+  }
+
+  /**
+   * Freezes the encoder: its parameters stop requiring gradients (so {@link TrainableParameters}
+   * leaves them out: no gradient, no optimizer state, nothing to all-reduce), and it runs in
+   * inference mode with gradients off even in a training forward pass. {@link #getParameters()}
+   * still lists them, so checkpoints hold the whole model.
+   */
+  public void freezeEncoder() {
+    encoder.freezeParameters(true);
+    encoderFrozen = true;
+  }
+
+  /** Whether {@link #freezeEncoder} was called. */
+  public boolean encoderFrozen() {
+    return encoderFrozen;
   }
 
   /** The patch encoder. */
@@ -103,7 +124,23 @@ public final class MilModel extends AbstractBlock {
     if (bag.getShape().dimension() != 4 || bag.getShape().get(1) != 3) {
       throw new IllegalArgumentException("a bag must be patches (N,3,H,W), got " + bag.getShape());
     }
-    NDArray h = encoder.forward(ps, new NDList(bag), training).singletonOrThrow();
+    NDArray h;
+    if (encoderFrozen) {
+      boolean gradMode = JniUtils.isGradMode();
+      JniUtils.setGradMode(false); // nothing upstream needs the encoder's graph
+      try {
+        h = encoder.forward(ps, new NDList(bag), false).singletonOrThrow();
+        if (encoder instanceof SymbolBlock) {
+          // a TorchScript module's inference forward runs under InferenceMode; its output cannot
+          // be saved for the pooling's backward, a clone can
+          h = h.duplicate();
+        }
+      } finally {
+        JniUtils.setGradMode(gradMode);
+      }
+    } else {
+      h = encoder.forward(ps, new NDList(bag), training).singletonOrThrow();
+    }
     if (h.getShape().dimension() != 2) {
       h = h.reshape(h.getShape().get(0), -1);
     }

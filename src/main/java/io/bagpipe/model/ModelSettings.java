@@ -13,8 +13,12 @@ import java.util.Objects;
  * @param attentionDim L, the hidden size of (gated) attention pooling; unused by mean and max
  * @param classes number of classes of the head (at least 2)
  * @param seed seeds the initial parameters: the same seed gives bit-identical parameters
+ * @param freezeEncoder the encoder is not trained: its parameters get no gradient and no
+ *     optimizer state, are not all-reduced, and it runs in inference mode (BatchNorm uses its
+ *     running statistics); only pooling and head learn
  */
-public record ModelSettings(EncoderSpec encoder, PoolingKind pooling, int attentionDim, int classes, long seed) {
+public record ModelSettings(EncoderSpec encoder, PoolingKind pooling, int attentionDim, int classes, long seed,
+    boolean freezeEncoder) {
 
   private static final String KEY = "bagpipe.model.";
 
@@ -27,6 +31,16 @@ public record ModelSettings(EncoderSpec encoder, PoolingKind pooling, int attent
     if (classes < 2) {
       throw new IllegalArgumentException(KEY + "classes must be at least 2, got " + classes);
     }
+  }
+
+  /** A model whose encoder is trained with the rest. */
+  public ModelSettings(EncoderSpec encoder, PoolingKind pooling, int attentionDim, int classes, long seed) {
+    this(encoder, pooling, attentionDim, classes, seed, false);
+  }
+
+  /** These settings with the encoder frozen or not. */
+  public ModelSettings withFreezeEncoder(boolean freeze) {
+    return new ModelSettings(encoder, pooling, attentionDim, classes, seed, freeze);
   }
 
   /** Reads {@code bagpipe.model}; a bad value is a {@link ConfigException.BadValue} naming its key. */
@@ -44,7 +58,8 @@ public record ModelSettings(EncoderSpec encoder, PoolingKind pooling, int attent
       throw new ConfigException.BadValue(model.getValue("pooling").origin(), KEY + "pooling", e.getMessage());
     }
     return new ModelSettings(encoder, pooling,
-        atLeast(model, "attention-dim", 1), atLeast(model, "classes", 2), model.getLong("seed"));
+        atLeast(model, "attention-dim", 1), atLeast(model, "classes", 2), model.getLong("seed"),
+        model.getBoolean("freeze-encoder"));
   }
 
   private static int atLeast(Config c, String key, int min) {
