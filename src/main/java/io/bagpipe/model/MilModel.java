@@ -16,7 +16,7 @@ import java.util.Objects;
 
 /**
  * A MIL model for one bag: patch encoder, MIL pooling, linear head. Input a normalised float
- * bag of patches (N,3,H,W); output an {@link NDList} of the logits (1,classes) and the patch
+ * bag of patches (N,3,H,W), or the patches' features (N,D) for {@link EncoderSpec.Features}; output an {@link NDList} of the logits (1,classes) and the patch
  * weights (N) of the pooling (see {@link MilPooling}).
  *
  * <p>Its parameters, in {@link #getParameters()} order, are encoder ({@code 01encoder_...}),
@@ -58,7 +58,8 @@ public final class MilModel extends AbstractBlock {
         Encoders.create(settings.encoder(), manager),
         MilPooling.create(settings.pooling(), settings.attentionDim()),
         settings.classes());
-    model.initialize(manager, DataType.FLOAT32, new Shape(2, 3, patchSize, patchSize));
+    model.initialize(manager, DataType.FLOAT32, settings.encoder() instanceof EncoderSpec.Features(int dim)
+        ? new Shape(2, dim) : new Shape(2, 3, patchSize, patchSize));
     if (model.encoder instanceof SymbolBlock) {
       SeededInit.apply(model.pooling, settings.seed());
       SeededInit.apply(model.head, settings.seed());
@@ -121,6 +122,11 @@ public final class MilModel extends AbstractBlock {
   protected NDList forwardInternal(
       ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
     NDArray bag = inputs.singletonOrThrow();
+    if (bag.getShape().dimension() == 2) { // features (N,D): the encoder ran before training (EncoderSpec.Features)
+      NDList pooled = pooling.forward(ps, new NDList(bag), training);
+      NDArray logits = head.forward(ps, new NDList(MilPooling.embedding(pooled)), training).singletonOrThrow();
+      return new NDList(logits, MilPooling.weights(pooled));
+    }
     if (bag.getShape().dimension() != 4 || bag.getShape().get(1) != 3) {
       throw new IllegalArgumentException("a bag must be patches (N,3,H,W), got " + bag.getShape());
     }
