@@ -29,10 +29,10 @@ public final class FeatureRows implements AutoCloseable {
   private final long featuresOffset;
   private final HdfFile hdf; // .h5
   private final Dataset features;
-  private final int[] coordinates;
+  private final java.util.function.Supplier<int[]> coordinates;
 
   private FeatureRows(Path file, int rows, int dim, Map<String, String> metadata, FileChannel channel,
-      long featuresOffset, HdfFile hdf, Dataset features, int[] coordinates) {
+      long featuresOffset, HdfFile hdf, Dataset features, java.util.function.Supplier<int[]> coordinates) {
     this.file = file;
     this.rows = rows;
     this.dim = dim;
@@ -58,7 +58,7 @@ public final class FeatureRows implements AutoCloseable {
   }
 
   /**
-   * Opens {@code file}. The coordinates are read at once (8 bytes per patch); features are not.
+   * Opens {@code file}: reads its header (an {@code .h5}'s dataset shapes), not its rows.
    *
    * @throws FeatureFileException when the file is missing, malformed, or a {@code .pt}
    */
@@ -83,7 +83,7 @@ public final class FeatureRows implements AutoCloseable {
     try {
       FileChannel ch = FileChannel.open(file, StandardOpenOption.READ);
       return new FeatureRows(file, header.rows(), header.dim(), header.metadata(), ch, header.featuresOffset(), null,
-          null, header.coordinates());
+          null, header::coordinates);
     } catch (IOException e) {
       throw new FeatureFileException(file, "cannot be opened: " + e.getMessage());
     }
@@ -118,22 +118,9 @@ public final class FeatureRows implements AutoCloseable {
         throw new FeatureFileException(file, "'coords' has shape " + java.util.Arrays.toString(cd) + " but 'features' has "
             + fd[0] + " rows: expected " + fd[0] + " x 2");
       }
-      int[] xy = new int[fd[0] * 2];
-      Object data = coords.getData();
-      for (int i = 0; i < fd[0]; i++) {
-        for (int k = 0; k < 2; k++) {
-          long v = switch (data) {
-            case int[][] a -> a[i][k];
-            case long[][] a -> a[i][k];
-            case float[][] a -> (long) a[i][k];
-            case double[][] a -> (long) a[i][k];
-            default -> throw new FeatureFileException(file, "'coords' holds " + data.getClass().getSimpleName()
-                + ", expected integers");
-          };
-          xy[2 * i + k] = Math.toIntExact(v);
-        }
-      }
-      return new FeatureRows(file, fd[0], fd[1], Map.of("source", "h5"), null, 0, hdf, features, xy);
+      int n = fd[0];
+      return new FeatureRows(file, n, fd[1], Map.of("source", "h5"), null, 0, hdf, features,
+          () -> coordinates(file, coords, n));
     } catch (FeatureFileException e) {
       if (hdf != null) {
         hdf.close();
@@ -145,6 +132,25 @@ public final class FeatureRows implements AutoCloseable {
       }
       throw new FeatureFileException(file, "cannot be read as HDF5: " + e.getMessage());
     }
+  }
+
+  private static int[] coordinates(Path file, Dataset coords, int n) {
+    int[] xy = new int[n * 2];
+    Object data = coords.getData();
+    for (int i = 0; i < n; i++) {
+      for (int k = 0; k < 2; k++) {
+        long v = switch (data) {
+          case int[][] a -> a[i][k];
+          case long[][] a -> a[i][k];
+          case float[][] a -> (long) a[i][k];
+          case double[][] a -> (long) a[i][k];
+          default -> throw new FeatureFileException(file, "'coords' holds " + data.getClass().getSimpleName()
+              + ", expected integers");
+        };
+        xy[2 * i + k] = Math.toIntExact(v);
+      }
+    }
+    return xy;
   }
 
   /** The file. */
@@ -167,9 +173,9 @@ public final class FeatureRows implements AutoCloseable {
     return metadata;
   }
 
-  /** The patches' level-0 x,y, interleaved, in row order. */
+  /** The patches' level-0 x,y, interleaved, in row order; read from the file on each call. */
   public int[] coordinates() {
-    return coordinates;
+    return coordinates.get();
   }
 
   /**

@@ -1,6 +1,8 @@
 package io.bagpipe.loader;
 
 import io.bagpipe.bag.BagRef;
+import io.bagpipe.features.FeatureFileException;
+import io.bagpipe.features.FeatureRows;
 import io.bagpipe.serialization.NodeLocal;
 import io.bagpipe.slide.Level;
 import io.bagpipe.slide.Resize;
@@ -63,6 +65,10 @@ public final class Loader {
 
   /** Reads patches {@code [from, to)} of {@code bag} into {@code target}; public for benchmarks and tests. */
   public static void decodeInto(SlidePool slides, BagRef bag, int from, int to, ByteBuffer target) {
+    if (bag.features()) {
+      readFeatures(bag, from, to, target);
+      return;
+    }
     if (bag.targetMpp() > 0) {
       decodeAtMpp(slides, bag, from, to, target);
       return;
@@ -86,6 +92,29 @@ public final class Loader {
         out.limit(Math.toIntExact((i + 1) * bytes)).position(Math.toIntExact(i * bytes));
         lease.readRegion(bag.level(), x, y, p, p, out);
       }
+    }
+  }
+
+  /**
+   * Reads rows {@code [from, to)} of a feature bag from its feature file: only these rows, never
+   * the slide's whole matrix. The file's D must be the bag's.
+   */
+  private static void readFeatures(BagRef bag, int from, int to, ByteBuffer target) {
+    try (FeatureRows rows = FeatureRows.open(Path.of(bag.slidePath()))) {
+      if (rows.dim() != bag.featureDim()) {
+        throw new IllegalArgumentException(bag.slidePath() + ": " + rows.dim() + " features per row, the run trains on "
+            + bag.featureDim() + " (slide '" + bag.slideId() + "')");
+      }
+      int[] xy = bag.coordinates();
+      int[] index = new int[to - from];
+      for (int i = from; i < to; i++) {
+        index[i - from] = xy[2 * i];
+      }
+      int rowBytes = bag.featureDim() * Float.BYTES;
+      ByteBuffer out = target.duplicate().limit(to * rowBytes).position(from * rowBytes).slice();
+      rows.read(index, 0, index.length, out);
+    } catch (FeatureFileException e) {
+      throw new IllegalArgumentException(e.getMessage() + " (bag " + bag.key() + " of slide '" + bag.slideId() + "')", e);
     }
   }
 
