@@ -127,7 +127,18 @@ public final class DataSet {
       throw new BagInputException(dir, 0, "feature folder not found (bagpipe.data.features); run bagpipe features"
           + " --out " + dir + " first");
     }
-    Manifest manifest = Manifest.read(data.manifest(), dir, List.of("bpf", "h5", "pt"), data.classes());
+    Manifest manifest;
+    try {
+      manifest = Manifest.read(data.manifest(), dir, List.of("bpf", "h5", "pt"), data.classes());
+    } catch (BagInputException e) {
+      if (!e.getMessage().contains("no file for slide")) {
+        throw e;
+      }
+      String id = e.getMessage().replaceAll("(?s).*no file for slide '([^']*)'.*", "$1");
+      throw new BagInputException(e.path(), e.line(), "no feature file for slide '" + id + "' in " + dir
+          + " (tried " + id + ".bpf, .h5, .pt; bagpipe.data.features): run bagpipe features --out " + dir
+          + ", or point bagpipe.data.features at the folder of its feature files");
+    }
     Folds assigned = Folds.assign(manifest, folds.k(), folds.seed());
     List<SlideEntry> train;
     List<SlideEntry> validation;

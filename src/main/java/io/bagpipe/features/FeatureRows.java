@@ -183,6 +183,9 @@ public final class FeatureRows implements AutoCloseable {
    * {@code rowIndex[i]} at byte {@code i * D * 4}.
    */
   public void read(int[] rowIndex, int from, int to, ByteBuffer target) {
+    if (channel != null && ByteOrder.nativeOrder() != ByteOrder.LITTLE_ENDIAN) {
+      throw new UnsupportedOperationException(file + ": .bpf rows are read as native floats, and this host is big-endian");
+    }
     ByteBuffer out = target.duplicate().order(ByteOrder.nativeOrder());
     int rowBytes = dim * 4;
     try {
@@ -192,12 +195,8 @@ public final class FeatureRows implements AutoCloseable {
           throw new FeatureFileException(file, "row " + r + " asked for, the file has " + rows);
         }
         out.limit(Math.multiplyExact(i + 1, rowBytes)).position(i * rowBytes);
-        if (channel != null) {
-          ByteBuffer row = out.slice().order(ByteOrder.LITTLE_ENDIAN);
-          FeatureFile.readFully(channel, row, featuresOffset + (long) r * rowBytes, file);
-          if (ByteOrder.nativeOrder() != ByteOrder.LITTLE_ENDIAN) {
-            throw new UnsupportedOperationException("big-endian hosts are not supported");
-          }
+        if (channel != null) { // the file's little-endian floats are the native order on x86 and arm64
+          FeatureFile.readFully(channel, out.slice(), featuresOffset + (long) r * rowBytes, file);
         } else {
           Object row = features.getData(new long[] {r, 0}, new int[] {1, dim});
           switch (row) {

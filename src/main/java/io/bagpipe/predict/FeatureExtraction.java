@@ -283,7 +283,12 @@ public final class FeatureExtraction {
           throw new IllegalArgumentException("the checkpoint's parameter " + p.getKey() + " is missing or shaped "
               + "otherwise than the model it records");
         }
-        a.set(t.data());
+        if (a.getDevice().equals(Device.cpu()) && a.getDataType() == DataType.FLOAT32) {
+          // straight into the tensor's memory: NDArray.set goes through a deprecated libtorch mode and warns
+          a.toByteBuffer(true).order(java.nio.ByteOrder.nativeOrder()).asFloatBuffer().put(t.data());
+        } else {
+          a.set(t.data());
+        }
       }
     }
 

@@ -156,6 +156,13 @@ class FeatureTrainingTest {
     e = assertThrows(RuntimeException.class, () -> FeatureFile.open(truncated));
     assertTrue(e.getMessage().contains(truncated.toString()) && e.getMessage().contains("truncated"), e.getMessage());
 
+    // A slide without a feature file is named, with what to run.
+    Path empty = Files.createDirectories(dir.resolve("empty"));
+    var missing = assertThrows(RuntimeException.class, () -> Bagpipe.start(TrainingFixtures.config(data,
+        dir.resolve("empty-run"), "bagpipe.data.features=" + empty)).result().toCompletableFuture().get());
+    String why = missing.getMessage() + (missing.getCause() == null ? "" : missing.getCause().getMessage());
+    assertTrue(why.contains("no feature file for slide 's00'") && why.contains("bagpipe features"), why);
+
     // A data set whose files disagree on D is refused before the run starts, naming the file.
     Path mixed = Files.createDirectories(dir.resolve("mixed"));
     try (var files = Files.list(features)) {
