@@ -43,7 +43,9 @@ class RoomsTest {
       Map.entry("report", List.of("org.apache.pekko", "ai.djl", "io.bagpipe.slide", "io.bagpipe.model",
           "io.bagpipe.worker", "io.bagpipe.checkpoint", "io.bagpipe.api")),
       Map.entry("predict", List.of("org.apache.pekko", "io.bagpipe.worker", "io.bagpipe.allreduce", "io.bagpipe.api",
-          "io.bagpipe.cli")));
+          "io.bagpipe.cli")),
+      Map.entry("features", List.of("org.apache.pekko", "ai.djl", "io.bagpipe.slide", "io.bagpipe.bag",
+          "io.bagpipe.loader", "io.bagpipe.model", "io.bagpipe.worker", "io.bagpipe.coordinator", "io.bagpipe.api")));
 
   private static final Pattern NAME = Pattern.compile("\\b(?:org\\.apache\\.pekko|ai\\.djl|io\\.bagpipe)(?:\\.\\w+)+");
 

@@ -22,6 +22,7 @@ import io.bagpipe.coordinator.MetricsLog;
 import io.bagpipe.coordinator.ElasticSettings;
 import io.bagpipe.coordinator.TrainSettings;
 import io.bagpipe.loader.LoaderSettings;
+import io.bagpipe.model.EncoderSpec;
 import io.bagpipe.model.ModelSettings;
 import io.bagpipe.model.OptimizerSettings;
 import io.bagpipe.slide.SlideSettings;
@@ -181,8 +182,8 @@ public final class Bagpipe {
     Config b = config.getConfig("bagpipe");
     SlideSettings slide = SlideSettings.fromConfig(b.getConfig("slide"));
 
-    PlanSettings plan = PlanSettings.fromConfig(b.getConfig("plan"));
-    ModelSettings model = ModelSettings.fromConfig(b.getConfig("model"));
+    PlanSettings pixelPlan = PlanSettings.fromConfig(b.getConfig("plan"));
+    ModelSettings configuredModel = ModelSettings.fromConfig(b.getConfig("model"));
     OptimizerSettings optimizer = OptimizerSettings.fromConfig(b.getConfig("optimizer"));
     CheckpointSettings checkpoint = CheckpointSettings.fromConfig(b.getConfig("checkpoint"));
     WorkerSettings worker = WorkerSettings.fromConfig(b.getConfig("worker"), gpuCount(b.getConfig("worker")));
@@ -193,7 +194,14 @@ public final class Bagpipe {
     DataSet data = DataSet.load(DataSettings.fromConfig(b.getConfig("data")),
         // At target-mpp a patch's level-0 side depends on each slide's mpp, which only the loader knows.
         FoldSettings.fromConfig(b.getConfig("plan.folds")),
-        plan.level() == 0 && plan.targetMpp() == 0 ? plan.patchSize() : 0);
+        pixelPlan.level() == 0 && pixelPlan.targetMpp() == 0 ? pixelPlan.patchSize() : 0);
+    // On feature files (bagpipe.data.features) bags are rows of D features and the model is pooling + head.
+    PlanSettings plan = pixelPlan.withFeatureDim(data.featureDim());
+    ModelSettings model = data.featureDim() == 0 ? configuredModel
+        : new ModelSettings(new EncoderSpec.Features(data.featureDim()), configuredModel.pooling(),
+            configuredModel.attentionDim(), configuredModel.classes(), configuredModel.seed(), configuredModel.zoo(),
+            false);
+    String encoderName = data.featureDim() == 0 ? b.getString("model.encoder") : "features";
     ClassMap classes = data.classes().named() ? data.classes() : ClassMap.indices(model.classes());
     if (classes.size() != model.classes()) {
       throw new IllegalArgumentException(data.manifest().path() + ": its labels name " + classes.size() + " classes "
@@ -225,10 +233,10 @@ public final class Bagpipe {
     } catch (IOException e) {
       throw new UncheckedIOException("cannot create the run directory " + train.runDir() + " (bagpipe.train.run-dir)", e);
     }
-    ResumeCheck recorded = new ResumeCheck(b.getString("model.encoder"), b.getString("model.pooling"), model.classes(),
+    ResumeCheck recorded = new ResumeCheck(encoderName, b.getString("model.pooling"), model.classes(),
         plan.seed(), plan.bagsPerStep(), train.workers(), plan.patchSize(), classes.joined(), digest.total(),
         b.getBoolean("train.resume-despite-changes"));
-    RunState start = RunState.start(plan.seed(), checkpoint.bestMetric(), withInput(recorded.extras(), model, worker, plan, b.getString("model.torchscript-path")));
+    RunState start = RunState.start(plan.seed(), checkpoint.bestMetric(), withInput(recorded.extras(), model, worker, plan, b.getString("model.torchscript-path"), data));
     MetricsLog metrics = new MetricsLog(train.runDir().resolve("metrics.jsonl"));
     Optional<Checkpoint> resume = Optional.empty();
     if (!train.resume() && !joining) {
@@ -255,8 +263,15 @@ public final class Bagpipe {
         recorded.check(latest.get().file(), latest.get().checkpoint(), model,
             Provenance.changedFiles(train.runDir(), digest));
         resume = Optional.of(latest.get().checkpoint());
+        String frozen = resume.get().state().extras().get("freeze_encoder");
+        if (frozen != null && !frozen.equals(Boolean.toString(model.freezeEncoder()))) {
+          // the optimizer state of a frozen run lacks the encoder's buffers, and the other way round
+          throw new IllegalArgumentException("cannot resume from " + latest.get().file() + " (bagpipe.train.resume = true):"
+              + " it was written with bagpipe.model.freeze-encoder = " + frozen + ", the configuration has "
+              + model.freezeEncoder() + "; restore it, or start a new run in another bagpipe.train.run-dir");
+        }
         start = recorded.resumeFrom(resume.get().state());
-        start = start.withExtras(withInput(start.extras(), model, worker, plan, b.getString("model.torchscript-path")));
+        start = start.withExtras(withInput(start.extras(), model, worker, plan, b.getString("model.torchscript-path"), data));
         try {
           metrics.dropFrom(start.epoch()); // lines of epochs this run trains again
         } catch (IOException e) {
@@ -309,11 +324,22 @@ public final class Bagpipe {
    * parameter check, and the normalisation may change.
    */
   private static Map<String, String> withInput(Map<String, String> extras, ModelSettings model, WorkerSettings worker,
-      PlanSettings plan, String torchscriptPath) {
+      PlanSettings plan, String torchscriptPath, DataSet data) {
     Map<String, String> out = new LinkedHashMap<>(extras);
     out.put("attention_dim", Integer.toString(model.attentionDim()));
     out.put("level", Integer.toString(plan.level()));
     out.put("torchscript_path", torchscriptPath);
+    out.put("freeze_encoder", Boolean.toString(model.freezeEncoder()));
+    if (data.featureDim() > 0) { // an aggregator on features of this encoder; predict and export refuse it
+      out.put("feature_dim", Integer.toString(data.featureDim()));
+      StringBuilder encoder = new StringBuilder();
+      data.featureEncoder().forEach((k, v) -> {
+        if (!k.equals("slide_id")) {
+          encoder.append(encoder.isEmpty() ? "" : ";").append(k).append('=').append(v);
+        }
+      });
+      out.put("features_encoder", encoder.toString());
+    }
     out.put("target_mpp", Double.toString(plan.targetMpp()));
     out.put("normalize_mean", worker.mean()[0] + "," + worker.mean()[1] + "," + worker.mean()[2]);
     out.put("normalize_std", worker.std()[0] + "," + worker.std()[1] + "," + worker.std()[2]);

@@ -27,9 +27,12 @@ import java.util.Objects;
  * @param targetMpp microns per pixel to read the patches at (each covers
  *     {@code patchSize * targetMpp / slideMpp} level-0 pixels, resized to {@code patchSize}),
  *     or 0: {@code patchSize} pixels at {@code level}
+ * @param featureDim 0 for a bag of pixels; D > 0 for a bag of precomputed features
+ *     ({@code bagpipe.data.features}): {@code slidePath} is then the slide's feature file and
+ *     each coordinate pair is {@code (row, 0)}, the row of the file holding the patch's D features
  */
 public record BagRef(String slideId, String slidePath, int label, int[] coordinates, int patchSize, int level, int epoch,
-    long key, double targetMpp) {
+    long key, double targetMpp, int featureDim) {
 
   public BagRef {
     Objects.requireNonNull(slideId, "slideId");
@@ -45,9 +48,23 @@ public record BagRef(String slideId, String slidePath, int label, int[] coordina
     if ((key < 0) != (epoch == -1)) {
       throw new IllegalArgumentException("bag key " + key + " does not match epoch " + epoch);
     }
+    if (featureDim < 0) {
+      throw new IllegalArgumentException("bad bag of slide " + slideId + ": feature dimension " + featureDim);
+    }
     if (!(targetMpp >= 0) || targetMpp > 0 && level != 0) {
       throw new IllegalArgumentException("bad bag of slide " + slideId + ": target mpp " + targetMpp + " at level " + level);
     }
+  }
+
+  /** A bag of pixels. */
+  public BagRef(String slideId, String slidePath, int label, int[] coordinates, int patchSize, int level, int epoch,
+      long key, double targetMpp) {
+    this(slideId, slidePath, label, coordinates, patchSize, level, epoch, key, targetMpp, 0);
+  }
+
+  /** Whether this bag is rows of a feature file rather than patches to decode. */
+  public boolean features() {
+    return featureDim > 0;
   }
 
   /** A bag read at {@code level} with no target mpp. */
@@ -79,20 +96,20 @@ public record BagRef(String slideId, String slidePath, int label, int[] coordina
   @Override
   public boolean equals(Object o) {
     return o instanceof BagRef b
-        && key == b.key && epoch == b.epoch && label == b.label && patchSize == b.patchSize && level == b.level
+        && key == b.key && epoch == b.epoch && featureDim == b.featureDim && label == b.label && patchSize == b.patchSize && level == b.level
         && Double.compare(targetMpp, b.targetMpp) == 0
         && slideId.equals(b.slideId) && slidePath.equals(b.slidePath) && Arrays.equals(coordinates, b.coordinates);
   }
 
   @Override
   public int hashCode() {
-    return Objects.hash(slideId, slidePath, label, patchSize, level, epoch, key, targetMpp) * 31 + Arrays.hashCode(coordinates);
+    return Objects.hash(slideId, slidePath, label, patchSize, level, epoch, key, targetMpp, featureDim) * 31 + Arrays.hashCode(coordinates);
   }
 
   @Override
   public String toString() {
     return "BagRef[" + (validation() ? "val " + (-1 - key) : "epoch " + epoch + " #" + (int) key) + ", slide "
-        + slideId + ", label " + label + ", " + size() + " patches of " + patchSize + " px at "
-        + (targetMpp > 0 ? targetMpp + " um/px" : "level " + level) + "]";
+        + slideId + ", label " + label + ", " + size() + (featureDim > 0 ? " rows of " + featureDim + " features]"
+        : " patches of " + patchSize + " px at " + (targetMpp > 0 ? targetMpp + " um/px" : "level " + level) + "]");
   }
 }

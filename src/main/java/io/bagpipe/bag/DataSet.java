@@ -34,10 +34,14 @@ public final class DataSet {
   private final Map<String, PatchCoordinates> coordinates;
   private final Map<String, Path> coordinateFiles;
   private final Map<String, Integer> patchSizeLevel0;
+  private final int featureDim;
+  private final Map<String, String> featureEncoder;
 
   private DataSet(Manifest manifest, Folds folds, List<SlideEntry> train, List<SlideEntry> validation,
       List<SlideEntry> test, Map<String, PatchCoordinates> coordinates, Map<String, Path> coordinateFiles,
-      Map<String, Integer> patchSizeLevel0) {
+      Map<String, Integer> patchSizeLevel0, int featureDim, Map<String, String> featureEncoder) {
+    this.featureDim = featureDim;
+    this.featureEncoder = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(featureEncoder));
     this.manifest = manifest;
     this.folds = folds;
     this.train = List.copyOf(train);
@@ -62,6 +66,9 @@ public final class DataSet {
    *     naming the file and {@code bagpipe.plan.patch-size}. 0 checks nothing.
    */
   public static DataSet load(DataSettings data, FoldSettings folds, int patchSizeLevel0) {
+    if (data.features().isPresent()) {
+      return loadFeatures(data, folds, data.features().get());
+    }
     Manifest manifest = Manifest.read(data.manifest(), data.slides(), data.slideExtensions(), data.classes());
     Folds assigned = Folds.assign(manifest, folds.k(), folds.seed());
     List<SlideEntry> train;
@@ -106,7 +113,96 @@ public final class DataSet {
         coordinates.put(s.slideId(), PatchCoordinates.read(file));
       }
     }
-    return new DataSet(manifest, assigned, train, validation, test, coordinates, files, sizes);
+    return new DataSet(manifest, assigned, train, validation, test, coordinates, files, sizes, 0, Map.of());
+  }
+
+  /**
+   * A data set of feature files ({@code bagpipe.data.features}): each manifest slide's "slide" is
+   * its feature file {@code <dir>/<slide_id>.bpf} (else {@code .h5}), and its coordinates are the
+   * file's rows as {@code (row, 0)} pairs, so plans pick rows as they pick patches. Only headers
+   * are read (an {@code .h5}'s dataset shapes); every file must have the same D.
+   */
+  private static DataSet loadFeatures(DataSettings data, FoldSettings folds, Path dir) {
+    if (!Files.isDirectory(dir)) {
+      throw new BagInputException(dir, 0, "feature folder not found (bagpipe.data.features); run bagpipe features"
+          + " --out " + dir + " first");
+    }
+    Manifest manifest;
+    try {
+      manifest = Manifest.read(data.manifest(), dir, List.of("bpf", "h5", "pt"), data.classes());
+    } catch (BagInputException e) {
+      if (!e.getMessage().contains("no file for slide")) {
+        throw e;
+      }
+      String id = e.getMessage().replaceAll("(?s).*no file for slide '([^']*)'.*", "$1");
+      throw new BagInputException(e.path(), e.line(), "no feature file for slide '" + id + "' in " + dir
+          + " (tried " + id + ".bpf, .h5, .pt; bagpipe.data.features): run bagpipe features --out " + dir
+          + ", or point bagpipe.data.features at the folder of its feature files");
+    }
+    Folds assigned = Folds.assign(manifest, folds.k(), folds.seed());
+    List<SlideEntry> train;
+    List<SlideEntry> validation;
+    List<SlideEntry> test;
+    if (manifest.hasSplits()) {
+      train = inSplit(manifest, Split.TRAIN);
+      validation = inSplit(manifest, Split.VAL);
+      test = inSplit(manifest, Split.TEST);
+    } else {
+      train = assigned.slidesIn(folds.split().train());
+      validation = assigned.slidesIn(folds.split().validation());
+      test = List.of();
+    }
+    java.util.Set<String> used = new java.util.HashSet<>();
+    for (List<SlideEntry> part : List.of(train, validation, test)) {
+      part.forEach(s -> used.add(s.slideId()));
+    }
+    Map<String, PatchCoordinates> coordinates = new HashMap<>();
+    Map<String, Path> files = new LinkedHashMap<>();
+    int dim = 0;
+    Map<String, String> encoder = Map.of();
+    Path first = null;
+    for (SlideEntry s : manifest.slides()) {
+      if (!used.contains(s.slideId())) {
+        continue;
+      }
+      Path file = s.slide();
+      int rows;
+      int d;
+      try (io.bagpipe.features.FeatureRows f = io.bagpipe.features.FeatureRows.open(file)) {
+        rows = f.rows();
+        d = f.dim();
+        if (first == null) {
+          encoder = f.metadata();
+        }
+      } catch (io.bagpipe.features.FeatureFileException e) {
+        throw new BagInputException(file, 0, e.getMessage().substring(file.toString().length() + 2)
+            + " (slide '" + s.slideId() + "', " + manifest.path() + " line " + s.line() + ")");
+      }
+      if (first == null) {
+        first = file;
+        dim = d;
+      } else if (d != dim) {
+        throw new BagInputException(file, 0, "has " + d + " features per patch, " + first + " has " + dim
+            + ": every feature file of a run must come from the same encoder");
+      }
+      int[] xy = new int[2 * rows];
+      for (int r = 0; r < rows; r++) {
+        xy[2 * r] = r;
+      }
+      coordinates.put(s.slideId(), PatchCoordinates.wrap(xy));
+      files.put(s.slideId(), file);
+    }
+    return new DataSet(manifest, assigned, train, validation, test, coordinates, files, Map.of(), dim, encoder);
+  }
+
+  /** D of the feature files when training on features ({@code bagpipe.data.features}), else 0. */
+  public int featureDim() {
+    return featureDim;
+  }
+
+  /** The first feature file's metadata (its encoder's identity), empty when training on pixels. */
+  public Map<String, String> featureEncoder() {
+    return featureEncoder;
   }
 
   private static List<SlideEntry> inSplit(Manifest manifest, Split split) {

@@ -22,9 +22,11 @@ import java.util.Objects;
  * @param slideExtensions extensions without dot, tried in order
  * @param classes class names in index order, or empty to map names in sorted order ({@link ClassMap})
  * @param coordsFormat which coordinate files are looked for
+ * @param features folder of per-slide feature files ({@code <slide_id>.bpf} or CLAM/TRIDENT
+ *     {@code .h5}) to train on instead of pixels, or empty to train from pixels
  */
 public record DataSettings(Path dir, Path manifest, Path slides, Path coords, List<String> slideExtensions,
-    List<String> classes, CoordsFormat coordsFormat) {
+    List<String> classes, CoordsFormat coordsFormat, java.util.Optional<Path> features) {
 
   private static final String KEY = "bagpipe.data.";
 
@@ -44,6 +46,7 @@ public record DataSettings(Path dir, Path manifest, Path slides, Path coords, Li
     Objects.requireNonNull(slides, "slides");
     Objects.requireNonNull(coords, "coords");
     Objects.requireNonNull(coordsFormat, "coordsFormat");
+    Objects.requireNonNull(features, "features");
     slideExtensions = List.copyOf(slideExtensions);
     classes = List.copyOf(classes);
     if (slideExtensions.isEmpty()) {
@@ -64,6 +67,12 @@ public record DataSettings(Path dir, Path manifest, Path slides, Path coords, Li
             "class names must be non-blank, without commas or surrounding spaces; got \"" + c + "\"");
       }
     }
+  }
+
+  /** Settings that train from pixels. */
+  public DataSettings(Path dir, Path manifest, Path slides, Path coords, List<String> slideExtensions,
+      List<String> classes, CoordsFormat coordsFormat) {
+    this(dir, manifest, slides, coords, slideExtensions, classes, coordsFormat, java.util.Optional.empty());
   }
 
   /** Settings with sorted class names and coordinate files found automatically. */
@@ -96,7 +105,9 @@ public record DataSettings(Path dir, Path manifest, Path slides, Path coords, Li
         dir.resolve(nonBlank(data, "coords")),
         data.getStringList("slide-extensions"),
         data.getStringList("classes"),
-        coordsFormat);
+        coordsFormat,
+        data.getString("features").isBlank() ? java.util.Optional.empty()
+            : java.util.Optional.of(dir.resolve(data.getString("features"))));
   }
 
   private static String nonBlank(Config c, String key) {

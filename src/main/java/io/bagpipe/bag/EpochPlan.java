@@ -114,7 +114,7 @@ public final class EpochPlan {
   private record Cut(SlideEntry slide, int[] xy) {
     BagRef bag(PlanSettings s, int epoch, long key) {
       return new BagRef(slide.slideId(), slide.slide().toString(), slide.label(), xy, s.patchSize(), s.level(), epoch, key,
-          s.targetMpp());
+          s.targetMpp(), s.featureDim());
     }
   }
 

@@ -16,9 +16,12 @@ import java.util.Objects;
  * @param bagsPerStep bags each worker processes per optimizer step (gradient accumulation)
  * @param targetMpp microns per pixel patches are read at (resized from the best level), or 0:
  *     {@code patchSize} pixels at {@code level}
+ * @param featureDim 0: bags of pixels; D > 0: bags of rows of feature files with D features each
+ *     (set from the data when {@code bagpipe.data.features} is, not read from {@code bagpipe.plan})
  */
 public record PlanSettings(
-    long seed, int bagNum, BagSize bagSize, int patchSize, int level, int bagsPerStep, double targetMpp) {
+    long seed, int bagNum, BagSize bagSize, int patchSize, int level, int bagsPerStep, double targetMpp,
+    int featureDim) {
 
   private static final String KEY = "bagpipe.plan.";
 
@@ -30,6 +33,18 @@ public record PlanSettings(
     require(bagsPerStep >= 1, "bags-per-step must be positive, got " + bagsPerStep);
     require(targetMpp >= 0 && targetMpp < 1000, "target-mpp must be 0 (off) or in (0, 1000), got " + targetMpp);
     require(targetMpp == 0 || level == 0, "level must be 0 when target-mpp is set (the level is then chosen per slide)");
+    require(featureDim >= 0, "feature dimension must be >= 0, got " + featureDim);
+  }
+
+  /** Settings for bags of pixels. */
+  public PlanSettings(long seed, int bagNum, BagSize bagSize, int patchSize, int level, int bagsPerStep,
+      double targetMpp) {
+    this(seed, bagNum, bagSize, patchSize, level, bagsPerStep, targetMpp, 0);
+  }
+
+  /** These settings cutting bags of feature rows of {@code dim} features (0: pixels). */
+  public PlanSettings withFeatureDim(int dim) {
+    return new PlanSettings(seed, bagNum, bagSize, patchSize, level, bagsPerStep, targetMpp, dim);
   }
 
   /** Settings that read {@code patchSize} pixels at {@code level} (no target mpp). */

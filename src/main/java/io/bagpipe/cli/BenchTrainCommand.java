@@ -41,7 +41,8 @@ import picocli.CommandLine.Option;
  * the peer's, and Bagpipe's bags/s over the peer's DDP.
  */
 @Command(name = "train", mixinStandardHelpOptions = true,
-    description = "Training bags/s and CPU/bag vs the peer's ddp/train/compute and the C read limit, one run.")
+    description = "Training bags/s and CPU/bag vs the peer's ddp/train/compute and the C read limit, one run;"
+        + " --features: aggregator on frozen features vs end to end, bags/s and val AUC.")
 final class BenchTrainCommand implements Callable<Integer> {
 
   private static final int BAG_SIZE = 32;
@@ -66,8 +67,16 @@ final class BenchTrainCommand implements Callable<Integer> {
   @Option(names = "--workers", description = "Bagpipe CPU workers (one intra-op thread each) (default: ${DEFAULT-VALUE}).")
   int workers = 2;
 
+  @Option(names = "--features", description = "Instead of the peer comparison: on the demo data, end-to-end training"
+      + " beside training only pooling + head on features of the end-to-end run's frozen encoder, in one run: bags/s,"
+      + " their ratio, and each run's last validation AUC.")
+  boolean features;
+
   @Override
   public Integer call() throws Exception {
+    if (features) {
+      return featuresMode();
+    }
     Config config = configOptions.load();
     BenchSettings bench = BenchSettings.fromConfig(config.getConfig("bagpipe.bench"));
     PeerTools peers = bench.tools();
@@ -260,6 +269,138 @@ final class BenchTrainCommand implements Callable<Integer> {
     double secs = (end[0] - startNanos.get()) / 1e9;
     double cpu = (end[1] - startCpu.get()) / 1e9;
     return new double[] {measured / secs, 1000 * cpu / measured};
+  }
+
+  /**
+   * {@code --features}: the demo's end-to-end training (default model, from pixels), then
+   * {@code bagpipe features} with that run's encoder (its best checkpoint, frozen) over the same
+   * slides, then the demo's training again on those features (pooling + head only). Both runs use
+   * the same plan, epochs, workers and validation folds.
+   */
+  private int featuresMode() throws Exception {
+    Config base = configOptions.load();
+    BenchSettings bench = BenchSettings.fromConfig(base.getConfig("bagpipe.bench"));
+    List<String> sets = new ArrayList<>(DemoCommand.prepare(base));
+    StringBuilder devices = new StringBuilder("[");
+    for (int i = 0; i < workers; i++) {
+      devices.append(i == 0 ? "cpu" : ",cpu");
+    }
+    sets.add("bagpipe.worker.devices=" + devices + "]");
+    sets.add("bagpipe.worker.intra-op-threads=1");
+    sets.addAll(configOptions.overrides);
+    Path out = bench.out().resolve("bench-features").toAbsolutePath();
+    deleteTree(out);
+    Path endToEndDir = out.resolve("end-to-end");
+    Path featureDir = out.resolve("features");
+    Path aggregatorDir = out.resolve("aggregator");
+    Config endToEnd = ConfigOptions.load(configOptions.configFile, with(sets, "bagpipe.train.run-dir=" + endToEndDir));
+
+    say("features: end-to-end training on %s (%d cpu workers)", endToEnd.getString("bagpipe.data.dir"), workers);
+    double[] e2e = measure(endToEnd);
+
+    say("features: encoding every patch with the end-to-end run's encoder");
+    Config b = endToEnd.getConfig("bagpipe");
+    io.bagpipe.bag.DataSettings data = io.bagpipe.bag.DataSettings.fromConfig(b.getConfig("data"));
+    io.bagpipe.predict.TrainedModel trained = io.bagpipe.predict.TrainedModel.load(endToEndDir, endToEnd);
+    long t0 = System.nanoTime();
+    var summary = io.bagpipe.predict.FeatureExtraction.run(io.bagpipe.predict.FeatureExtraction.Encoder.of(trained),
+        PredictCommand.tasks(data, false, "", "", List.of()), io.bagpipe.predict.PatchSource.csvFolder(data.coords()),
+        io.bagpipe.slide.SlideSettings.fromConfig(b.getConfig("slide")),
+        java.util.Collections.nCopies(workers, "cpu"),
+        io.bagpipe.predict.PredictSettings.fromConfig(b.getConfig("predict")).chunkPatches(), featureDir,
+        (finished, total, id, error) -> { });
+    double extractSecs = (System.nanoTime() - t0) / 1e9;
+    if (!summary.failed().isEmpty()) {
+      throw new IllegalStateException("feature extraction failed for " + summary.failed());
+    }
+
+    say("features: training pooling + head on the features");
+    double[] agg = measure(ConfigOptions.load(configOptions.configFile,
+        with(sets, "bagpipe.train.run-dir=" + aggregatorDir, "bagpipe.data.features=" + featureDir)));
+
+    StringBuilder md = new StringBuilder("# bagpipe bench train --features\n\n")
+        .append("- date: ").append(LocalDateTime.now().withNano(0)).append('\n')
+        .append("- data: ").append(endToEnd.getString("bagpipe.data.dir")).append(" (the demo's synthetic slides; ")
+        .append(endToEnd.getInt("bagpipe.train.epochs")).append(" epochs, folds ")
+        .append(endToEnd.getString("bagpipe.plan.folds.train")).append(" train / ")
+        .append(endToEnd.getString("bagpipe.plan.folds.val")).append(" validate)\n")
+        .append("- end to end: bagpipe.model as configured (").append(b.getString("model.encoder")).append(", ")
+        .append(b.getString("model.pooling")).append("), from pixels\n")
+        .append("- aggregator: pooling + head on features of the end-to-end run's checkpoint encoder (")
+        .append(trained.source()).append("), frozen; same plan and seed\n")
+        .append("- ").append(workers).append(" cpu worker(s) x 1 intra-op thread; bags/s over the steps after ")
+        .append(warmup).append(" warm-up bags\n\n")
+        .append("| figure | value |\n|---|---|\n")
+        .append(String.format(java.util.Locale.ROOT, "| end_to_end_bags_per_s | %.3f |%n", e2e[0]))
+        .append(String.format(java.util.Locale.ROOT, "| aggregator_bags_per_s | %.3f |%n", agg[0]))
+        .append(String.format(java.util.Locale.ROOT, "| **ratio_aggregator_to_end_to_end_bags_per_s** | **%.1f** |%n",
+            agg[0] / e2e[0]))
+        .append(String.format(java.util.Locale.ROOT, "| end_to_end_cpu_ms_per_bag | %.3f |%n", e2e[1]))
+        .append(String.format(java.util.Locale.ROOT, "| aggregator_cpu_ms_per_bag | %.3f |%n", agg[1]))
+        .append(String.format(java.util.Locale.ROOT, "| end_to_end_last_val_auc | %.4f |%n", e2e[2]))
+        .append(String.format(java.util.Locale.ROOT, "| aggregator_last_val_auc | %.4f |%n", agg[2]))
+        .append(String.format(java.util.Locale.ROOT, "| **auc_difference** (aggregator - end to end) | **%+.4f** |%n",
+            agg[2] - e2e[2]))
+        .append(String.format(java.util.Locale.ROOT, "| feature_extraction_s (%d slides, once) | %.1f |%n",
+            summary.written().size(), extractSecs))
+        .append("\nTargets: ratio >= 50; |auc_difference| <= 0.02.\n");
+    bench.report("train-features", md);
+    return 0;
+  }
+
+  private static List<String> with(List<String> sets, String... more) {
+    List<String> all = new ArrayList<>(sets);
+    all.addAll(List.of(more));
+    return all;
+  }
+
+  /** A whole run of {@code config}: {bags/s and CPU ms per bag after the warm-up, the last epoch's val AUC}. */
+  private double[] measure(Config config) throws Exception {
+    OperatingSystemMXBean os = (OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
+    long[] start = {-1, 0, 0};
+    long[] end = new long[3];
+    BagpipeRun run = Bagpipe.start(config);
+    run.events().subscribe(new Flow.Subscriber<>() {
+      long finished;
+
+      @Override
+      public void onSubscribe(Flow.Subscription s) {
+        s.request(Long.MAX_VALUE);
+      }
+
+      @Override
+      public void onNext(RunEvent e) {
+        if (e instanceof RunEvent.StepCompleted s) {
+          long total = finished + s.bagsDone();
+          if (start[0] < 0 && total >= warmup) {
+            start[0] = System.nanoTime();
+            start[1] = os.getProcessCpuTime();
+            start[2] = total;
+          } else if (start[0] >= 0) {
+            end[0] = System.nanoTime();
+            end[1] = os.getProcessCpuTime();
+            end[2] = total;
+          }
+          if (s.step() == s.steps()) {
+            finished += s.bagsDone();
+          }
+        }
+      }
+
+      @Override
+      public void onError(Throwable t) {}
+
+      @Override
+      public void onComplete() {}
+    });
+    var result = run.result().toCompletableFuture().get(60, TimeUnit.MINUTES);
+    long measured = end[2] - start[2];
+    if (start[0] < 0 || measured <= 0) {
+      throw new IllegalStateException("the run trained too few bags to measure after " + warmup + " warm-up bags");
+    }
+    double secs = (end[0] - start[0]) / 1e9;
+    double cpu = (end[1] - start[1]) / 1e9;
+    return new double[] {measured / secs, 1000 * cpu / measured, result.last().auc()};
   }
 
   private static void deleteTree(Path p) throws java.io.IOException {

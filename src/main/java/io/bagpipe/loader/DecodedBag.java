@@ -54,8 +54,14 @@ public final class DecodedBag {
     return new DecodedBag(bag, pixels.duplicate().clear().limit((int) bytes), new BagBuffers(0), 0);
   }
 
-  /** Bytes of {@code bag}'s decoded pixels, {@code patches x size x size x 3}, computed without overflow. */
+  /**
+   * Bytes of {@code bag}'s decoded pixels, {@code patches x size x size x 3}, or of its feature rows,
+   * {@code rows x D x 4} (float32, native order), computed without overflow.
+   */
   public static long bytes(BagRef bag) {
+    if (bag.features()) {
+      return (long) bag.size() * bag.featureDim() * Float.BYTES;
+    }
     return (long) bag.size() * bag.patchSize() * bag.patchSize() * 3;
   }
 

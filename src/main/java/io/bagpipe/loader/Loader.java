@@ -1,6 +1,8 @@
 package io.bagpipe.loader;
 
 import io.bagpipe.bag.BagRef;
+import io.bagpipe.features.FeatureFileException;
+import io.bagpipe.features.FeatureRows;
 import io.bagpipe.serialization.NodeLocal;
 import io.bagpipe.slide.Level;
 import io.bagpipe.slide.Resize;
@@ -82,6 +84,10 @@ public final class Loader {
 
   /** Reads patches {@code [from, to)} of {@code bag} into {@code target}; public for benchmarks and tests. */
   public static void decodeInto(SlidePool slides, BagRef bag, int from, int to, ByteBuffer target) {
+    if (bag.features()) {
+      readFeatures(bag, from, to, target);
+      return;
+    }
     ByteBuffer out = target.duplicate();
     try (SlidePool.Lease lease = slides.acquire(Path.of(bag.slidePath()))) {
       PatchReader reader = PatchReader.of(lease, bag);
@@ -97,6 +103,10 @@ public final class Loader {
    * is opened only when a patch is missing. Returns the patches served from the cache.
    */
   public static int decodeInto(SlidePool slides, BagRef bag, int from, int to, ByteBuffer target, PatchCache cache) {
+    if (bag.features()) { // feature rows are read from their file, not cached
+      decodeInto(slides, bag, from, to, target);
+      return 0;
+    }
     int bytes = Math.toIntExact((long) bag.patchSize() * bag.patchSize() * 3);
     int source = cache.source(bag);
     int[] xy = bag.coordinates();
@@ -126,6 +136,29 @@ public final class Loader {
       }
     }
     return hits;
+  }
+
+  /**
+   * Reads rows {@code [from, to)} of a feature bag from its feature file: only these rows, never
+   * the slide's whole matrix. The file's D must be the bag's.
+   */
+  private static void readFeatures(BagRef bag, int from, int to, ByteBuffer target) {
+    try (FeatureRows rows = FeatureRows.open(Path.of(bag.slidePath()))) {
+      if (rows.dim() != bag.featureDim()) {
+        throw new IllegalArgumentException(bag.slidePath() + ": " + rows.dim() + " features per row, the run trains on "
+            + bag.featureDim() + " (slide '" + bag.slideId() + "')");
+      }
+      int[] xy = bag.coordinates();
+      int[] index = new int[to - from];
+      for (int i = from; i < to; i++) {
+        index[i - from] = xy[2 * i];
+      }
+      int rowBytes = bag.featureDim() * Float.BYTES;
+      ByteBuffer out = target.duplicate().limit(to * rowBytes).position(from * rowBytes).slice();
+      rows.read(index, 0, index.length, out);
+    } catch (FeatureFileException e) {
+      throw new IllegalArgumentException(e.getMessage() + " (bag " + bag.key() + " of slide '" + bag.slideId() + "')", e);
+    }
   }
 
   /** Reads one bag's patches from a leased slide into their places in the bag's buffer. */

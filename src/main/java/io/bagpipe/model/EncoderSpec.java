@@ -32,6 +32,20 @@ public sealed interface EncoderSpec {
   }
 
   /**
+   * No encoder: the bag arrives as precomputed features (N,D) of a frozen encoder (feature files,
+   * {@code bagpipe.data.features}), and only pooling and head exist to train.
+   *
+   * @param dim D, features per patch
+   */
+  record Features(int dim) implements EncoderSpec {
+    public Features {
+      if (dim < 1) {
+        throw new IllegalArgumentException("features need D >= 1, got " + dim);
+      }
+    }
+  }
+
+  /**
    * The encoder named in configuration.
    *
    * @param name {@code mil-cnn-s}, {@code resnet18}, {@code resnet50} or {@code torchscript}
@@ -45,6 +59,7 @@ public sealed interface EncoderSpec {
       case ResNet18 r -> "resnet18";
       case ResNet50 r -> "resnet50";
       case TorchScript t -> "torchscript";
+      case Features f -> "features";
     };
   }
 
@@ -60,6 +75,8 @@ public sealed interface EncoderSpec {
         }
         yield new TorchScript(Path.of(torchScriptPath));
       }
+      case "features" -> throw new IllegalArgumentException("this model was trained on feature files"
+          + " (bagpipe.data.features) and has no patch encoder; run it on feature files, or train end to end");
       default -> throw new IllegalArgumentException(
           "unknown encoder \"" + name + "\": use mil-cnn-s, resnet18, resnet50 or torchscript");
     };

@@ -49,6 +49,7 @@ public final class Encoders {
       case EncoderSpec.ResNet18() -> resNet18();
       case EncoderSpec.ResNet50() -> resNet50();
       case EncoderSpec.TorchScript(Path path) -> torchScript(path, manager);
+      case EncoderSpec.Features(int dim) -> Blocks.identityBlock();
     };
   }
 

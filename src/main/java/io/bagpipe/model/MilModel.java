@@ -8,15 +8,18 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.AbstractBlock;
 import ai.djl.nn.Block;
 import ai.djl.nn.SymbolBlock;
+import ai.djl.nn.core.Linear;
+import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
 import java.util.Objects;
 
 /**
  * A MIL model for one bag: patch encoder, MIL pooling, head (linear unless the pooling brings
- * another). Input a normalised float bag of patches (N,3,H,W); output an {@link NDList} of the
- * logits (1,classes), the patch weights (N) of the pooling and, in training mode, whatever
- * further arrays the pooling's instance-level loss needs (see {@link MilPooling}).
+ * another). Input a normalised float bag of patches (N,3,H,W), or the patches' features (N,D)
+ * for {@link EncoderSpec.Features}; output an {@link NDList} of the logits (1,classes), the
+ * patch weights (N) of the pooling and, in training mode, whatever further arrays the
+ * pooling's instance-level loss needs (see {@link MilPooling}).
  *
  * <p>Its parameters, in {@link #getParameters()} order, are encoder ({@code 01encoder_...}),
  * pooling ({@code 02pooling_...}) and head ({@code 03head_...}; DJL prefixes child blocks with
@@ -28,6 +31,7 @@ public final class MilModel extends AbstractBlock {
   private final MilPooling pooling;
   private final Block head;
   private final int classes;
+  private boolean encoderFrozen;
 
   /**
    * Composes a model; it is uninitialised until {@link #initialize} (or use {@link #build}).
@@ -56,14 +60,34 @@ public final class MilModel extends AbstractBlock {
         Encoders.create(settings.encoder(), manager),
         MilPooling.create(settings),
         settings.classes());
-    model.initialize(manager, DataType.FLOAT32, new Shape(2, 3, patchSize, patchSize));
+    model.initialize(manager, DataType.FLOAT32, settings.encoder() instanceof EncoderSpec.Features(int dim)
+        ? new Shape(2, dim) : new Shape(2, 3, patchSize, patchSize));
     if (model.encoder instanceof SymbolBlock) {
       SeededInit.apply(model.pooling, settings.seed());
       SeededInit.apply(model.head, settings.seed());
     } else {
       SeededInit.apply(model, settings.seed());
     }
+    if (settings.freezeEncoder()) {
+      model.freezeEncoder();
+    }
     return model;
+  }
+
+  /**
+   * Freezes the encoder: its parameters stop requiring gradients (so {@link TrainableParameters}
+   * leaves them out: no gradient, no optimizer state, nothing to all-reduce), and it runs in
+   * inference mode with gradients off even in a training forward pass. {@link #getParameters()}
+   * still lists them, so checkpoints hold the whole model.
+   */
+  public void freezeEncoder() {
+    encoder.freezeParameters(true);
+    encoderFrozen = true;
+  }
+
+  /** Whether {@link #freezeEncoder} was called. */
+  public boolean encoderFrozen() {
+    return encoderFrozen;
   }
 
   /** The patch encoder. */
@@ -100,10 +124,31 @@ public final class MilModel extends AbstractBlock {
   protected NDList forwardInternal(
       ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
     NDArray bag = inputs.singletonOrThrow();
+    if (bag.getShape().dimension() == 2) { // features (N,D): the encoder ran before training (EncoderSpec.Features)
+      NDList pooled = pooling.forward(ps, new NDList(bag), training);
+      NDArray logits = head.forward(ps, new NDList(MilPooling.embedding(pooled)), training).singletonOrThrow();
+      return new NDList(logits, MilPooling.weights(pooled));
+    }
     if (bag.getShape().dimension() != 4 || bag.getShape().get(1) != 3) {
       throw new IllegalArgumentException("a bag must be patches (N,3,H,W), got " + bag.getShape());
     }
-    NDArray h = encoder.forward(ps, new NDList(bag), training).singletonOrThrow();
+    NDArray h;
+    if (encoderFrozen) {
+      boolean gradMode = JniUtils.isGradMode();
+      JniUtils.setGradMode(false); // nothing upstream needs the encoder's graph
+      try {
+        h = encoder.forward(ps, new NDList(bag), false).singletonOrThrow();
+        if (encoder instanceof SymbolBlock) {
+          // a TorchScript module's inference forward runs under InferenceMode; its output cannot
+          // be saved for the pooling's backward, a clone can
+          h = h.duplicate();
+        }
+      } finally {
+        JniUtils.setGradMode(gradMode);
+      }
+    } else {
+      h = encoder.forward(ps, new NDList(bag), training).singletonOrThrow();
+    }
     if (h.getShape().dimension() != 2) {
       h = h.reshape(h.getShape().get(0), -1);
     }

@@ -14,9 +14,12 @@ import java.util.Objects;
  * @param classes number of classes of the head (at least 2)
  * @param seed seeds the initial parameters: the same seed gives bit-identical parameters
  * @param zoo hyper-parameters of the zoo's poolings (CLAM, max-instance, TransMIL, DSMIL)
+ * @param freezeEncoder the encoder is not trained: its parameters get no gradient and no
+ *     optimizer state, are not all-reduced, and it runs in inference mode (BatchNorm uses its
+ *     running statistics); only pooling and head learn
  */
 public record ModelSettings(EncoderSpec encoder, PoolingKind pooling, int attentionDim, int classes, long seed,
-    ZooSettings zoo) {
+    ZooSettings zoo, boolean freezeEncoder) {
 
   private static final String KEY = "bagpipe.model.";
 
@@ -32,9 +35,14 @@ public record ModelSettings(EncoderSpec encoder, PoolingKind pooling, int attent
     }
   }
 
-  /** Settings with the zoo's hyper-parameters as reference.conf gives them. */
+  /** Settings with the zoo's hyper-parameters as reference.conf gives them, the encoder trained. */
   public ModelSettings(EncoderSpec encoder, PoolingKind pooling, int attentionDim, int classes, long seed) {
-    this(encoder, pooling, attentionDim, classes, seed, ZooSettings.reference());
+    this(encoder, pooling, attentionDim, classes, seed, ZooSettings.reference(), false);
+  }
+
+  /** These settings with the encoder frozen or not. */
+  public ModelSettings withFreezeEncoder(boolean freeze) {
+    return new ModelSettings(encoder, pooling, attentionDim, classes, seed, zoo, freeze);
   }
 
   /** Reads {@code bagpipe.model}; a bad value is a {@link ConfigException.BadValue} naming its key. */
@@ -53,7 +61,7 @@ public record ModelSettings(EncoderSpec encoder, PoolingKind pooling, int attent
     }
     return new ModelSettings(encoder, pooling,
         atLeast(model, "attention-dim", 1), atLeast(model, "classes", 2), model.getLong("seed"),
-        ZooSettings.fromConfig(model));
+        ZooSettings.fromConfig(model), model.getBoolean("freeze-encoder"));
   }
 
   private static int atLeast(Config c, String key, int min) {

@@ -105,6 +105,10 @@ public final class DjlReplica implements Replica {
    * the cost of normalising interleaved RGB.
    */
   NDArray upload(NDManager scope, DecodedBag bag) {
+    if (bag.bag().features()) { // rows of a frozen encoder's features, float32 already
+      return scope.create(bag.pixels().order(java.nio.ByteOrder.nativeOrder()).asFloatBuffer(),
+          new Shape(bag.patches(), bag.bag().featureDim()));
+    }
     int p = bag.patchSize();
     NDArray u8 = scope.create(bag.pixels(), new Shape(bag.patches(), p, p, 3), DataType.UINT8);
     NDArray planes = NDArrays.stack(new NDList(u8.get(":,:,:,0"), u8.get(":,:,:,1"), u8.get(":,:,:,2")), 1);

@@ -105,7 +105,7 @@ class ZooReferenceTest {
     ZooSettings zoo = new ZooSettings(new ZooSettings.Clam(16, 4, 0.7, k.subtyping()), 0.5,
         new ZooSettings.TransMil(16, 4, 8, 6, 33), 8);
     ModelSettings settings = new ModelSettings(new EncoderSpec.MilCnnS(), PoolingKind.named(k.pooling()), 8,
-        k.classes(), 3, zoo);
+        k.classes(), 3, zoo, false);
     OptimizerSettings sgd = new OptimizerSettings(OptimizerKind.SGD, 0.01, 0, 0, 0.9, 0.999, 1e-8);
     try (NDManager manager = NDManager.newBaseManager()) {
       MilModel model = new MilModel(new LambdaBlock(x -> new NDList(
