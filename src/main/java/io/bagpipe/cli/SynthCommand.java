@@ -36,6 +36,9 @@ final class SynthCommand implements Callable<Integer> {
   @Option(names = "--tumour-fraction", paramLabel = "F", description = "Fraction of tissue patches in dense regions (bagpipe.synth.tumour-fraction).")
   Double tumourFraction;
 
+  @Option(names = "--tumour-patches", paramLabel = "MIN-MAX", description = "Grid patches painted as tumour per positive slide, e.g. 1-3 (bagpipe.synth.tumour-patches).")
+  String tumourPatches;
+
   @Override
   public Integer call() {
     List<String> sets = new ArrayList<>(configOptions.overrides);
@@ -54,6 +57,14 @@ final class SynthCommand implements Callable<Integer> {
     }
     if (tumourFraction != null) {
       sets.add("bagpipe.synth.tumour-fraction=" + tumourFraction);
+    }
+    if (tumourPatches != null) {
+      String[] range = tumourPatches.split("-", -1);
+      if (range.length > 2 || !tumourPatches.matches("\\d+(-\\d+)?")) {
+        throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
+            "--tumour-patches must be N or MIN-MAX (e.g. 1-3), got '" + tumourPatches + "'");
+      }
+      sets.add("bagpipe.synth.tumour-patches=[" + range[0] + ", " + range[range.length - 1] + "]");
     }
     Config config = ConfigOptions.load(configOptions.configFile, sets);
     write(SynthSettings.fromConfig(config.getConfig("bagpipe.synth")));

@@ -13,9 +13,11 @@ package io.bagpipe.slide.synth;
  * @param denseFraction fraction of tissue patches that are dense regions: tumour on
  *     positive slides, benign lymphoid aggregates of the same colour on negatives
  * @param patchSize edge of the square patches listed in the coordinate file
+ * @param densePatchCount when above 0, exactly this many grid patches are dense (tumour on a positive slide,
+ *     lymphoid on a negative) and {@code denseFraction} is not used; 0: dense regions follow {@code denseFraction}
  */
-public record SlideRecipe(
-    String id, int label, int width, int height, long seed, double tissueCoverage, double denseFraction, int patchSize) {
+public record SlideRecipe(String id, int label, int width, int height, long seed, double tissueCoverage,
+    double denseFraction, int patchSize, int densePatchCount) {
   public SlideRecipe {
     if (id == null || !id.matches("[A-Za-z0-9_.-]+")) {
       throw new IllegalArgumentException("slide id must be letters, digits, '_', '.', '-': " + id);
@@ -36,6 +38,19 @@ public record SlideRecipe(
     if (patchSize < 16) {
       throw new IllegalArgumentException(id + ": patch size must be at least 16, got " + patchSize);
     }
+    if (densePatchCount < 0) {
+      throw new IllegalArgumentException(id + ": dense patch count must not be negative, got " + densePatchCount);
+    }
+    if (densePatchCount > 0 && (patchSize % TissueMap.CELL != 0 || patchSize < 2 * TissueMap.CELL)) {
+      throw new IllegalArgumentException(id + ": counted dense patches need a patch size that is a multiple of "
+          + TissueMap.CELL + " and at least " + 2 * TissueMap.CELL + ", got " + patchSize);
+    }
+  }
+
+  /** A recipe whose dense regions follow {@code denseFraction}. */
+  public SlideRecipe(String id, int label, int width, int height, long seed, double tissueCoverage,
+      double denseFraction, int patchSize) {
+    this(id, label, width, height, seed, tissueCoverage, denseFraction, patchSize, 0);
   }
 
   /** True for a tumour (label 1) slide. */

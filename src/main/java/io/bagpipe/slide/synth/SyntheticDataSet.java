@@ -125,13 +125,21 @@ public final class SyntheticDataSet {
     return done;
   }
 
-  /** Slide i: label i % 2; its own seed and tissue coverage, drawn independently of the label. */
+  /**
+   * Slide i: label i % 2; its own seed and tissue coverage, drawn independently of the label; with
+   * {@code tumour-patches} set, its count of dense grid patches, drawn the same way for both labels.
+   */
   static SlideRecipe recipe(SynthSettings s, int i) {
     long seed = Noise.hash(s.seed(), i);
     double coverage = s.tissueMin() + new SplittableRandom(Noise.hash(s.seed(), i, 1)).nextDouble()
         * (s.tissueMax() - s.tissueMin());
+    int counted = 0;
+    if (s.countedTumour()) {
+      counted = s.tumourPatchesMin()
+          + new SplittableRandom(Noise.hash(s.seed(), i, 2)).nextInt(s.tumourPatchesMax() - s.tumourPatchesMin() + 1);
+    }
     return new SlideRecipe(String.format("synth_%03d", i), i % 2, s.width(), s.height(), seed, coverage,
-        s.tumourFraction(), s.patchSize());
+        s.tumourFraction(), s.patchSize(), counted);
   }
 
   private static SlideSummary writeSlide(SynthSettings s, int i, int fold, Path slides, Path coords) throws IOException {

@@ -17,6 +17,13 @@ import java.util.List;
  * that exactly {@code round(denseFraction * tissuePatches)} tissue patches have a
  * dense centre. Positive and negative slides use the same fields and thresholds,
  * so tissue amount and dense-region layout carry no information about the label.
+ *
+ * <p>A recipe with a {@link SlideRecipe#densePatchCount() dense patch count} instead
+ * makes exactly that many grid patches dense, drawn from the slide's seed among the
+ * tissue patches that are tissue all over (all tissue patches when too few are).
+ * Their dense weight is 1 at the lattice points strictly inside the patch and 0
+ * elsewhere, so the dense region ramps up within one {@link #CELL} of the patch's
+ * edges and never reaches a neighbouring patch of the grid.
  */
 public final class TissueMap {
 
@@ -50,6 +57,8 @@ public final class TissueMap {
   private final double[][] blobs;
   private final double tissueThreshold;
   private final double denseThreshold;
+  /** Top-left corners of the counted dense patches, or empty when dense regions follow the threshold. */
+  private final int[][] denseCells;
   private final List<Patch> patches;
 
   /** Builds the masks and classifies the patch grid of {@code recipe}. */
@@ -62,7 +71,8 @@ public final class TissueMap {
     this.blobs = blobs(tissueSeed);
     this.tissueThreshold = quantileThreshold();
     List<int[]> tissue = tissuePatchCorners();
-    this.denseThreshold = denseThreshold(tissue);
+    this.denseCells = recipe.densePatchCount() > 0 ? denseCells(tissue) : new int[0][];
+    this.denseThreshold = recipe.densePatchCount() > 0 ? 2.0 : denseThreshold(tissue);
     List<Patch> list = new ArrayList<>(tissue.size());
     for (int[] p : tissue) {
       list.add(new Patch(p[0], p[1], denseAt(p[0] + recipe.patchSize() / 2.0, p[1] + recipe.patchSize() / 2.0) >= 0.5));
@@ -107,6 +117,17 @@ public final class TissueMap {
 
   /** Dense weight at lattice point (lx, ly). */
   double denseLattice(long lx, long ly) {
+    if (denseCells.length > 0) {
+      long px = lx * CELL;
+      long py = ly * CELL;
+      int p = recipe.patchSize();
+      for (int[] c : denseCells) {
+        if (px > c[0] && px < c[0] + p && py > c[1] && py < c[1] + p) {
+          return 1;
+        }
+      }
+      return 0;
+    }
     return Noise.clamp01((denseRaw(lx * CELL, ly * CELL) - denseThreshold) / DENSE_SOFT + 0.5);
   }
 
@@ -214,6 +235,42 @@ public final class TissueMap {
       }
     }
     return out;
+  }
+
+  /**
+   * The counted dense patches: a seeded draw without replacement among the tissue patches whose
+   * 4x4 sample grid is all tissue (among all tissue patches when fewer than the count are).
+   */
+  private int[][] denseCells(List<int[]> tissue) {
+    int count = recipe.densePatchCount();
+    int p = recipe.patchSize();
+    List<int[]> full = new ArrayList<>();
+    for (int[] c : tissue) {
+      boolean all = true;
+      for (int j = 0; j < 4 && all; j++) {
+        for (int i = 0; i < 4 && all; i++) {
+          all = tissueAt(c[0] + (i + 0.5) * p / 4, c[1] + (j + 0.5) * p / 4) >= 0.99;
+        }
+      }
+      if (all) {
+        full.add(c);
+      }
+    }
+    List<int[]> pool = new ArrayList<>(full.size() >= count ? full : tissue);
+    if (pool.size() < count) {
+      throw new IllegalArgumentException(recipe.id() + ": " + count + " dense patches asked (bagpipe.synth.tumour-patches)"
+          + " but the slide has only " + pool.size() + " tissue patches; use larger slides or fewer tumour patches");
+    }
+    java.util.SplittableRandom rnd = new java.util.SplittableRandom(Noise.hash(recipe.seed(), 0xC0DE));
+    int[][] chosen = new int[count][];
+    for (int k = 0; k < count; k++) {
+      int j = k + rnd.nextInt(pool.size() - k);
+      int[] t = pool.get(j);
+      pool.set(j, pool.get(k));
+      pool.set(k, t);
+      chosen[k] = t;
+    }
+    return chosen;
   }
 
   /**

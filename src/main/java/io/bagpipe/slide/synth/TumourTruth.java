@@ -13,13 +13,14 @@ import java.util.regex.Pattern;
 /**
  * Where the tumour lies on the slides of a synthetic data set, rebuilt from its
  * {@code dataset.json}: the settings recorded there re-make every slide's recipe and
- * {@link TissueMap}, which are pure functions of them. Maps are built on first use, per slide.
+ * {@link TissueMap}, which are pure functions of them (counted tumour patches included). Maps are built
+ * on first use, per slide.
  */
 public final class TumourTruth {
 
   private static final Pattern SETTINGS = Pattern.compile("\"settings\": \"v1 slides=(\\d+) size=(\\d+)x(\\d+)"
       + " tumour=([0-9.]+(?:E-?\\d+)?) tissue=([0-9.]+(?:E-?\\d+)?)-([0-9.]+(?:E-?\\d+)?) patch=(\\d+) folds=(\\d+) seed=(-?\\d+)"
-      + " q=([0-9.]+(?:E-?\\d+)?) mpp=([0-9.]+(?:E-?\\d+)?)\"");
+      + " q=([0-9.]+(?:E-?\\d+)?) mpp=([0-9.]+(?:E-?\\d+)?)(?: tumour-patches=(\\d+)-(\\d+))?\"");
   /** Points per side sampled in a patch to decide whether it overlaps tumour. */
   private static final int SAMPLES = 8;
 
@@ -52,7 +53,8 @@ public final class TumourTruth {
     return Optional.of(new TumourTruth(new SynthSettings(dir, Integer.parseInt(m.group(1)), Integer.parseInt(m.group(2)),
         Integer.parseInt(m.group(3)), Double.parseDouble(m.group(4)), Double.parseDouble(m.group(5)),
         Double.parseDouble(m.group(6)), Integer.parseInt(m.group(7)), Integer.parseInt(m.group(8)),
-        Long.parseLong(m.group(9)), Float.parseFloat(m.group(10)), Double.parseDouble(m.group(11)))));
+        Long.parseLong(m.group(9)), Float.parseFloat(m.group(10)), Double.parseDouble(m.group(11)),
+        m.group(12) == null ? 0 : Integer.parseInt(m.group(12)), m.group(13) == null ? 0 : Integer.parseInt(m.group(13)))));
   }
 
   /**

@@ -1,0 +1,197 @@
+package io.bagpipe.cli;
+
+import com.typesafe.config.Config;
+import io.bagpipe.slide.synth.SynthSettings;
+import io.bagpipe.slide.synth.SyntheticDataSet;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.LocalDateTime;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code bagpipe bench witness}: the low-witness-rate acceptance. Writes (or reuses) a
+ * synthetic data set whose positive slides hold only a few tumour grid patches
+ * ({@code bagpipe.synth.tumour-patches}) among hundreds of tissue patches, trains each
+ * pooling on it with every tissue patch of a slide in one bag ({@code bag-size = all}),
+ * the same data, seed and epochs for all, and reports each one's best and final
+ * validation AUC from its {@code metrics.jsonl}.
+ */
+@Command(name = "witness", mixinStandardHelpOptions = true,
+    description = "Low witness rate: synth slides with a few tumour patches, train several poolings, report val AUCs.")
+final class BenchWitnessCommand implements Callable<Integer> {
+
+  private static final Pattern AUC = Pattern.compile("\"val_auc\":(-?[0-9.]+(?:[eE]-?\\d+)?|NaN|null)");
+  private static final Pattern LOSS = Pattern.compile("\"train_loss\":(-?[0-9.]+(?:[eE]-?\\d+)?|NaN|null)");
+
+  @Mixin ConfigOptions configOptions;
+
+  @Option(names = "--out", paramLabel = "DIR", description = "Folder for the data set and the runs (default: bagpipe.bench.out/witness).")
+  Path out;
+
+  @Option(names = "--models", split = ",", paramLabel = "POOLING", description = "Poolings to train (default: ${DEFAULT-VALUE}).")
+  List<String> models = List.of("attention", "clam-sb", "max-instance");
+
+  @Option(names = "--slides", description = "Slides, half positive (default: ${DEFAULT-VALUE}).")
+  int slides = 40;
+
+  @Option(names = "--size", paramLabel = "PX", description = "Width and height of every slide (default: ${DEFAULT-VALUE}).")
+  int size = 2048;
+
+  @Option(names = "--patch-size", paramLabel = "PX", description = "Patch side, also the synth grid (default: ${DEFAULT-VALUE}).")
+  int patchSize = 64;
+
+  @Option(names = "--tumour-patches", paramLabel = "MIN-MAX", description = "Tumour grid patches per positive slide (default: ${DEFAULT-VALUE}).")
+  String tumourPatches = "1-3";
+
+  @Option(names = "--epochs", description = "Epochs per model (default: ${DEFAULT-VALUE}).")
+  int epochs = 12;
+
+  @Option(names = "--seed", description = "Synth seed; the training seeds are bagpipe.plan.seed and bagpipe.model.seed (default: ${DEFAULT-VALUE}).")
+  long seed = 7;
+
+  @Option(names = "--train-folds", description = "Training folds of the 5 written (default: ${DEFAULT-VALUE}).")
+  String trainFolds = "123";
+
+  @Option(names = "--val-folds", description = "Validation folds (default: ${DEFAULT-VALUE}).")
+  String valFolds = "45";
+
+  /** One model's outcome. */
+  record Outcome(String pooling, double bestAuc, int bestEpoch, double finalAuc, double finalTrainLoss, double seconds,
+      int exitCode) {}
+
+  @Override
+  public Integer call() throws Exception {
+    if (!tumourPatches.matches("\\d+(-\\d+)?")) {
+      throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
+          "--tumour-patches must be N or MIN-MAX (e.g. 1-3), got '" + tumourPatches + "'");
+    }
+    String[] range = tumourPatches.split("-");
+    Config base = configOptions.load();
+    BenchSettings bench = BenchSettings.fromConfig(base.getConfig("bagpipe.bench"));
+    Path root = (out != null ? out : bench.out().resolve("witness")).toAbsolutePath().normalize();
+    Path data = root.resolve("data");
+
+    List<String> synth = new ArrayList<>(configOptions.overrides);
+    synth.addAll(List.of("bagpipe.synth.out=" + quote(data), "bagpipe.synth.slides=" + slides,
+        "bagpipe.synth.width=" + size, "bagpipe.synth.height=" + size, "bagpipe.synth.patch-size=" + patchSize,
+        "bagpipe.synth.folds=5", "bagpipe.synth.seed=" + seed,
+        "bagpipe.synth.tumour-patches=[" + range[0] + ", " + range[range.length - 1] + "]"));
+    SynthSettings synthSettings =
+        SynthSettings.fromConfig(ConfigOptions.load(configOptions.configFile, synth).getConfig("bagpipe.synth"));
+    say("data set: %d slides of %dx%d, patch %d, %s tumour patches per positive slide", slides, size, size, patchSize,
+        tumourPatches);
+    SyntheticDataSet.Result set = SynthCommand.write(synthSettings);
+
+    List<Outcome> outcomes = new ArrayList<>();
+    for (int i = 0; i < models.size(); i++) {
+      String pooling = models.get(i);
+      Path runDir = root.resolve("runs").resolve(pooling);
+      deleteTree(runDir);
+      List<String> sets = new ArrayList<>(configOptions.overrides);
+      sets.addAll(List.of("bagpipe.data.dir=" + quote(data), "bagpipe.train.run-dir=" + quote(runDir),
+          "bagpipe.train.epochs=" + epochs, "bagpipe.train.resume=false", "bagpipe.plan.bag-size=all",
+          "bagpipe.plan.patch-size=" + patchSize, "bagpipe.plan.folds.train=" + quote(trainFolds),
+          "bagpipe.plan.folds.val=" + quote(valFolds), "bagpipe.model.pooling=" + pooling));
+      Config config = ConfigOptions.load(configOptions.configFile, sets);
+      say("model %d/%d: %s, %d epochs, run dir %s", i + 1, models.size(), pooling, epochs, runDir);
+      long t0 = System.nanoTime();
+      int code = TrainCommand.run(config);
+      double seconds = (System.nanoTime() - t0) / 1e9;
+      outcomes.add(outcome(pooling, runDir.resolve("metrics.jsonl"), seconds, code));
+    }
+    bench.report("witness", report(synthSettings, set, outcomes, base));
+    return outcomes.stream().allMatch(o -> o.exitCode() == 0) ? 0 : 1;
+  }
+
+  /** Best and final validation AUC of a run from its metrics.jsonl (NaN when it wrote none). */
+  static Outcome outcome(String pooling, Path metrics, double seconds, int exitCode) throws IOException {
+    double best = Double.NaN;
+    int bestEpoch = 0;
+    double last = Double.NaN;
+    double lastLoss = Double.NaN;
+    if (Files.isRegularFile(metrics)) {
+      int epoch = 0;
+      for (String line : Files.readAllLines(metrics)) {
+        if (line.isBlank()) {
+          continue;
+        }
+        epoch++;
+        last = number(AUC.matcher(line));
+        lastLoss = number(LOSS.matcher(line));
+        if (!Double.isNaN(last) && (Double.isNaN(best) || last > best)) {
+          best = last;
+          bestEpoch = epoch;
+        }
+      }
+    }
+    return new Outcome(pooling, best, bestEpoch, last, lastLoss, seconds, exitCode);
+  }
+
+  private static double number(Matcher m) {
+    if (!m.find() || m.group(1).equals("null") || m.group(1).equals("NaN")) {
+      return Double.NaN;
+    }
+    return Double.parseDouble(m.group(1));
+  }
+
+  private String report(SynthSettings s, SyntheticDataSet.Result set, List<Outcome> outcomes, Config base) {
+    int positives = 0;
+    long tumour = 0;
+    long tissuePositive = 0;
+    long tissue = 0;
+    for (SyntheticDataSet.SlideSummary d : set.slides()) {
+      tissue += d.tissuePatches();
+      if (d.label() == 1) {
+        positives++;
+        tumour += d.tumourPatches();
+        tissuePositive += d.tissuePatches();
+      }
+    }
+    StringBuilder md = new StringBuilder("# bagpipe bench witness\n\n")
+        .append("- date: ").append(LocalDateTime.now().withNano(0)).append('\n')
+        .append(String.format(Locale.ROOT, "- data: %s: %d slides of %dx%d, patch %d, synth seed %d; %.0f tissue patches"
+                + " per slide on average; positives hold %s tumour patches (mean %.1f, witness rate %.2f %%)%n",
+            s.out(), set.slides().size(), s.width(), s.height(), s.patchSize(), s.seed(),
+            (double) tissue / set.slides().size(), tumourPatches, (double) tumour / Math.max(1, positives),
+            100.0 * tumour / Math.max(1, tissuePositive)))
+        .append(String.format(Locale.ROOT, "- training: bag-size all, folds %s train / %s val, %d epochs, encoder %s,"
+                + " optimizer %s lr %s, plan seed %d, model seed %d%n",
+            trainFolds, valFolds, epochs, base.getString("bagpipe.model.encoder"),
+            base.getString("bagpipe.optimizer.name"), base.getString("bagpipe.optimizer.lr"),
+            base.getLong("bagpipe.plan.seed"), base.getLong("bagpipe.model.seed")))
+        .append("\n| pooling | best val AUC (epoch) | final val AUC | final train loss | wall s | exit |\n")
+        .append("|---|---|---|---|---|---|\n");
+    for (Outcome o : outcomes) {
+      md.append(String.format(Locale.ROOT, "| %s | %.3f (%d) | %.3f | %.4f | %.0f | %d |%n", o.pooling(), o.bestAuc(),
+          o.bestEpoch(), o.finalAuc(), o.finalTrainLoss(), o.seconds(), o.exitCode()));
+    }
+    return md.toString();
+  }
+
+  private static String quote(Object value) {
+    return "\"" + value.toString().replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
+  }
+
+  private static void deleteTree(Path p) throws IOException {
+    if (Files.exists(p)) {
+      try (var s = Files.walk(p)) {
+        for (Path q : (Iterable<Path>) s.sorted(java.util.Comparator.reverseOrder())::iterator) {
+          Files.delete(q);
+        }
+      }
+    }
+  }
+
+  private static void say(String fmt, Object... args) {
+    System.err.printf("bench witness: " + fmt + "%n", args);
+  }
+}
