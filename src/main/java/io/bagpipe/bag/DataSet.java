@@ -58,6 +58,27 @@ public final class DataSet {
   }
 
   /**
+   * The manifest's folds and its training, validation and test slides: by its split column when
+   * it has one, else by the folds ({@code test} empty); {@code used} holds the ids of all three.
+   */
+  private record Parts(Folds assigned, List<SlideEntry> train, List<SlideEntry> validation, List<SlideEntry> test,
+      java.util.Set<String> used) {
+
+    static Parts of(Manifest manifest, FoldSettings folds) {
+      Folds assigned = Folds.assign(manifest, folds.k(), folds.seed());
+      Parts p = manifest.hasSplits()
+          ? new Parts(assigned, inSplit(manifest, Split.TRAIN), inSplit(manifest, Split.VAL), inSplit(manifest, Split.TEST),
+              new java.util.HashSet<>())
+          : new Parts(assigned, assigned.slidesIn(folds.split().train()), assigned.slidesIn(folds.split().validation()),
+              List.of(), new java.util.HashSet<>());
+      for (List<SlideEntry> part : List.of(p.train, p.validation, p.test)) {
+        part.forEach(s -> p.used.add(s.slideId()));
+      }
+      return p;
+    }
+  }
+
+  /**
    * Reads the data set that {@code data} describes and splits it by the manifest's
    * split column or else by {@code folds}.
    *
@@ -70,23 +91,12 @@ public final class DataSet {
       return loadFeatures(data, folds, data.features().get());
     }
     Manifest manifest = Manifest.read(data.manifest(), data.slides(), data.slideExtensions(), data.classes());
-    Folds assigned = Folds.assign(manifest, folds.k(), folds.seed());
-    List<SlideEntry> train;
-    List<SlideEntry> validation;
-    List<SlideEntry> test;
-    if (manifest.hasSplits()) {
-      train = inSplit(manifest, Split.TRAIN);
-      validation = inSplit(manifest, Split.VAL);
-      test = inSplit(manifest, Split.TEST);
-    } else {
-      train = assigned.slidesIn(folds.split().train());
-      validation = assigned.slidesIn(folds.split().validation());
-      test = List.of();
-    }
-    java.util.Set<String> used = new java.util.HashSet<>();
-    for (List<SlideEntry> part : List.of(train, validation, test)) {
-      part.forEach(s -> used.add(s.slideId()));
-    }
+    Parts parts = Parts.of(manifest, folds);
+    Folds assigned = parts.assigned();
+    List<SlideEntry> train = parts.train();
+    List<SlideEntry> validation = parts.validation();
+    List<SlideEntry> test = parts.test();
+    java.util.Set<String> used = parts.used();
     Map<String, PatchCoordinates> coordinates = new HashMap<>();
     Map<String, Path> files = new LinkedHashMap<>();
     Map<String, Integer> sizes = new HashMap<>();
@@ -139,23 +149,12 @@ public final class DataSet {
           + " (tried " + id + ".bpf, .h5, .pt; bagpipe.data.features): run bagpipe features --out " + dir
           + ", or point bagpipe.data.features at the folder of its feature files");
     }
-    Folds assigned = Folds.assign(manifest, folds.k(), folds.seed());
-    List<SlideEntry> train;
-    List<SlideEntry> validation;
-    List<SlideEntry> test;
-    if (manifest.hasSplits()) {
-      train = inSplit(manifest, Split.TRAIN);
-      validation = inSplit(manifest, Split.VAL);
-      test = inSplit(manifest, Split.TEST);
-    } else {
-      train = assigned.slidesIn(folds.split().train());
-      validation = assigned.slidesIn(folds.split().validation());
-      test = List.of();
-    }
-    java.util.Set<String> used = new java.util.HashSet<>();
-    for (List<SlideEntry> part : List.of(train, validation, test)) {
-      part.forEach(s -> used.add(s.slideId()));
-    }
+    Parts parts = Parts.of(manifest, folds);
+    Folds assigned = parts.assigned();
+    List<SlideEntry> train = parts.train();
+    List<SlideEntry> validation = parts.validation();
+    List<SlideEntry> test = parts.test();
+    java.util.Set<String> used = parts.used();
     Map<String, PatchCoordinates> coordinates = new HashMap<>();
     Map<String, Path> files = new LinkedHashMap<>();
     int dim = 0;
