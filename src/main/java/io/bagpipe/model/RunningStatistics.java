@@ -49,14 +49,8 @@ public final class RunningStatistics {
     }
     names = Collections.unmodifiableList(n);
     parameters = Collections.unmodifiableList(p);
-    offsets = new int[p.size() + 1];
-    long total = 0;
-    for (int i = 0; i < p.size(); i++) {
-      offsets[i] = Math.toIntExact(total);
-      total += p.get(i).getArray().size();
-    }
-    size = Math.toIntExact(total);
-    offsets[p.size()] = size;
+    offsets = TrainableParameters.offsets(p);
+    size = offsets[p.size()];
     start = new float[size];
     mark();
   }

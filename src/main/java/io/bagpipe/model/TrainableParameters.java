@@ -45,14 +45,20 @@ public final class TrainableParameters {
     }
     names = Collections.unmodifiableList(n);
     parameters = Collections.unmodifiableList(p);
-    offsets = new int[p.size() + 1];
+    offsets = offsets(p);
+    size = offsets[p.size()];
+  }
+
+  /** Where each of {@code p} starts in a flat array of them all, in order, and (last) their total size. */
+  static int[] offsets(List<Parameter> p) {
+    int[] offsets = new int[p.size() + 1];
     long total = 0;
     for (int i = 0; i < p.size(); i++) {
       offsets[i] = Math.toIntExact(total);
       total += p.get(i).getArray().size();
     }
-    size = Math.toIntExact(total);
-    offsets[p.size()] = size;
+    offsets[p.size()] = Math.toIntExact(total);
+    return offsets;
   }
 
   /** Number of trainable tensors. */
