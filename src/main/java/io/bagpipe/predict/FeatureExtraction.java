@@ -7,12 +7,9 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.nn.Parameter;
 import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.ParameterStore;
-import ai.djl.util.Pair;
 import io.bagpipe.bag.BagRef;
-import io.bagpipe.bag.Extent;
 import io.bagpipe.bag.PatchCoordinates;
 import io.bagpipe.checkpoint.NamedTensor;
 import io.bagpipe.features.FeatureFile;
@@ -21,8 +18,6 @@ import io.bagpipe.loader.Loader;
 import io.bagpipe.model.EncoderSpec;
 import io.bagpipe.model.MilModel;
 import io.bagpipe.model.ModelSettings;
-import io.bagpipe.slide.Level;
-import io.bagpipe.slide.Slide;
 import io.bagpipe.slide.SlidePool;
 import io.bagpipe.slide.SlideSettings;
 import java.io.BufferedWriter;
@@ -37,7 +32,6 @@ import java.security.DigestInputStream;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -87,7 +81,7 @@ public final class FeatureExtraction {
     /** The encoder of a trained model's checkpoint. */
     public static Encoder of(TrainedModel trained) {
       Map<String, String> id = new LinkedHashMap<>();
-      id.put("encoder", encoderName(trained.model().encoder()));
+      id.put("encoder", trained.model().encoder().name());
       id.put("checkpoint", trained.source().toAbsolutePath().toString());
       id.put("checkpoint_sha256", sha256(trained.source()));
       if (trained.model().encoder() instanceof EncoderSpec.TorchScript(Path p)) {
@@ -101,7 +95,7 @@ public final class FeatureExtraction {
     public static Encoder of(ModelSettings model, int patchSize, int level, double targetMpp, float[] mean,
         float[] std) {
       Map<String, String> id = new LinkedHashMap<>();
-      id.put("encoder", encoderName(model.encoder()));
+      id.put("encoder", model.encoder().name());
       if (model.encoder() instanceof EncoderSpec.TorchScript(Path p)) {
         id.put("torchscript_path", p.toAbsolutePath().toString());
         id.put("torchscript_sha256", sha256(p));
@@ -122,17 +116,6 @@ public final class FeatureExtraction {
       m.put("normalize_std", std[0] + "," + std[1] + "," + std[2]);
       return m;
     }
-  }
-
-  /** The name {@code bagpipe.model.encoder} gives {@code spec}. */
-  public static String encoderName(EncoderSpec spec) {
-    return switch (spec) {
-      case EncoderSpec.MilCnnS m -> "mil-cnn-s";
-      case EncoderSpec.ResNet18 r -> "resnet18";
-      case EncoderSpec.ResNet50 r -> "resnet50";
-      case EncoderSpec.TorchScript t -> "torchscript";
-      case EncoderSpec.Features f -> "features";
-    };
   }
 
   static String sha256(Path file) {
@@ -253,7 +236,7 @@ public final class FeatureExtraction {
       try {
         this.model = MilModel.build(encoder.model(), manager, encoder.patchSize());
         if (!encoder.parameters().isEmpty()) {
-          load(model, encoder.parameters());
+          SlidePredictor.load(model, encoder.parameters(), "the checkpoint's encoder (" + encoder.model() + ")");
         }
         this.store = new ParameterStore(manager, false);
         float[] sc = new float[3];
@@ -271,48 +254,9 @@ public final class FeatureExtraction {
       }
     }
 
-    private static void load(MilModel model, List<NamedTensor> parameters) {
-      Map<String, NamedTensor> byName = new HashMap<>();
-      for (NamedTensor t : parameters) {
-        byName.put(t.name(), t);
-      }
-      for (Pair<String, Parameter> p : model.getParameters()) {
-        NamedTensor t = byName.get(p.getKey());
-        NDArray a = p.getValue().getArray();
-        if (t == null || !new Shape(t.shape()).equals(a.getShape())) {
-          throw new IllegalArgumentException("the checkpoint's parameter " + p.getKey() + " is missing or shaped "
-              + "otherwise than the model it records");
-        }
-        if (a.getDevice().equals(Device.cpu()) && a.getDataType() == DataType.FLOAT32) {
-          // straight into the tensor's memory: NDArray.set goes through a deprecated libtorch mode and warns
-          a.toByteBuffer(true).order(java.nio.ByteOrder.nativeOrder()).asFloatBuffer().put(t.data());
-        } else {
-          a.set(t.data());
-        }
-      }
-    }
-
     void extract(SlideTask task, PatchSource source, SlidePool slides, Path file) throws IOException {
       int p = encoder.patchSize();
-      int span;
-      Extent extent;
-      try (SlidePool.Lease lease = slides.acquire(task.slide())) {
-        Level zero = lease.slide().level(0);
-        if (encoder.level() >= lease.slide().levelCount()) {
-          throw new IllegalArgumentException("slide '" + task.slideId() + "' (" + task.slide() + ") has "
-              + lease.slide().levelCount() + " level(s); the encoder reads patches at level " + encoder.level());
-        }
-        if (encoder.targetMpp() > 0) {
-          double mpp = lease.slide().micronsPerPixelX().orElseThrow(() -> new IllegalArgumentException("slide '"
-              + task.slideId() + "' (" + task.slide() + ") does not say its microns per pixel, and patches are read at "
-              + encoder.targetMpp() + " um/px (bagpipe.plan.target-mpp)"));
-          span = Math.toIntExact(Slide.patchExtent(p, encoder.targetMpp(), mpp));
-        } else {
-          span = (int) Math.ceil(p * lease.slide().level(encoder.level()).downsample());
-        }
-        extent = new Extent(zero.width(), zero.height());
-      }
-      PatchCoordinates patches = source.patches(task, span, extent);
+      PatchCoordinates patches = source.locate(task, slides, p, encoder.level(), encoder.targetMpp()).patches();
       int n = patches.size();
       if (n == 0) {
         throw new IllegalArgumentException("slide '" + task.slideId() + "' has no patches");

@@ -20,6 +20,40 @@ public interface PatchSource {
    */
   PatchCoordinates patches(SlideTask task, int span, Extent levelZero);
 
+  /** A slide's patches and the side of each in level-0 pixels. */
+  record Located(PatchCoordinates patches, int span) {}
+
+  /**
+   * {@code task}'s patches for a model that reads {@code patchSize} pixels at {@code level}, or
+   * at {@code targetMpp} µm/px when that is positive (resized from the best level): the side of a
+   * patch in level-0 pixels follows from the slide, which is opened once to tell.
+   *
+   * @throws IllegalArgumentException naming the slide when it lacks the level, or the mpp a
+   *     target mpp needs
+   */
+  default Located locate(SlideTask task, io.bagpipe.slide.SlidePool slides, int patchSize, int level,
+      double targetMpp) {
+    int span;
+    Extent extent;
+    try (io.bagpipe.slide.SlidePool.Lease lease = slides.acquire(task.slide())) {
+      io.bagpipe.slide.Slide slide = lease.slide();
+      if (level >= slide.levelCount()) {
+        throw new IllegalArgumentException("slide '" + task.slideId() + "' (" + task.slide() + ") has "
+            + slide.levelCount() + " level(s); the model reads patches at level " + level);
+      }
+      if (targetMpp > 0) { // bagpipe.plan.target-mpp: the extent depends on the slide's own mpp
+        double mpp = slide.micronsPerPixelX().orElseThrow(() -> new IllegalArgumentException("slide '"
+            + task.slideId() + "' (" + task.slide() + ") does not say its microns per pixel, and the model reads"
+            + " patches at " + targetMpp + " um/px (bagpipe.plan.target-mpp)"));
+        span = Math.toIntExact(io.bagpipe.slide.Slide.patchExtent(patchSize, targetMpp, mpp));
+      } else {
+        span = (int) Math.ceil(patchSize * slide.level(level).downsample());
+      }
+      extent = new Extent(slide.level(0).width(), slide.level(0).height());
+    }
+    return new Located(patches(task, span, extent), span);
+  }
+
   /** Patches from {@code <dir>/<slide_id>.csv}, the data set layout's coordinate files. */
   static PatchSource csvFolder(Path dir) {
     return (task, span, extent) -> PatchCoordinates.read(dir.resolve(task.slideId() + ".csv"), span, extent);

@@ -1,9 +1,7 @@
 package io.bagpipe.predict;
 
-import io.bagpipe.bag.Extent;
 import io.bagpipe.bag.PatchCoordinates;
 import io.bagpipe.model.BagOutput;
-import io.bagpipe.slide.Level;
 import io.bagpipe.slide.SlidePool;
 import io.bagpipe.slide.SlideSettings;
 import java.io.BufferedWriter;
@@ -151,25 +149,9 @@ public final class Prediction {
 
   private static SlideResult predict(SlideTask task, TrainedModel model, SlidePredictor predictor, PatchSource source,
       SlidePool slides, PredictSettings settings, Path out) throws IOException {
-    int span;
-    Extent extent;
-    try (SlidePool.Lease lease = slides.acquire(task.slide())) {
-      Level zero = lease.slide().level(0);
-      if (model.level() >= lease.slide().levelCount()) {
-        throw new IllegalArgumentException("slide '" + task.slideId() + "' (" + task.slide() + ") has "
-            + lease.slide().levelCount() + " level(s); the model reads patches at level " + model.level());
-      }
-      if (model.targetMpp() > 0) { // read at the model's mpp, resized from the best level (bagpipe.plan.target-mpp)
-        double mpp = lease.slide().micronsPerPixelX().orElseThrow(() -> new IllegalArgumentException("slide '"
-            + task.slideId() + "' (" + task.slide() + ") does not say its microns per pixel, and the model reads"
-            + " patches at " + model.targetMpp() + " um/px (bagpipe.plan.target-mpp)"));
-        span = Math.toIntExact(io.bagpipe.slide.Slide.patchExtent(model.patchSize(), model.targetMpp(), mpp));
-      } else {
-        span = (int) Math.ceil(model.patchSize() * lease.slide().level(model.level()).downsample());
-      }
-      extent = new Extent(zero.width(), zero.height());
-    }
-    PatchCoordinates patches = source.patches(task, span, extent);
+    PatchSource.Located located = source.locate(task, slides, model.patchSize(), model.level(), model.targetMpp());
+    PatchCoordinates patches = located.patches();
+    int span = located.span();
     BagOutput output = predictor.predict(task.slideId(), task.slide().toString(), patches, slides);
     float[] scores = output.weights();
     writeAttention(out.resolve("attention").resolve(task.slideId() + ".csv"), patches, scores);

@@ -47,7 +47,7 @@ final class SlidePredictor implements AutoCloseable {
     this.manager = NDManager.newBaseManager(device.equals("cpu") ? Device.cpu() : Device.gpu(Integer.parseInt(device.substring(3))));
     try {
       this.model = MilModel.build(trained.model(), manager, trained.patchSize());
-      load(model, trained);
+      load(model, trained.parameters(), "the checkpoint " + trained.source() + " (" + trained.model() + ")");
       float[] sc = new float[3];
       float[] sh = new float[3];
       for (int c = 0; c < 3; c++) {
@@ -63,9 +63,15 @@ final class SlidePredictor implements AutoCloseable {
     }
   }
 
-  private static void load(MilModel model, TrainedModel trained) {
+  /**
+   * Copies {@code parameters} into {@code model}'s by name.
+   *
+   * @throws IllegalArgumentException naming {@code what} and every parameter that is missing, extra or
+   *     shaped otherwise
+   */
+  static void load(MilModel model, List<NamedTensor> parameters, String what) {
     Map<String, NamedTensor> byName = new HashMap<>();
-    for (NamedTensor t : trained.parameters()) {
+    for (NamedTensor t : parameters) {
       byName.put(t.name(), t);
     }
     List<String> misfits = new ArrayList<>();
@@ -86,8 +92,7 @@ final class SlidePredictor implements AutoCloseable {
       misfits.add("parameters this model lacks: " + byName.keySet());
     }
     if (!misfits.isEmpty()) {
-      throw new IllegalArgumentException("the checkpoint " + trained.source() + " does not fit the model it records ("
-          + trained.model() + "): " + String.join("; ", misfits));
+      throw new IllegalArgumentException(what + " does not fit the model it records: " + String.join("; ", misfits));
     }
   }
 
