@@ -132,7 +132,10 @@ public final class Bagpipe {
         cluster.systemName(), node);
     Cluster members = Cluster.get(system);
     system.systemActorOf(memberWatch(up), "bagpipe-member-watch", Props.empty());
-    if (cluster.seedNodes().isEmpty()) {
+    if (cluster.bootstraps()) {
+      NodeHealth.get(system).expect(spec.workersKey(), spec.worker().devices().size());
+      startBootstrap(system);
+    } else if (cluster.seedNodes().isEmpty()) {
       members.manager().tell(Join.create(members.selfMember().address()));
     }
     result.whenComplete((r, e) -> system.terminate());
@@ -140,6 +143,28 @@ public final class Bagpipe {
     String address = self.getHost().orElse(cluster.host()) + ":" + self.getPort().orElse(cluster.port());
     return new BagpipeRun(events, result, () -> system.tell(RunGuardian.StopRun.INSTANCE), address,
         system.getWhenTerminated(), system);
+  }
+
+  /**
+   * Starts Pekko Management's HTTP endpoint (contact point for the other nodes' bootstrap,
+   * {@code /ready} and {@code /alive}) and the Cluster Bootstrap, which joins this node to
+   * the cluster its discovery method finds or forms one. A management port that cannot be
+   * bound ends the node at once, naming the key to change.
+   */
+  private static void startBootstrap(ActorSystem<?> system) {
+    var classic = org.apache.pekko.actor.typed.javadsl.Adapter.toClassic(system);
+    try {
+      org.apache.pekko.management.javadsl.PekkoManagement.get(classic).start()
+          .toCompletableFuture().get(30, java.util.concurrent.TimeUnit.SECONDS);
+    } catch (Exception e) {
+      system.terminate();
+      Throwable cause = e instanceof java.util.concurrent.ExecutionException ? e.getCause() : e;
+      throw new IllegalStateException("cannot start Pekko Management on "
+          + system.settings().config().getString("pekko.management.http.hostname") + ":"
+          + system.settings().config().getInt("pekko.management.http.port")
+          + " (bagpipe.cluster.host, bagpipe.cluster.bootstrap.management-port): " + cause.getMessage(), cause);
+    }
+    org.apache.pekko.management.cluster.bootstrap.ClusterBootstrap.get(classic).start();
   }
 
   /**
