@@ -34,6 +34,13 @@ public final class ConfigOptions {
       description = "Override one key, e.g. --set bagpipe.data.dir=/data/camelyon (repeatable).")
   List<String> overrides = new ArrayList<>();
 
+  /**
+   * System property naming the configuration file read when neither {@code --config} nor
+   * ./application.conf is there: the release tarball's launcher points it at its
+   * {@code conf/application.conf}.
+   */
+  static final String INSTALLED_CONFIG = "bagpipe.installed-config";
+
   /** Loads and validates the configuration these options describe. */
   public Config load() {
     return load(configFile, overrides);
@@ -48,7 +55,7 @@ public final class ConfigOptions {
 
   /**
    * Loads {@code file} (or ./application.conf when {@code file} is null and it
-   * exists) over reference.conf, applies {@code overrides}, resolves and validates.
+   * exists, else the installed {@code conf/application.conf}) over reference.conf, applies {@code overrides}, resolves and validates.
    */
   public static Config load(Path file, List<String> overrides) {
     Config user = ConfigFactory.empty();
@@ -59,6 +66,10 @@ public final class ConfigOptions {
       user = parse(() -> ConfigFactory.parseFile(file.toFile()), file.toString());
     } else if (Files.isRegularFile(Path.of("application.conf"))) {
       user = parse(() -> ConfigFactory.parseFile(Path.of("application.conf").toFile()), "application.conf");
+    } else if (System.getProperty(INSTALLED_CONFIG) != null
+        && Files.isRegularFile(Path.of(System.getProperty(INSTALLED_CONFIG)))) {
+      Path installed = Path.of(System.getProperty(INSTALLED_CONFIG));
+      user = parse(() -> ConfigFactory.parseFile(installed.toFile()), installed.toString());
     }
     return merge(user, overrides);
   }

@@ -90,6 +90,7 @@ final class TrainCommand implements Callable<Integer> {
       }
     }, "bagpipe-stop");
     Runtime.getRuntime().addShutdownHook(hook);
+    sun.misc.SignalHandler usr1Before = onUsr1(run);
     try {
       RunResult result = run.result().toCompletableFuture().join();
       printer.await();
@@ -102,12 +103,26 @@ final class TrainCommand implements Callable<Integer> {
       }
       throw e;
     } finally {
+      sun.misc.Signal.handle(new sun.misc.Signal("USR1"), usr1Before);
       try {
         Runtime.getRuntime().removeShutdownHook(hook);
       } catch (IllegalStateException shuttingDown) {
         // the hook is running: it waits for the result itself
       }
     }
+  }
+
+  /**
+   * SIGUSR1 stops {@code run} gracefully, as Ctrl-C does, but leaves the process to end on
+   * its own once the run has stopped with its checkpoint (exit code 130): a batch system
+   * sends it ahead of a time limit (deploy/slurm/bagpipe.sbatch, {@code --signal}), which
+   * then waits for the process rather than killing it. Returns the handler it replaced.
+   */
+  private static sun.misc.SignalHandler onUsr1(BagpipeRun run) {
+    return sun.misc.Signal.handle(new sun.misc.Signal("USR1"), s -> {
+      System.err.println("\nSIGUSR1: stopping after the current step with a checkpoint ...");
+      run.stop();
+    });
   }
 
   private static long left(long deadline) {

@@ -103,6 +103,11 @@ class TrainStopTest {
    * stopped, and the newest checkpoint lies at the step it stopped at, within an epoch.
    */
   private void stopsWithACheckpoint(List<String> cmd, Path runDir, Ready ready) throws Exception {
+    stopsWithACheckpoint(cmd, runDir, ready, null);
+  }
+
+  /** As above, with {@code given} as the signal (null: the shutdown signal the child handles). */
+  private void stopsWithACheckpoint(List<String> cmd, Path runDir, Ready ready, String given) throws Exception {
     Process p = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true).start();
     ByteArrayOutputStream output = new ByteArrayOutputStream();
     Thread pump = Thread.ofVirtual().start(() -> copy(p.getInputStream(), output));
@@ -114,7 +119,7 @@ class TrainStopTest {
         assertTrue(System.nanoTime() < deadline, "not ready in time:\n" + text(output));
         Thread.sleep(50);
       }
-      signal = shutdownSignal(p.pid());
+      signal = given != null ? given : shutdownSignal(p.pid());
       assertEquals(0, new ProcessBuilder("kill", "-" + signal, Long.toString(p.pid())).start().waitFor());
       assertTrue(p.waitFor(150, TimeUnit.SECONDS), "no exit within 150 s of SIG" + signal + ":\n" + text(output));
     } finally {
@@ -122,7 +127,7 @@ class TrainStopTest {
     }
     pump.join();
     String out = text(output);
-    assertEquals(signal.equals("INT") ? 130 : 143, p.exitValue(), out);
+    assertEquals(signal.equals("TERM") ? 143 : 130, p.exitValue(), out);
     assertTrue(out.contains("stopping after the current step"), out);
     Matcher stopped = Pattern.compile("stopped after (\\d+) epoch\\(s\\)").matcher(out);
     assertTrue(stopped.find(), "SIG" + signal + ":\n" + out);
@@ -149,6 +154,20 @@ class TrainStopTest {
     stopsWithACheckpoint(bagpipe(List.of("train"), settings(data, runDir, "bagpipe.plan.bag-size=4",
         "bagpipe.plan.bag-num=8")), runDir, out -> secondEpoch.matcher(out).find()
             && !Files.readAllLines(runDir.resolve("metrics.jsonl")).isEmpty());
+  }
+
+  /**
+   * SIGUSR1, which deploy/slurm/bagpipe.sbatch has Slurm send ahead of the time limit, stops
+   * the run as Ctrl-C does, and the process ends by itself once the checkpoint is written.
+   */
+  @Test
+  void sigusr1ToTrainStopsAfterTheCurrentStepWithACheckpointThere() throws Exception {
+    Path data = TrainingFixtures.dataSet(dir.resolve("data"), 8);
+    Path runDir = dir.resolve("run");
+    Pattern secondEpoch = Pattern.compile("epoch 2/\\d+ \\[[#.]+\\] [1-9]\\d*/64 steps");
+    stopsWithACheckpoint(bagpipe(List.of("train"), settings(data, runDir, "bagpipe.plan.bag-size=4",
+        "bagpipe.plan.bag-num=8")), runDir, out -> secondEpoch.matcher(out).find()
+            && !Files.readAllLines(runDir.resolve("metrics.jsonl")).isEmpty(), "USR1");
   }
 
   /**
