@@ -94,7 +94,9 @@ final class LaunchCommand implements Callable<Integer> {
     }
     cmd.addAll(List.of("--host", "127.0.0.1", "--min-workers", Integer.toString(nodes * workersPerNode),
         "--set", "bagpipe.worker.devices=[" + String.join(",", Collections.nCopies(workersPerNode, "cpu")) + "]",
-        "--set", "bagpipe.worker.intra-op-threads=1"));
+        "--set", "bagpipe.worker.intra-op-threads=1",
+        // launch gives every node its seeds, whatever discovery the configuration names.
+        "--set", "bagpipe.cluster.discovery=seeds"));
     List<String> common = List.copyOf(cmd);
     int[] portOf = ports.stream().mapToInt(Integer::intValue).toArray();
     Process[] children = new Process[nodes];

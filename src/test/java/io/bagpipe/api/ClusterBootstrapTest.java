@@ -91,7 +91,7 @@ class ClusterBootstrapTest {
     List<BagpipeRun> nodes = new ArrayList<>();
     for (String h : hosts) {
       nodes.add(node("bagpipe-boot", h, hosts, port, 3, run, "bagpipe.cluster.min-workers=3",
-          "bagpipe.train.epochs=3"));
+          "bagpipe.train.epochs=2"));
     }
     RunTest.Recorder events = new RunTest.Recorder();
     nodes.get(0).events().subscribe(events);
@@ -118,7 +118,7 @@ class ClusterBootstrapTest {
         n.result().toCompletableFuture().get(1, TimeUnit.MINUTES);
       }
       events.await();
-      assertEquals(3, r.epochsCompleted());
+      assertEquals(2, r.epochsCompleted());
       assertEquals(3, events.of(RunEvent.WorkerJoined.class).size());
     } finally {
       for (BagpipeRun n : nodes) {
@@ -147,6 +147,28 @@ class ClusterBootstrapTest {
       lonely.system().terminate();
     }
     assertThrows(ExecutionException.class, () -> lonely.result().toCompletableFuture().get(1, TimeUnit.MINUTES));
+  }
+
+  /** bagpipe.cluster.bootstrap.* become Pekko Management's keys; a pekko.management key the user set wins. */
+  @Test
+  void bootstrapSettingsBecomePekkoManagementsUnlessTheUserSetThem() {
+    var config = TrainingFixtures.config(data, dir.resolve("y"), "bagpipe.cluster.discovery=bootstrap",
+        "bagpipe.cluster.host=10.1.2.3", "bagpipe.cluster.bootstrap.service-name=run-7",
+        "bagpipe.cluster.bootstrap.required-contact-points=5",
+        "pekko.management.cluster.bootstrap.contact-point-discovery.discovery-method=pekko-dns");
+    var node = ClusterSettings.fromConfig(config.getConfig("bagpipe.cluster")).applyTo(config);
+    String d = "pekko.management.cluster.bootstrap.contact-point-discovery.";
+    assertEquals("10.1.2.3", node.getString("pekko.management.http.hostname"));
+    assertEquals(7626, node.getInt("pekko.management.http.port"));
+    assertEquals("run-7", node.getString(d + "service-name"));
+    assertEquals(5, node.getInt(d + "required-contact-point-nr"));
+    assertEquals("pekko-dns", node.getString(d + "discovery-method"), "the user's own key");
+    assertEquals(NodeHealth.Readiness.class.getName(),
+        node.getString("pekko.management.health-checks.readiness-checks.bagpipe-node"));
+    var seeds = TrainingFixtures.config(data, dir.resolve("y"));
+    var plain = ClusterSettings.fromConfig(seeds.getConfig("bagpipe.cluster")).applyTo(seeds);
+    assertTrue(plain.getConfig("pekko.management.health-checks.readiness-checks").isEmpty(),
+        "seed-node clusters start no health checks");
   }
 
   @Test
