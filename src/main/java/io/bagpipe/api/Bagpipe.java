@@ -100,6 +100,29 @@ public final class Bagpipe {
     return new BagpipeRun(events, result, () -> system.tell(RunGuardian.StopRun.INSTANCE), system.getWhenTerminated());
   }
 
+  /**
+   * Bagpipe's version: the jar manifest's {@code Implementation-Version}, else the
+   * {@code io/bagpipe/version.properties} the build writes beside the classes; empty when
+   * neither is there (classes compiled outside Maven).
+   */
+  public static java.util.Optional<String> version() {
+    String v = Bagpipe.class.getPackage().getImplementationVersion();
+    if (v != null) {
+      return java.util.Optional.of(v);
+    }
+    try (java.io.InputStream in = Bagpipe.class.getResourceAsStream("/io/bagpipe/version.properties")) {
+      if (in == null) {
+        return java.util.Optional.empty();
+      }
+      java.util.Properties p = new java.util.Properties();
+      p.load(in);
+      String built = p.getProperty("version", "");
+      return built.isBlank() || built.startsWith("${") ? java.util.Optional.empty() : java.util.Optional.of(built);
+    } catch (java.io.IOException e) {
+      return java.util.Optional.empty();
+    }
+  }
+
   /** Starts a run inside {@code system}, which stays up when the run ends. */
   public static BagpipeRun start(Config config, ActorSystem<?> system) {
     RunSpec spec = spec(config);

@@ -33,10 +33,9 @@ final class Provenance {
 
   private Provenance() {}
 
-  /** Bagpipe's version from the jar's manifest, or a note saying it did not run from a jar. */
+  /** Bagpipe's version, or a note saying that the build did not record it. */
   static String version() {
-    String v = Bagpipe.class.getPackage().getImplementationVersion();
-    return v == null ? "unknown (not run from bagpipe.jar)" : v;
+    return Bagpipe.version().orElse("unknown (not built by Maven)");
   }
 
   /** The data digest a previous start wrote into {@code runDir}, if any. */

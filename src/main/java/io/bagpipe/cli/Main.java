@@ -58,12 +58,11 @@ public final class Main implements Runnable {
     return m == null || m.isBlank() ? ex.getClass().getSimpleName() : m;
   }
 
-  /** Version from the jar manifest, or "dev" when run from classes. */
+  /** The version the build recorded ({@link io.bagpipe.api.Bagpipe#version}). */
   static final class Version implements CommandLine.IVersionProvider {
     @Override
     public String[] getVersion() {
-      String v = Main.class.getPackage().getImplementationVersion();
-      return new String[] {"bagpipe " + (v == null ? "dev" : v)};
+      return new String[] {"bagpipe " + io.bagpipe.api.Bagpipe.version().orElse("(version not recorded: not built by Maven)")};
     }
   }
 }

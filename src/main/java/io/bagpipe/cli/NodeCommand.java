@@ -11,10 +11,13 @@ import picocli.CommandLine.Option;
 /**
  * {@code bagpipe node}: one node of a multi-node run. Every node gets the same
  * configuration (data, model, run directory on shared storage) and the same seed
- * nodes; training starts when {@code bagpipe.cluster.min-workers} workers are up.
+ * nodes, or finds the others through Pekko Management's Cluster Bootstrap
+ * ({@code bagpipe.cluster.discovery = bootstrap}, docs/cluster.md); training starts
+ * when {@code bagpipe.cluster.min-workers} workers are up.
  */
 @Command(name = "node", mixinStandardHelpOptions = true,
-    description = "Start one node of a multi-node run (seed nodes, host, port from config or flags).")
+    description = "Start one node of a multi-node run (seed nodes, host, port from config or flags;"
+        + " or no seeds with bagpipe.cluster.discovery = bootstrap).")
 final class NodeCommand implements Callable<Integer> {
 
   @Mixin ConfigOptions configOptions;
