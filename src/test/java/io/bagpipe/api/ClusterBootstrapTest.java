@@ -171,6 +171,17 @@ class ClusterBootstrapTest {
         "seed-node clusters start no health checks");
   }
 
+  /** A management port another process holds ends the node's start with the keys to change. */
+  @Test
+  void aTakenManagementPortIsAnErrorNamingTheKey() throws Exception {
+    try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      var e = assertThrows(IllegalStateException.class, () -> node("bagpipe-taken", "127.0.0.1",
+          List.of("127.0.0.1"), taken.getLocalPort(), 1, dir.resolve("taken")));
+      assertTrue(e.getMessage().contains("bagpipe.cluster.bootstrap.management-port"), e.getMessage());
+      assertTrue(e.getMessage().contains("127.0.0.1:" + taken.getLocalPort()), e.getMessage());
+    }
+  }
+
   @Test
   void bootstrapWithSeedNodesIsRefusedNamingTheKey() {
     var e = assertThrows(IllegalArgumentException.class, () -> ClusterSettings.fromConfig(TrainingFixtures.config(
