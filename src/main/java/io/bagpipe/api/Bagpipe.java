@@ -84,7 +84,8 @@ public final class Bagpipe {
 
   /**
    * Starts a run in an ActorSystem of its own (named {@code bagpipe}), which
-   * terminates when the run ends.
+   * terminates when the run ends. That system gets Bagpipe's Pekko settings
+   * ({@code bagpipe.pekko}, beneath the {@code pekko.*} values {@code config} sets itself).
    */
   public static BagpipeRun start(Config config) {
     return start(spec(config), config);
