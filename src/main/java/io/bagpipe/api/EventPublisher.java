@@ -16,10 +16,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>The publisher is hot: the run publishes at its own pace and never waits for a
  * subscriber. Each subscriber has its own buffer of at most {@code capacity} events
  * ({@code bagpipe.events.buffer}) and its own demand. A subscriber that falls further
- * behind loses its oldest undelivered events and, before the next one it receives,
- * gets one {@link RunEvent.EventsDropped} with how many it lost; the run's memory
- * stays bounded whatever the subscriber does. The last events, {@code RunCompleted} or
- * {@code RunFailed}, are never the ones dropped.
+ * behind loses undelivered events, first {@link RunEvent.StepCompleted}s that a newer one
+ * supersedes, else the oldest, and, before the next event it receives, gets one
+ * {@link RunEvent.EventsDropped} with how many it lost; the run's memory stays bounded
+ * whatever the subscriber does. The last event, {@code RunCompleted} or
+ * {@code RunFailed}, is never the one dropped.
  *
  * <p>A subscriber that arrives late first gets the newest {@code capacity} events of
  * the run so far, of which consecutive {@link RunEvent.StepCompleted}s are kept as the
@@ -132,6 +133,7 @@ final class EventPublisher implements Flow.Publisher<RunEvent> {
 
     // guarded by this
     private final ArrayDeque<RunEvent> queue = new ArrayDeque<>();
+    private int steps; // StepCompleted events in queue
     private long dropped;
     private boolean done;
 
@@ -145,17 +147,48 @@ final class EventPublisher implements Flow.Publisher<RunEvent> {
     }
 
     synchronized void start(ArrayDeque<RunEvent> history, long historyDropped, boolean completed) {
-      queue.addAll(history);
+      for (RunEvent e : history) {
+        add(e);
+      }
       dropped = historyDropped;
       done = completed;
     }
 
+    /**
+     * Adds {@code e}; when the buffer is full, drops the oldest {@code StepCompleted} that a
+     * newer one supersedes (each carries its epoch's totals so far), else the oldest event.
+     */
     synchronized void enqueue(RunEvent e) {
       if (queue.size() == capacity) {
-        queue.pollFirst();
+        if (steps > 1 || (steps == 1 && e instanceof RunEvent.StepCompleted)) {
+          for (var it = queue.iterator(); ; ) {
+            if (it.next() instanceof RunEvent.StepCompleted) {
+              it.remove(); // the oldest step; a newer one is queued or arriving
+              steps--;
+              break;
+            }
+          }
+        } else if (queue.pollFirst() instanceof RunEvent.StepCompleted) {
+          steps--;
+        }
         dropped++;
       }
+      add(e);
+    }
+
+    private void add(RunEvent e) {
       queue.addLast(e);
+      if (e instanceof RunEvent.StepCompleted) {
+        steps++;
+      }
+    }
+
+    private RunEvent poll() {
+      RunEvent e = queue.pollFirst();
+      if (e instanceof RunEvent.StepCompleted) {
+        steps--;
+      }
+      return e;
     }
 
     void finish() {
@@ -230,7 +263,7 @@ final class EventPublisher implements Flow.Publisher<RunEvent> {
                   next = new RunEvent.EventsDropped(dropped);
                   dropped = 0;
                 } else {
-                  next = queue.pollFirst();
+                  next = poll();
                 }
               }
               if (next == null && done && queue.isEmpty() && dropped == 0) {
@@ -267,6 +300,7 @@ final class EventPublisher implements Flow.Publisher<RunEvent> {
       subscriber = null;
       synchronized (this) {
         queue.clear();
+        steps = 0;
         dropped = 0;
       }
     }

@@ -84,8 +84,9 @@ public sealed interface RunEvent extends BagpipeMessage {
 
   /**
    * This subscriber fell more than {@code bagpipe.events.buffer} events behind (or subscribed
-   * after that many were published): the {@code count} oldest events it had not received were
-   * dropped, and the events after this one follow in order. Made by {@link BagpipeRun#events()}
+   * after that many were published): {@code count} events published since the last one it
+   * received were dropped, {@link StepCompleted}s that a newer one supersedes first, else the
+   * oldest; the events after this one follow in order. Made by {@link BagpipeRun#events()}
    * for each subscriber on its own; the Coordinator never publishes it.
    */
   record EventsDropped(long count) implements RunEvent {}

@@ -152,6 +152,27 @@ class EventPublisherTest {
   }
 
   @Test
+  void aFullBufferDropsSupersededStepsBeforeOtherEvents() throws Exception {
+    EventPublisher events = new EventPublisher(executor, 4);
+    Collector slow = new Collector(0).to(events);
+    RunEvent epoch = new RunEvent.EpochStarted(0, 1, 4, 0, 4);
+    RunEvent validation = new RunEvent.ValidationStarted(0, 2);
+    RunEvent failed = new RunEvent.RunFailed("boom");
+    events.publish(epoch);
+    for (int s = 1; s <= 3; s++) {
+      events.publish(new RunEvent.StepCompleted(0, s, 4, 0.5, 1.0, s));
+    }
+    events.publish(validation); // full: step 1 goes
+    events.publish(new RunEvent.StepCompleted(0, 4, 4, 0.5, 1.0, 4)); // step 2 goes
+    events.publish(failed); // step 3 goes; step 4 is the newest and stays
+    events.complete();
+    slow.subscription.request(Long.MAX_VALUE);
+    assertTrue(slow.done.await(10, TimeUnit.SECONDS));
+    assertEquals(List.of(new RunEvent.EventsDropped(3), epoch, validation, new RunEvent.StepCompleted(0, 4, 4, 0.5, 1.0, 4),
+        failed), slow.events());
+  }
+
+  @Test
   void aLateSubscriberGetsTheNewestHistoryWithSupersededStepsLeftOut() throws Exception {
     EventPublisher events = new EventPublisher(executor, 4);
     events.publish(new RunEvent.RunStarted("run", 1, 2, 0, 0, 3, 1));
