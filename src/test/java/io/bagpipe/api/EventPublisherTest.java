@@ -89,6 +89,16 @@ class EventPublisherTest {
   }
 
   @Test
+  void theBufferSettingNamesItsKeyWhenWrong() {
+    assertEquals(1024, EventSettings.fromConfig(com.typesafe.config.ConfigFactory.load().getConfig("bagpipe.events")).buffer());
+    for (String bad : List.of("buffer = 0", "buffer = many", "buffer = 2.5")) {
+      RuntimeException e = org.junit.jupiter.api.Assertions.assertThrows(RuntimeException.class,
+          () -> EventSettings.fromConfig(com.typesafe.config.ConfigFactory.parseString(bad)));
+      assertTrue(e.getMessage().contains("bagpipe.events.buffer"), bad + ": " + e.getMessage());
+    }
+  }
+
+  @Test
   void noEventArrivesBeforeOnSubscribeHasReturned() throws Exception {
     EventPublisher events = new EventPublisher(executor, 16);
     for (int i = 0; i < 5; i++) {
