@@ -5,6 +5,7 @@
 //
 //   /usr/lib/jvm/temurin-25-jdk-amd64/bin/java --enable-native-access=ALL-UNNAMED \
 //     --sun-misc-unsafe-memory-access=allow -Dai.djl.offline=true \
+//     -Dlogback.configurationFile=io/bagpipe/cli/logback.xml \
 //     -cp "target/bagpipe.jar:target/lib/*" docs/examples/EmbedExample.java
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;

@@ -84,7 +84,8 @@ public final class Bagpipe {
 
   /**
    * Starts a run in an ActorSystem of its own (named {@code bagpipe}), which
-   * terminates when the run ends.
+   * terminates when the run ends. That system gets Bagpipe's Pekko settings
+   * ({@code bagpipe.pekko}, beneath the {@code pekko.*} values {@code config} sets itself).
    */
   public static BagpipeRun start(Config config) {
     return start(spec(config), config);
@@ -92,10 +93,10 @@ public final class Bagpipe {
 
   /** Starts the run of {@code spec} in an ActorSystem of its own made with {@code config}. */
   static BagpipeRun start(RunSpec spec, Config config) {
-    EventPublisher events = new EventPublisher(ForkJoinPool.commonPool());
+    EventPublisher events = events(config);
     CompletableFuture<RunResult> result = new CompletableFuture<>();
-    ActorSystem<RunGuardian.Command> system =
-        ActorSystem.create(RunGuardian.create(spec, new Topology.Local(), events, result), "bagpipe", config);
+    ActorSystem<RunGuardian.Command> system = ActorSystem.create(
+        RunGuardian.create(spec, new Topology.Local(), events, result), "bagpipe", PekkoDefaults.applyTo(config));
     result.whenComplete((r, e) -> system.terminate());
     return new BagpipeRun(events, result, () -> system.tell(RunGuardian.StopRun.INSTANCE), system.getWhenTerminated());
   }
@@ -126,7 +127,7 @@ public final class Bagpipe {
   /** Starts a run inside {@code system}, which stays up when the run ends. */
   public static BagpipeRun start(Config config, ActorSystem<?> system) {
     RunSpec spec = spec(config);
-    EventPublisher events = new EventPublisher(ForkJoinPool.commonPool());
+    EventPublisher events = events(config);
     CompletableFuture<RunResult> result = new CompletableFuture<>();
     ActorRef<RunGuardian.Command> guardian =
         system.systemActorOf(RunGuardian.create(spec, new Topology.Local(), events, result),
@@ -147,12 +148,12 @@ public final class Bagpipe {
     Config node = cluster.applyTo(config);
     RunSpec spec = spec(node, cluster.minWorkers(), cluster.joining());
     AllReduceSettings ring = AllReduceSettings.fromConfig(node.getConfig("bagpipe.allreduce"));
-    EventPublisher events = new EventPublisher(ForkJoinPool.commonPool());
+    EventPublisher events = events(node);
     CompletableFuture<RunResult> result = new CompletableFuture<>();
     AtomicBoolean up = new AtomicBoolean();
     ActorSystem<RunGuardian.Command> system = ActorSystem.create(
         RunGuardian.create(spec, new Topology.Cluster(i -> new RemoteRing(ring), up), events, result),
-        cluster.systemName(), node);
+        cluster.systemName(), PekkoDefaults.applyTo(node));
     Cluster members = Cluster.get(system);
     system.systemActorOf(memberWatch(up), "bagpipe-member-watch", Props.empty());
     if (cluster.bootstraps()) {
@@ -166,6 +167,11 @@ public final class Bagpipe {
     String address = self.getHost().orElse(cluster.host()) + ":" + self.getPort().orElse(cluster.port());
     return new BagpipeRun(events, result, () -> system.tell(RunGuardian.StopRun.INSTANCE), address,
         system.getWhenTerminated(), system);
+  }
+
+  /** The run's event publisher, sized by {@code bagpipe.events}; deliveries run on the common pool. */
+  private static EventPublisher events(Config config) {
+    return new EventPublisher(ForkJoinPool.commonPool(), EventSettings.fromConfig(config.getConfig("bagpipe.events")).buffer());
   }
 
   /**

@@ -58,9 +58,12 @@ public final class BagpipeRun {
   }
 
   /**
-   * The run's events in order. A subscriber gets the events so far first (so
-   * nothing is missed by subscribing after {@link Bagpipe#start}), then live ones;
-   * the stream completes when the run ends.
+   * The run's events in order, as a Reactive Streams conformant publisher. A subscriber
+   * gets the newest events so far first (so nothing is missed by subscribing after
+   * {@link Bagpipe#start}), then live ones; the stream completes when the run ends.
+   * The run never waits for a subscriber: one that falls more than
+   * {@code bagpipe.events.buffer} events behind loses the oldest and is told how many
+   * by a {@link RunEvent.EventsDropped}.
    */
   public Flow.Publisher<RunEvent> events() {
     return events;

@@ -82,6 +82,15 @@ public sealed interface RunEvent extends BagpipeMessage {
   record EarlyStopped(int epoch, String metric, double bestValue, int bestEpoch, int improvedEpoch, int patience)
       implements RunEvent {}
 
+  /**
+   * This subscriber fell more than {@code bagpipe.events.buffer} events behind (or subscribed
+   * after that many were published): {@code count} events published since the last one it
+   * received were dropped, {@link StepCompleted}s that a newer one supersedes first, else the
+   * oldest; the events after this one follow in order. Made by {@link BagpipeRun#events()}
+   * for each subscriber on its own; the Coordinator never publishes it.
+   */
+  record EventsDropped(long count) implements RunEvent {}
+
   /** The run ended normally, or was stopped gracefully ({@link RunResult#stopped()}). */
   record RunCompleted(RunResult result) implements RunEvent {}
 

@@ -29,7 +29,19 @@ public final class Main implements Runnable {
   }
 
   public static void main(String[] args) {
+    useCliLogging();
     System.exit(commandLine().execute(args));
+  }
+
+  /**
+   * Points Logback at the CLI's configuration (quiet, {@code BAGPIPE_LOG_LEVEL}) before anything
+   * logs, unless the user named one with {@code -Dlogback.configurationFile}. The jar carries no
+   * {@code logback.xml}: an application that embeds Bagpipe configures its own logging.
+   */
+  static void useCliLogging() {
+    if (System.getProperty("logback.configurationFile") == null) {
+      System.setProperty("logback.configurationFile", "io/bagpipe/cli/logback.xml");
+    }
   }
 
   /** The configured picocli tree; errors print one clear line instead of a stack trace. */

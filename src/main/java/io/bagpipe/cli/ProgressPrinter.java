@@ -110,6 +110,8 @@ final class ProgressPrinter implements Flow.Subscriber<RunEvent> {
       case RunEvent.EarlyStopped x -> info(String.format("early stopping after epoch %d: %s has not improved for"
           + " %d epoch(s) (bagpipe.train.early-stopping.patience = %d); best %.4f at epoch %d",
           x.epoch() + 1, x.metric(), x.epoch() - x.improvedEpoch(), x.patience(), x.bestValue(), x.bestEpoch() + 1));
+      case RunEvent.EventsDropped d -> line("warning: " + d.count() + " progress events were dropped (this printer"
+          + " fell more than bagpipe.events.buffer events behind)");
       case RunEvent.WorkerJoined j -> {}
       case RunEvent.CheckpointSaved s -> {}
     }
