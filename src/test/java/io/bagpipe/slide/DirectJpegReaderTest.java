@@ -88,6 +88,7 @@ class DirectJpegReaderTest {
     try (Slide os = Slide.open(p, SlideFixtures.WHITE, SlideDecoder.OPENSLIDE);
         Slide direct = Slide.open(p, SlideFixtures.WHITE, SlideDecoder.AUTO)) {
       assertTrue(direct.decodesDirectly(), name + " should qualify for direct decoding");
+      long[] before = JpegTileDecoder.decodeCounts();
       List<long[]> regions = fixedRegions(os);
       SplittableRandom rnd = new SplittableRandom(11);
       for (int i = 0; i < 150; i++) {
@@ -106,6 +107,9 @@ class DirectJpegReaderTest {
       long[] counts = direct.directReadCounts();
       assertEquals(regions.size(), counts[0], "every region inside the image is decoded directly");
       assertEquals(0, counts[1], "no region inside the image falls back");
+      long[] after = JpegTileDecoder.decodeCounts();
+      assertTrue(after[0] - before[0] > regions.size(), "most tiles go through libjpeg's scanline API: "
+          + (after[0] - before[0]) + " scanline, " + (after[1] - before[1]) + " TurboJPEG");
     }
   }
 

@@ -48,6 +48,18 @@ public final class JpegTileDecoder {
   private static final int TJSAMP_444 = 0;
   private static final int TJSAMP_GRAY = 3;
 
+  /**
+   * Stream headers (tables, frame and scan headers, byte for byte) that TurboJPEG
+   * decoded without error or warning. Streams with one of these headers and no
+   * marker in their entropy-coded data are decoded with libjpeg's scanline API.
+   * Bounded: once full, streams with unseen headers stay on TurboJPEG.
+   */
+  private static final java.util.Set<ByteBuffer> VALIDATED = java.util.concurrent.ConcurrentHashMap.newKeySet();
+  private static final int MAX_VALIDATED = 256;
+
+  private static final java.util.concurrent.atomic.LongAdder SCANLINE = new java.util.concurrent.atomic.LongAdder();
+  private static final java.util.concurrent.atomic.LongAdder TURBO = new java.util.concurrent.atomic.LongAdder();
+
   private static final Cleaner CLEANER = Cleaner.create();
   private static final ThreadLocal<State> STATE = new ThreadLocal<>();
 
@@ -126,6 +138,26 @@ public final class JpegTileDecoder {
     } else {
       total = len;
     }
+    LibJpegLibrary lj = LibJpegLibrary.get();
+    byte[] header = null;
+    if (lj != null) {
+      header = s.headerIfPlain(total);
+      if (header != null && VALIDATED.contains(ByteBuffer.wrap(header))) {
+        SCANLINE.increment();
+        return s.scanlines(lj, total, tileWidth, tileHeight, ycbcr, rx, ry, rw, rh, dest, destOffset, destStride);
+      }
+    }
+    TURBO.increment();
+    String reason = turbo(lib, s, total, tileWidth, tileHeight, ycbcr, rx, ry, rw, rh, dest, destOffset, destStride);
+    if (reason == null && header != null && VALIDATED.size() < MAX_VALIDATED) {
+      VALIDATED.add(ByteBuffer.wrap(header));
+    }
+    return reason;
+  }
+
+  /** Decodes with TurboJPEG: whole tile, or a lossless DCT-domain crop of it. */
+  private static String turbo(TurboJpegLibrary lib, State s, long total, int tileWidth, int tileHeight, boolean ycbcr,
+      int rx, int ry, int rw, int rh, ByteBuffer dest, int destOffset, int destStride) {
     try {
       int rc = (int) lib.decompressHeader3.invokeExact(
           s.dec, s.src, total, s.ints, s.ints.asSlice(4), s.ints.asSlice(8), s.ints.asSlice(12));
@@ -203,6 +235,14 @@ public final class JpegTileDecoder {
     } catch (Throwable t) {
       throw new IllegalStateException("TurboJPEG call failed", t);
     }
+  }
+
+  /**
+   * Tiles decoded in this JVM so far: {libjpeg scanline decodes, TurboJPEG decodes}
+   * (TurboJPEG takes every tile whose stream header it has not yet decoded cleanly).
+   */
+  public static long[] decodeCounts() {
+    return new long[] {SCANLINE.sum(), TURBO.sum()};
   }
 
   private static int ceilDiv(int a, int b) {
@@ -292,6 +332,210 @@ public final class JpegTileDecoder {
     void ensureRgb(long bytes) {
       if (rgb.byteSize() < bytes) {
         rgb = Arena.ofAuto().allocate(Math.max(bytes, 256 * 256 * 3), 64);
+      }
+    }
+
+    /**
+     * The stream's bytes up to the end of its SOS segment, when the stream is
+     * SOI, marker segments, one SOS, entropy-coded data with no marker other
+     * than RSTn, and EOI at its very end; else null. Also records the MCU size and
+     * whether chroma is subsampled, from the frame header.
+     */
+    byte[] headerIfPlain(long total) {
+      if (total < 8 || (s8(0) != 0xFF) || s8(1) != 0xD8 || s8(total - 2) != 0xFF || s8(total - 1) != 0xD9) {
+        return null;
+      }
+      long p = 2;
+      long headerEnd = -1;
+      int hmax = 0;
+      int vmax = 0;
+      boolean mixed = false;
+      while (p + 4 <= total) {
+        if (s8(p) != 0xFF) {
+          return null;
+        }
+        int m = s8(p + 1);
+        int len = (s8(p + 2) << 8) | s8(p + 3);
+        if (m == 0xFF || m == 0x01 || (m >= 0xD0 && m <= 0xD9) || len < 2 || p + 2 + len > total) {
+          return null;
+        }
+        if (m == 0xC0 || m == 0xC1) {
+          int nc = len >= 8 ? s8(p + 9) : 0;
+          if (nc != 3 || len != 8 + 3 * nc) {
+            return null;
+          }
+          int first = s8(p + 11);
+          for (int c = 0; c < nc; c++) {
+            int f = s8(p + 11 + 3L * c);
+            hmax = Math.max(hmax, f >> 4);
+            vmax = Math.max(vmax, f & 15);
+            mixed |= f != first;
+          }
+        } else if (m >= 0xC2 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC) {
+          return null; // progressive, lossless or arithmetic: TurboJPEG only
+        }
+        p += 2 + len;
+        if (m == 0xDA) {
+          headerEnd = p;
+          break;
+        }
+      }
+      if (headerEnd < 0 || hmax < 1 || vmax < 1 || hmax > 4 || vmax > 4) {
+        return null;
+      }
+      // entropy-coded data: 0xFF must be a stuffed 0x00 or a restart marker, up to the final EOI
+      ByteBuffer b = srcBuffer;
+      long end = total - 2;
+      long i = headerEnd;
+      for (; i + 8 <= end; i += 8) {
+        long v = ~b.getLong((int) i);
+        if (((v - 0x0101010101010101L) & ~v & 0x8080808080808080L) == 0) {
+          continue;
+        }
+        for (long j = i; j < i + 8; j++) {
+          if (!stuffedOrRestart(j, end)) {
+            return null;
+          }
+        }
+      }
+      for (; i < end; i++) {
+        if (!stuffedOrRestart(i, end)) {
+          return null;
+        }
+      }
+      mcuWidth = 8 * hmax;
+      mcuHeight = 8 * vmax;
+      subsampled = mixed;
+      byte[] header = new byte[(int) headerEnd];
+      MemorySegment.copy(src, JAVA_BYTE, 0, header, 0, header.length);
+      return header;
+    }
+
+    private boolean stuffedOrRestart(long j, long end) {
+      if (s8(j) != 0xFF) {
+        return true;
+      }
+      if (j + 1 >= end) {
+        return false;
+      }
+      int n = s8(j + 1);
+      return n == 0x00 || (n >= 0xD0 && n <= 0xD7);
+    }
+
+    private int s8(long at) {
+      return src.get(JAVA_BYTE, at) & 0xFF;
+    }
+
+    int mcuWidth;
+    int mcuHeight;
+    boolean subsampled;
+    MemorySegment cinfo;
+    MemorySegment cropArgs;
+    MemorySegment rows = MemorySegment.NULL;
+
+    /**
+     * Decodes with libjpeg as OpenSlide does (colour space from the TIFF, RGB
+     * out, default IDCT and upsampling), but only the iMCU columns the rectangle
+     * needs ({@code jpeg_crop_scanline}), skipping the rows above it
+     * ({@code jpeg_skip_scanlines}) and stopping after its last row.
+     */
+    String scanlines(LibJpegLibrary lj, long total, int w, int h, boolean ycbcr,
+        int rx, int ry, int rw, int rh, ByteBuffer dest, int destOffset, int destStride) {
+      try {
+        if (cinfo == null) {
+          Arena arena = Arena.ofAuto();
+          MemorySegment err = arena.allocate(LibJpegLibrary.SIZEOF_ERROR_MGR, 16);
+          MemorySegment ci = arena.allocate(LibJpegLibrary.SIZEOF_DECOMPRESS, 16);
+          MemorySegment unused = (MemorySegment) lj.stdError.invokeExact(err);
+          err.set(ADDRESS, LibJpegLibrary.OFF_ERR_ERROR_EXIT, lj.errorExitStub);
+          err.set(ADDRESS, LibJpegLibrary.OFF_ERR_OUTPUT_MESSAGE, lj.outputMessageStub);
+          ci.set(ADDRESS, LibJpegLibrary.OFF_ERR, err);
+          lj.createDecompress.invokeExact(ci, LibJpegLibrary.JPEG_LIB_VERSION, LibJpegLibrary.SIZEOF_DECOMPRESS);
+          cropArgs = arena.allocate(8, 8);
+          cinfo = ci;
+          MemorySegment keep = err;
+          CLEANER.register(this, () -> {
+            try {
+              lj.destroyDecompress.invokeExact(ci);
+            } catch (Throwable ignored) {
+              // the struct's pools leak; nothing else to do
+            }
+            keep.byteSize();
+          });
+        }
+        MemorySegment err = cinfo.get(ADDRESS, LibJpegLibrary.OFF_ERR).reinterpret(LibJpegLibrary.SIZEOF_ERROR_MGR);
+        err.set(JAVA_LONG, LibJpegLibrary.OFF_ERR_NUM_WARNINGS, 0L);
+        lj.memSrc.invokeExact(cinfo, src, total);
+        int hdr = (int) lj.readHeader.invokeExact(cinfo, 1);
+        if (hdr != 1) {
+          lj.abortDecompress.invokeExact(cinfo);
+          return "jpeg_read_header returned " + hdr;
+        }
+        cinfo.set(JAVA_INT, LibJpegLibrary.OFF_JPEG_COLOR_SPACE, ycbcr ? LibJpegLibrary.JCS_YCBCR : LibJpegLibrary.JCS_RGB);
+        cinfo.set(JAVA_INT, LibJpegLibrary.OFF_OUT_COLOR_SPACE, LibJpegLibrary.JCS_RGB);
+        int started = (int) lj.startDecompress.invokeExact(cinfo);
+        int ow = cinfo.get(JAVA_INT, LibJpegLibrary.OFF_OUTPUT_WIDTH);
+        int oh = cinfo.get(JAVA_INT, LibJpegLibrary.OFF_OUTPUT_HEIGHT);
+        if (started != 1 || ow != w || oh != h) {
+          lj.abortDecompress.invokeExact(cinfo);
+          return "JPEG is " + ow + "x" + oh + ", tile is " + w + "x" + h;
+        }
+        int margin = subsampled ? 1 : 0;
+        int cx0 = Math.max(0, (rx / mcuWidth - margin) * mcuWidth);
+        int cx1 = Math.min(w, ceilDiv(rx + rw, mcuWidth) * mcuWidth + margin * mcuWidth);
+        int cy0 = Math.max(0, (ry / mcuHeight - margin) * mcuHeight);
+        int last = Math.min(h, ry + rh + margin * mcuHeight);
+        int xoff = 0;
+        int outW = w;
+        if (cx0 > 0 || cx1 < w) {
+          cropArgs.set(JAVA_INT, 0, cx0);
+          cropArgs.set(JAVA_INT, 4, cx1 - cx0);
+          lj.cropScanline.invokeExact(cinfo, cropArgs, cropArgs.asSlice(4));
+          xoff = cropArgs.get(JAVA_INT, 0);
+          outW = cinfo.get(JAVA_INT, LibJpegLibrary.OFF_OUTPUT_WIDTH);
+        }
+        if (cy0 > 0) {
+          int skipped = (int) lj.skipScanlines.invokeExact(cinfo, cy0);
+          if (skipped != cy0) {
+            lj.abortDecompress.invokeExact(cinfo);
+            return "jpeg_skip_scanlines skipped " + skipped + " of " + cy0 + " rows";
+          }
+        }
+        int n = last - cy0;
+        ensureRgb((long) outW * 3 * n);
+        if (rows.byteSize() < 8L * n) {
+          rows = Arena.ofAuto().allocate(8L * Math.max(n, 256), 8);
+        }
+        for (int r = 0; r < n; r++) {
+          rows.setAtIndex(ADDRESS, r, rgb.asSlice((long) r * outW * 3));
+        }
+        int got = 0;
+        while (got < n) {
+          int k = (int) lj.readScanlines.invokeExact(cinfo, rows.asSlice(8L * got), n - got);
+          if (k <= 0) {
+            break;
+          }
+          got += k;
+        }
+        long warnings = err.get(JAVA_LONG, LibJpegLibrary.OFF_ERR_NUM_WARNINGS);
+        lj.abortDecompress.invokeExact(cinfo);
+        if (got != n) {
+          return "jpeg_read_scanlines gave " + got + " of " + n + " rows";
+        }
+        if (warnings != 0) {
+          return "libjpeg warned " + warnings + " time(s) (corrupt data)";
+        }
+        MemorySegment out = MemorySegment.ofBuffer(dest);
+        long rowBytes = (long) rw * 3;
+        for (int r = 0; r < rh; r++) {
+          MemorySegment.copy(rgb, ((long) (ry - cy0 + r) * outW + (rx - xoff)) * 3, out,
+              destOffset + (long) r * destStride, rowBytes);
+        }
+        return null;
+      } catch (RuntimeException | Error e) {
+        throw e;
+      } catch (Throwable t) {
+        throw new IllegalStateException("libjpeg call failed", t);
       }
     }
 
