@@ -43,6 +43,7 @@ final class DirectJpegReader implements AutoCloseable {
   private final AtomicBoolean fallbackLogged = new AtomicBoolean();
   private final LongAdder direct = new LongAdder();
   private final LongAdder fallbacks = new LongAdder();
+  private volatile String lastFallback;
 
   private DirectJpegReader(Path path, FileChannel file, TiffLayout.Directory[] levels, double[] downsamples) {
     this.path = path;
@@ -219,6 +220,7 @@ final class DirectJpegReader implements AutoCloseable {
 
   private boolean fallback(String why) {
     fallbacks.increment();
+    lastFallback = why;
     if (fallbackLogged.compareAndSet(false, true)) {
       log.debug("{}: a region read through OpenSlide (logged once per slide): {}", path, why);
     }
@@ -228,6 +230,11 @@ final class DirectJpegReader implements AutoCloseable {
   /** Regions decoded here so far. */
   long directReads() {
     return direct.sum();
+  }
+
+  /** Why the latest region was left to OpenSlide, or null. */
+  String lastFallback() {
+    return lastFallback;
   }
 
   /** Regions left to OpenSlide so far. */

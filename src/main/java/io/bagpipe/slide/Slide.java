@@ -250,6 +250,11 @@ public final class Slide implements AutoCloseable {
     return direct == null ? new long[2] : new long[] {direct.directReads(), direct.fallbackReads()};
   }
 
+  /** Why the latest region of this slide was read through OpenSlide although it decodes directly, or null. */
+  public String lastFallback() {
+    return direct == null ? null : direct.lastFallback();
+  }
+
   /** Whether regions of this slide are decoded from its JPEG tiles (when they qualify). */
   public boolean decodesDirectly() {
     return direct != null;

@@ -37,7 +37,7 @@ import java.nio.channels.FileChannel;
 public final class JpegTileDecoder {
 
   /** Crop when the iMCU-aligned crop covers at most this fraction of the tile's area. */
-  private static final double CROP_AREA_LIMIT = Double.parseDouble(System.getProperty("bagpipe.jpeg.crop-area", "0.5"));
+  private static final double CROP_AREA_LIMIT = 0.5;
 
   /** Longest tile stream accepted (bytes): larger ones are read by OpenSlide. */
   private static final int MAX_TILE_BYTES = 64 << 20;
@@ -70,6 +70,11 @@ public final class JpegTileDecoder {
     return TurboJpegLibrary.get() != null;
   }
 
+  /** Whether libjpeg's scanline API ({@code libjpeg.so.62}) is bound too, for cropped decodes. */
+  public static boolean scanlineAvailable() {
+    return available() && LibJpegLibrary.get() != null;
+  }
+
   /** Why {@link #available()} is false, or null when it is true. */
   public static String unavailableReason() {
     return TurboJpegLibrary.unavailableReason();
@@ -97,9 +102,6 @@ public final class JpegTileDecoder {
     }
     if (length < 4 || length > MAX_TILE_BYTES) {
       return "tile stream of " + length + " bytes";
-    }
-    if (!dest.isDirect()) {
-      throw new IllegalArgumentException("destination buffer must be direct");
     }
     State s = state(lib);
     if (s == null) {
@@ -149,6 +151,10 @@ public final class JpegTileDecoder {
     }
     TURBO.increment();
     String reason = turbo(lib, s, total, tileWidth, tileHeight, ycbcr, rx, ry, rw, rh, dest, destOffset, destStride);
+    if (reason != null) {
+      // TurboJPEG 2.x can leave a handle mid-header after an error, failing every later call: start afresh
+      STATE.remove();
+    }
     if (reason == null && header != null && VALIDATED.size() < MAX_VALIDATED) {
       VALIDATED.add(ByteBuffer.wrap(header));
     }
