@@ -35,6 +35,7 @@ class DirectJpegReaderTest {
   static Path rgb444;
   static Path ycbcr420;
   static Path synth;
+  static Path bigTiff;
 
   @BeforeAll
   static void slides() throws Exception {
@@ -43,16 +44,21 @@ class DirectJpegReaderTest {
     SyntheticDataSet.ensure(new SynthSettings(dir.resolve("synth"), 2, 1100, 900, 0.15, 0.4, 0.6, 224, 1, 3, 0.9f, 0.5),
         line -> {});
     synth = dir.resolve("synth/slides/synth_000.tif");
+    bigTiff = dir.resolve("q75-big.tif");
+    io.bagpipe.ExternalTools.run(List.of("vips", "tiffsave", dir.resolve("q75.png").toString(), bigTiff.toString(),
+        "--tile", "--tile-width", "256", "--tile-height", "256", "--pyramid", "--compression", "jpeg", "--Q", "75",
+        "--bigtiff"));
   }
 
   static Stream<String> slideNames() {
-    return Stream.of("rgb444", "ycbcr420", "synth");
+    return Stream.of("rgb444", "ycbcr420", "synth", "bigtiff");
   }
 
   private static Path slide(String name) {
     return switch (name) {
       case "rgb444" -> rgb444;
       case "ycbcr420" -> ycbcr420;
+      case "bigtiff" -> bigTiff;
       default -> synth;
     };
   }
