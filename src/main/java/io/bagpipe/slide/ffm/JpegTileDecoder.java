@@ -11,6 +11,9 @@ import java.lang.foreign.MemorySegment;
 import java.lang.ref.Cleaner;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.LongAdder;
 
 /**
  * Decodes a rectangle of one JPEG-compressed TIFF tile with libjpeg-turbo's
@@ -27,6 +30,13 @@ import java.nio.channels.FileChannel;
  * side that is inside the tile, so upsampling sees the same neighbouring chroma
  * samples as in a whole-tile decode; on 4:4:4 tiles no margin is needed. Pixels
  * are therefore the ones a whole-tile decode gives.
+ *
+ * <p>That is the TurboJPEG path, taken for the first tile of each distinct stream
+ * header. Once a header has decoded cleanly, later tiles with that header and no
+ * marker in their entropy-coded data take the libjpeg path instead
+ * ({@link LibJpegLibrary}): {@code jpeg_crop_scanline} to the iMCU columns of the
+ * rectangle (same margin rule), {@code jpeg_skip_scanlines} past the rows above
+ * it, and no decoding of the rows below it.
  *
  * <p>Every call that meets something unusual (another colour space than the TIFF
  * says, other sizes than the tile's, a libjpeg error or warning) returns a reason
@@ -54,11 +64,11 @@ public final class JpegTileDecoder {
    * marker in their entropy-coded data are decoded with libjpeg's scanline API.
    * Bounded: once full, streams with unseen headers stay on TurboJPEG.
    */
-  private static final java.util.Set<ByteBuffer> VALIDATED = java.util.concurrent.ConcurrentHashMap.newKeySet();
+  private static final Set<ByteBuffer> VALIDATED = ConcurrentHashMap.newKeySet();
   private static final int MAX_VALIDATED = 256;
 
-  private static final java.util.concurrent.atomic.LongAdder SCANLINE = new java.util.concurrent.atomic.LongAdder();
-  private static final java.util.concurrent.atomic.LongAdder TURBO = new java.util.concurrent.atomic.LongAdder();
+  private static final LongAdder SCANLINE = new LongAdder();
+  private static final LongAdder TURBO = new LongAdder();
 
   private static final Cleaner CLEANER = Cleaner.create();
   private static final ThreadLocal<State> STATE = new ThreadLocal<>();
