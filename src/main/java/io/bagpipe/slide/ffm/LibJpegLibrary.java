@@ -95,8 +95,11 @@ final class LibJpegLibrary {
     if (!loaded) {
       synchronized (LOCK) {
         if (!loaded) {
+          String arch = System.getProperty("os.arch");
           try {
-            instance = new LibJpegLibrary(SymbolLookup.libraryLookup(SONAME, Arena.global()));
+            // the struct offsets below were taken on x86-64 Linux; elsewhere TurboJPEG decodes every tile
+            instance = !"amd64".equals(arch) && !"x86_64".equals(arch) ? null
+                : new LibJpegLibrary(SymbolLookup.libraryLookup(SONAME, Arena.global()));
           } catch (IllegalArgumentException | UnsatisfiedLinkError | ReflectiveOperationException e) {
             instance = null;
           }
