@@ -9,6 +9,7 @@ import io.bagpipe.bag.PatchCoordinates;
 import io.bagpipe.bag.SlideEntry;
 import io.bagpipe.slide.Slide;
 import io.bagpipe.slide.SlideSettings;
+import io.bagpipe.slide.ffm.JpegTileDecoder;
 import io.bagpipe.slide.ffm.NativeSlide;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -79,6 +80,11 @@ final class BenchReadCommand implements Callable<Integer> {
     System.err.printf("bench read: %d slides (%.0f MB, now in the page cache), %d patches per run, threads %s, %d rounds%n",
         slides.size(), bytes / 1e6, patches, threads, rounds);
 
+    PixelCheck check = PixelCheck.run(slides, coords, slideSettings, CHECKED_PER_SLIDE);
+    System.err.printf("bench read: pixels of %d patches per slide, decoder %s vs OpenSlide: %s%n",
+        CHECKED_PER_SLIDE, slideSettings.decoder().name().toLowerCase(java.util.Locale.ROOT), check.summary());
+    long[] tilesBefore = JpegTileDecoder.decodeCounts();
+
     ReadBench ours = new ReadBench(slides, coords, slideSettings);
     ours.run(threads.stream().max(Integer::compare).orElseThrow(), Math.min(patches, 300), 99); // JIT warm-up, own handles
     int cells = threads.size();
@@ -127,9 +133,22 @@ final class BenchReadCommand implements Callable<Integer> {
           threads.get(i), median(c[i]), median(j[i]), median(ratio), per, median(cCpu[i]), median(jCpu[i]), median(cpuRatio)));
     }
     md.append("\nRatio = Bagpipe ÷ C limit within a round (Bagpipe also converts ARGB to RGB; the C `raw` mode does not).\n");
+    long[] tilesAfter = JpegTileDecoder.decodeCounts();
+    md.append("\n- Bagpipe decoder: `bagpipe.slide.decoder = ")
+        .append(slideSettings.decoder().name().toLowerCase(java.util.Locale.ROOT)).append("`; tiles decoded without OpenSlide in the")
+        .append(" measured runs: ").append(tilesAfter[0] - tilesBefore[0]).append(" through libjpeg's scanline API, ")
+        .append(tilesAfter[1] - tilesBefore[1]).append(" through TurboJPEG\n")
+        .append("- pixel check against OpenSlide (").append(CHECKED_PER_SLIDE).append(" random patches of each slide, ")
+        .append("byte for byte): ").append(check.summary()).append('\n');
     bench.report("read", md);
+    if (!check.allEqual()) {
+      System.err.println("bench read: pixels differ from OpenSlide's; set bagpipe.slide.decoder = openslide and report the slide");
+      return 1;
+    }
     return 0;
   }
+
+  private static final int CHECKED_PER_SLIDE = 64;
 
   /** read_limit.c expects <dir>/manifest.csv with a header, <dir>/svs/<id>.tif and <dir>/coords/<id>.csv. */
   private static Path cProbeLayout(Path dir, DataSettings ds, Manifest manifest, Path out) throws Exception {

@@ -42,7 +42,7 @@ final class ReadBench {
   ReadBench(List<Path> slides, List<PatchCoordinates> coords, SlideSettings settings) {
     this.slides = slides;
     this.coords = coords;
-    this.settings = new SlideSettings(settings.background(), Math.max(settings.maxOpenSlides(), slides.size()));
+    this.settings = new SlideSettings(settings.background(), Math.max(settings.maxOpenSlides(), slides.size()), settings.decoder());
   }
 
   /** Reads {@code patches} patches with {@code threads} threads; {@code seed} as the C probe's. */

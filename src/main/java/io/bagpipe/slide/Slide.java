@@ -1,6 +1,7 @@
 package io.bagpipe.slide;
 
 import io.bagpipe.slide.ffm.NativeSlide;
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -28,10 +29,12 @@ public final class Slide implements AutoCloseable {
   private final String vendor;
   private final List<Level> levels;
   private final Map<String, String> properties;
+  /** Decodes JPEG tiles without OpenSlide, or null when every read goes through OpenSlide. */
+  private final DirectJpegReader direct;
   private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
   private boolean closed;
 
-  private Slide(Path path, NativeSlide handle, Rgb background) {
+  private Slide(Path path, NativeSlide handle, Rgb background, SlideDecoder decoder) {
     this.path = path;
     this.handle = handle;
     this.background = background;
@@ -45,15 +48,22 @@ public final class Slide implements AutoCloseable {
       ls.add(new Level(i, wh[0], wh[1], handle.levelDownsample(i)));
     }
     this.levels = List.copyOf(ls);
+    this.direct = decoder == SlideDecoder.AUTO ? DirectJpegReader.open(path, vendor, levels) : null;
+  }
+
+  /** Opens the slide at {@code path}; every read goes through OpenSlide. */
+  public static Slide open(Path path, Rgb background) {
+    return open(path, background, SlideDecoder.OPENSLIDE);
   }
 
   /**
-   * Opens the slide at {@code path}.
+   * Opens the slide at {@code path}, decoding as {@code decoder} says
+   * ({@link SlideDecoder#AUTO}: JPEG tiles of generic TIFFs without OpenSlide).
    *
    * @throws SlideException naming the path when the file is missing, is not a
    *     slide OpenSlide recognises, or is corrupt (with OpenSlide's message)
    */
-  public static Slide open(Path path, Rgb background) {
+  public static Slide open(Path path, Rgb background, SlideDecoder decoder) {
     if (!Files.exists(path)) {
       throw new SlideException(path, SlideException.Reason.MISSING, "slide file not found: " + path);
     }
@@ -77,7 +87,7 @@ public final class Slide implements AutoCloseable {
       h.close();
       throw new SlideException(path, SlideException.Reason.CORRUPT, "slide " + path + " has no levels");
     }
-    return new Slide(path, h, background);
+    return new Slide(path, h, background, decoder);
   }
 
   public Path path() {
@@ -203,6 +213,9 @@ public final class Slide implements AutoCloseable {
       if (closed) {
         throw new IllegalStateException("slide " + path + " is closed");
       }
+      if (direct != null && readDirect(level, x, y, width, height, dest)) {
+        return;
+      }
       String err = handle.readRegionRgb(x, y, level, width, height, dest, background.packed());
       if (err != null) {
         throw new SlideException(
@@ -214,6 +227,37 @@ public final class Slide implements AutoCloseable {
     } finally {
       lock.readLock().unlock();
     }
+  }
+
+  private boolean readDirect(int level, long x, long y, int width, int height, ByteBuffer dest) {
+    try {
+      return direct.read(level, x, y, width, height, dest);
+    } catch (IOException e) {
+      throw new SlideException(
+          path,
+          SlideException.Reason.CORRUPT,
+          "cannot read the tiles of region (" + x + "," + y + ") " + width + "x" + height + " at level " + level
+              + " of " + path + ": " + e.getMessage());
+    }
+  }
+
+  /**
+   * Regions decoded from JPEG tiles without OpenSlide, and regions read through
+   * OpenSlide although this slide is decoded directly, since open; both 0 when
+   * every read goes through OpenSlide.
+   */
+  public long[] directReadCounts() {
+    return direct == null ? new long[2] : new long[] {direct.directReads(), direct.fallbackReads()};
+  }
+
+  /** Why the latest region of this slide was read through OpenSlide although it decodes directly, or null. */
+  public String lastFallback() {
+    return direct == null ? null : direct.lastFallback();
+  }
+
+  /** Whether regions of this slide are decoded from its JPEG tiles (when they qualify). */
+  public boolean decodesDirectly() {
+    return direct != null;
   }
 
   /** Whether {@link #close()} has been called. */
@@ -234,6 +278,9 @@ public final class Slide implements AutoCloseable {
       if (!closed) {
         closed = true;
         handle.close();
+        if (direct != null) {
+          direct.close();
+        }
       }
     } finally {
       lock.writeLock().unlock();

@@ -111,7 +111,7 @@ public final class SlidePool implements AutoCloseable {
     }
     if (opener) {
       try {
-        e.slide.complete(Slide.open(key, settings.background()));
+        e.slide.complete(Slide.open(key, settings.background(), settings.decoder()));
       } catch (RuntimeException ex) {
         synchronized (lock) {
           e.users--;

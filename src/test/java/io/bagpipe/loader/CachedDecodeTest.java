@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.bagpipe.bag.BagRef;
 import io.bagpipe.slide.SlideFixtures;
 import io.bagpipe.slide.SlidePool;
+import io.bagpipe.slide.SlideDecoder;
 import io.bagpipe.slide.SlideSettings;
 import io.bagpipe.slide.synth.SynthSettings;
 import io.bagpipe.slide.synth.SyntheticDataSet;
@@ -33,7 +34,7 @@ class CachedDecodeTest {
     SyntheticDataSet.Result data = SyntheticDataSet.ensure(
         new SynthSettings(dir.resolve("synth"), 2, 1024, 1024, 0.12, 0.5, 0.6, 64, 1, 5, 0.9f, 0.5), line -> {});
     slide = data.dir().resolve("slides").resolve(data.slides().get(1).id() + ".tif");
-    slides = new SlidePool(new SlideSettings(SlideFixtures.WHITE, 4));
+    slides = new SlidePool(new SlideSettings(SlideFixtures.WHITE, 4, SlideDecoder.AUTO));
   }
 
   @AfterAll

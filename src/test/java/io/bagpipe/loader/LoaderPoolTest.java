@@ -8,6 +8,7 @@ import io.bagpipe.bag.BagRef;
 import io.bagpipe.slide.Slide;
 import io.bagpipe.slide.SlideFixtures;
 import io.bagpipe.slide.SlidePool;
+import io.bagpipe.slide.SlideDecoder;
 import io.bagpipe.slide.SlideSettings;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
@@ -33,7 +34,7 @@ class LoaderPoolTest {
   @BeforeAll
   static void start() throws Exception {
     slide = SlideFixtures.vipsSlide(dir, "s", 700, 500);
-    slides = new SlidePool(new SlideSettings(SlideFixtures.WHITE, 4));
+    slides = new SlidePool(new SlideSettings(SlideFixtures.WHITE, 4, SlideDecoder.AUTO));
     // 3 patches per task: a 7-patch bag is cut into tasks of 3, 3 and 1 over 2 loaders.
     pool = kit.spawn(LoaderPool.create(new LoaderSettings(2, 2, 3, 4), slides, new BagBuffers(4)));
   }

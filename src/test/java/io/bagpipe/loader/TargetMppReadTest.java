@@ -9,6 +9,7 @@ import io.bagpipe.slide.Resize;
 import io.bagpipe.slide.Slide;
 import io.bagpipe.slide.SlideFixtures;
 import io.bagpipe.slide.SlidePool;
+import io.bagpipe.slide.SlideDecoder;
 import io.bagpipe.slide.SlideSettings;
 import io.bagpipe.slide.synth.SynthSettings;
 import io.bagpipe.slide.synth.SyntheticDataSet;
@@ -32,7 +33,7 @@ class TargetMppReadTest {
         new SynthSettings(dir.resolve("synth"), 2, 1024, 1024, 0.12, 0.5, 0.6, 64, 1, 5, 0.9f, 0.5), line -> {});
     Path slidePath = data.dir().resolve("slides").resolve(data.slides().get(1).id() + ".tif");
     int[] xy = {256, 320, 600, 130, 0, 0};
-    try (SlidePool pool = new SlidePool(new SlideSettings(SlideFixtures.WHITE, 2));
+    try (SlidePool pool = new SlidePool(new SlideSettings(SlideFixtures.WHITE, 2, SlideDecoder.AUTO));
         Slide slide = Slide.open(slidePath, SlideFixtures.WHITE)) {
       assertTrue(slide.levelCount() >= 2, slide.toString());
       // target 1.0 um/px: 128 level-0 px per patch, read at level 1 (downsample 2) with no resize;
@@ -75,7 +76,7 @@ class TargetMppReadTest {
   @Test
   void aSlideWithoutMppIsNamedWhenTargetMppIsSet(@TempDir Path dir) throws Exception {
     Path tif = io.bagpipe.slide.tissue.NoMppSlides.write(dir, "plain", 256, 256);
-    try (SlidePool pool = new SlidePool(new SlideSettings(SlideFixtures.WHITE, 2));
+    try (SlidePool pool = new SlidePool(new SlideSettings(SlideFixtures.WHITE, 2, SlideDecoder.AUTO));
         Slide slide = Slide.open(tif, SlideFixtures.WHITE)) {
       assertTrue(slide.micronsPerPixelX().isEmpty(), "the slide still says its mpp: " + slide.properties());
       BagRef bag = new BagRef("plain", tif.toString(), 0, new int[] {0, 0}, 32, 0, 0, 1, 0.5);

@@ -19,6 +19,15 @@ public final class SlideFixtures {
    * {@code vips tiffsave --pyramid}, with smooth colour structure and noise.
    */
   public static Path vipsSlide(Path dir, String name, int width, int height) throws IOException, InterruptedException {
+    return vipsSlide(dir, name, width, height, 90);
+  }
+
+  /**
+   * As {@link #vipsSlide(Path, String, int, int)} at JPEG quality {@code quality}:
+   * vips 8.14 writes RGB 4:4:4 JPEG tiles at 90 and above, YCbCr 4:2:0 below.
+   */
+  public static Path vipsSlide(Path dir, String name, int width, int height, int quality)
+      throws IOException, InterruptedException {
     ExternalTools.require("vips");
     BufferedImage img = new BufferedImage(width, height, BufferedImage.TYPE_INT_RGB);
     SplittableRandom rnd = new SplittableRandom(7);
@@ -36,7 +45,7 @@ public final class SlideFixtures {
     ExternalTools.run(
         List.of(
             "vips", "tiffsave", png.toString(), tif.toString(), "--tile", "--tile-width", "256",
-            "--tile-height", "256", "--pyramid", "--compression", "jpeg", "--Q", "90"));
+            "--tile-height", "256", "--pyramid", "--compression", "jpeg", "--Q", Integer.toString(quality)));
     return tif;
   }
 

@@ -35,7 +35,7 @@ class SlidePoolTest {
   }
 
   static SlidePool pool(int maxOpen) {
-    return new SlidePool(new SlideSettings(SlideFixtures.WHITE, maxOpen));
+    return new SlidePool(new SlideSettings(SlideFixtures.WHITE, maxOpen, SlideDecoder.AUTO));
   }
 
   @Test
