@@ -94,6 +94,9 @@ final class RunGuardian {
           return Behaviors.receive(Command.class)
               .onMessage(Published.class, m -> {
                 EventMetrics.record(metrics, m.event());
+                if (served != null && (m.event() instanceof RunEvent.RunCompleted || m.event() instanceof RunEvent.RunFailed)) {
+                  served.close(); // before the result completes: a finished run lists no endpoint
+                }
                 publisher.publish(m.event());
                 return switch (m.event()) {
                   case RunEvent.RunCompleted c -> {

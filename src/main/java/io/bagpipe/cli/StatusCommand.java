@@ -5,6 +5,8 @@ import io.bagpipe.metrics.RunStatus;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.Callable;
+import java.io.PrintWriter;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -32,6 +34,8 @@ final class StatusCommand implements Callable<Integer> {
 
   @Mixin ConfigOptions configOptions;
 
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
   @Override
   public Integer call() throws Exception {
     if (!(interval > 0)) {
@@ -43,13 +47,14 @@ final class StatusCommand implements Callable<Integer> {
       dir = Path.of(config.getString("bagpipe.train.run-dir"));
     }
     RunStatus status = new RunStatus(dir, Duration.ofSeconds(2));
+    PrintWriter out = spec.commandLine().getOut();
     while (true) {
       RunStatus.View view = status.refresh();
       if (watch) {
-        System.out.print("\033[H\033[2J"); // cursor home, clear screen: the view is redrawn in place
+        out.print("\033[H\033[2J"); // cursor home, clear screen: the view is redrawn in place
       }
-      System.out.print(view.text());
-      System.out.flush();
+      out.print(view.text());
+      out.flush();
       if (!watch || view.answering() == 0) {
         return view.answering() > 0 ? 0 : 1;
       }

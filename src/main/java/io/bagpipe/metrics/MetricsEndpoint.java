@@ -25,6 +25,7 @@ public final class MetricsEndpoint implements AutoCloseable {
   private final HTTPServer server;
   private final String host;
   private final Path targetFile;
+  private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
 
   private MetricsEndpoint(HTTPServer server, String host, Path targetFile) {
     this.server = server;
@@ -76,9 +77,12 @@ public final class MetricsEndpoint implements AutoCloseable {
     return "http://" + hostPort(host, server.getPort()) + "/metrics";
   }
 
-  /** Stops the server and removes the target file. */
+  /** Stops the server and removes the target file; once. */
   @Override
   public void close() {
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
     server.close();
     try {
       Files.deleteIfExists(targetFile);

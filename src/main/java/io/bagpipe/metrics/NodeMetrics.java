@@ -80,7 +80,7 @@ public final class NodeMetrics {
     steps = Counter.builder().name("bagpipe_steps_total").help("Optimizer steps committed since this node started.")
         .constLabels(labels).register(registry);
     stepSeconds = Histogram.builder().name("bagpipe_step_seconds")
-        .help("Wall time from one committed step to the next, within an epoch.")
+        .help("Wall time per committed step: from the epoch's start or the step before to its commit.")
         .classicOnly().classicUpperBounds(STEP_SECONDS).constLabels(labels).register(registry);
     trainLoss = gauge("bagpipe_train_loss", "Mean training loss of the current epoch's bags so far (NaN before one).");
     bagsPerSecond = gauge("bagpipe_bags_per_second", "Training bags per second over the current epoch so far.");

@@ -74,8 +74,8 @@ public final class RunStatus {
       try {
         s = Scrape.fetch(URI.create("http://" + target + "/metrics"), timeout);
       } catch (IOException | IllegalArgumentException e) {
-        nodes.append(String.format(Locale.ROOT, "  %-22s not answering (%s)%n", target, e.getMessage() == null
-            ? e.getClass().getSimpleName() : e.getMessage()));
+        nodes.append(String.format(Locale.ROOT, "  %-22s not answering (%s); a node killed outright leaves its"
+            + " target file behind%n", target, e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage()));
         continue;
       }
       answering++;
