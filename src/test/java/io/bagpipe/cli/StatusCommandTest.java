@@ -128,6 +128,18 @@ class StatusCommandTest {
     assertFalse(v.text().contains("epoch"), v.text());
   }
 
+  @Test
+  void aPortInUseFailsTheRunAtItsStartNamingTheKey() throws Exception {
+    try (var taken = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      BagpipeRun run = Bagpipe.start(TrainingFixtures.config(data, dir.resolve("clash"),
+          "bagpipe.metrics.port=" + taken.getLocalPort()));
+      var e = org.junit.jupiter.api.Assertions.assertThrows(java.util.concurrent.ExecutionException.class,
+          () -> run.result().toCompletableFuture().get(1, TimeUnit.MINUTES));
+      assertTrue(e.getCause().getMessage().contains("bagpipe.metrics.port"), e.getCause().getMessage());
+      assertFalse(Files.exists(dir.resolve("clash").resolve(MetricsEndpoint.TARGETS)), "no endpoint is listed");
+    }
+  }
+
   private static String awaitTarget(Path runDir) throws Exception {
     long end = System.nanoTime() + TimeUnit.MINUTES.toNanos(2);
     while (System.nanoTime() < end) {
