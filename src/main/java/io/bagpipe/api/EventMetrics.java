@@ -17,6 +17,7 @@ final class EventMetrics {
       case RunEvent.EpochStarted s -> metrics.epochStarted(s.epoch(), s.epochs(), s.steps(), s.firstStep());
       case RunEvent.StepCompleted s ->
           metrics.stepCommitted(s.epoch(), s.step(), s.steps(), s.meanLoss(), s.bagsPerSecond(), s.bagsDone());
+      case RunEvent.ValidationStarted v -> metrics.validationStarted(v.epoch(), v.bags());
       case RunEvent.BagSkipped _ -> metrics.bagSkipped();
       case RunEvent.SlideQuarantined _ -> metrics.slideQuarantined();
       case RunEvent.EpochCompleted c -> {
@@ -25,7 +26,7 @@ final class EventMetrics {
       }
       case RunEvent.RunCompleted _ -> metrics.runEnded();
       case RunEvent.RunFailed _ -> metrics.runEnded();
-      case RunEvent.RunPaused _, RunEvent.ValidationStarted _, RunEvent.TestScored _, RunEvent.CheckpointSaved _,
+      case RunEvent.RunPaused _, RunEvent.TestScored _, RunEvent.CheckpointSaved _,
           RunEvent.CheckpointFailed _, RunEvent.EarlyStopped _ -> { }
     }
   }

@@ -46,7 +46,7 @@ final class StatusCommand implements Callable<Integer> {
       Config config = configOptions.load();
       dir = Path.of(config.getString("bagpipe.train.run-dir"));
     }
-    RunStatus status = new RunStatus(dir, Duration.ofSeconds(2));
+    RunStatus status = new RunStatus(dir, Duration.ofSeconds(5));
     PrintWriter out = spec.commandLine().getOut();
     while (true) {
       RunStatus.View view = status.refresh();

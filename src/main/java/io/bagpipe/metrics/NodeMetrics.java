@@ -62,6 +62,7 @@ public final class NodeMetrics {
   private final Gauge valAccuracy;
   private final Gauge valAuc;
   private final Gauge running;
+  private final Gauge validationBags;
 
   private int lastEpoch = -1;
   private int lastStep = -1;
@@ -97,6 +98,7 @@ public final class NodeMetrics {
     valAccuracy = gauge("bagpipe_val_accuracy", "Slide-level validation accuracy of the last completed epoch.");
     valAuc = gauge("bagpipe_val_auc", "Slide-level validation ROC AUC of the last completed epoch.");
     running = gauge("bagpipe_run_running", "1 while the run trains, 0 once it completed or failed.");
+    validationBags = gauge("bagpipe_validation_bags", "Bags of the validation under way; 0 while training.");
     for (Gauge g : List.of(trainLoss, valLoss, valAccuracy, valAuc)) {
       g.set(Double.NaN);
     }
@@ -204,8 +206,15 @@ public final class NodeMetrics {
     ringWorkers.set(workers);
   }
 
+  /** Validation of {@code epoch} began over {@code bags} bags. */
+  public void validationStarted(int epoch, int bags) {
+    this.epoch.set(epoch);
+    validationBags.set(bags);
+  }
+
   /** Training of {@code epoch} began: {@code steps} steps, from {@code firstStep}. */
   public void epochStarted(int epoch, int epochs, int steps, int firstStep) {
+    validationBags.set(0);
     this.epoch.set(epoch);
     this.epochs.set(epochs);
     epochSteps.set(steps);
@@ -258,6 +267,7 @@ public final class NodeMetrics {
   /** An epoch completed with these validation figures (NaN: not measured). */
   public void epochCompleted(double trainLoss, double valLoss, double accuracy, double auc) {
     epochsCompleted.inc();
+    validationBags.set(0);
     this.trainLoss.set(trainLoss);
     this.valLoss.set(valLoss);
     valAccuracy.set(accuracy);

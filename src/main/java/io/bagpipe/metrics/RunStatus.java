@@ -74,7 +74,7 @@ public final class RunStatus {
       try {
         s = Scrape.fetch(URI.create("http://" + target + "/metrics"), timeout);
       } catch (IOException | IllegalArgumentException e) {
-        nodes.append(String.format(Locale.ROOT, "  %-22s not answering (%s); a node killed outright leaves its"
+        nodes.append(String.format(Locale.ROOT, "  %s not answering (%s); a node killed outright leaves its"
             + " target file behind%n", target, e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage()));
         continue;
       }
@@ -111,8 +111,10 @@ public final class RunStatus {
     double stepCount = s.sum("bagpipe_step_seconds_count");
     double meanStep = stepCount > 0 ? s.sum("bagpipe_step_seconds_sum") / stepCount : Double.NaN;
     StringBuilder b = new StringBuilder();
-    b.append(String.format(Locale.ROOT, "run %s: %s, %d of %d node(s) answering%n", id,
-        get(s, "bagpipe_run_running") == 1 ? "training" : "ended", answering, listed));
+    double validating = get(s, "bagpipe_validation_bags");
+    String phase = get(s, "bagpipe_run_running") != 1 ? "ended"
+        : validating > 0 ? "validating epoch " + (epoch + 1) + " (" + (long) validating + " bags)" : "training";
+    b.append(String.format(Locale.ROOT, "run %s: %s, %d of %d node(s) answering%n", id, phase, answering, listed));
     b.append(String.format(Locale.ROOT, "epoch %d/%d  step %d/%d  loss %.4f  %.2f bags/s  step %s%n", epoch + 1,
         epochs, step, steps, get(s, "bagpipe_train_loss"), bagsPerSecond,
         Double.isNaN(meanStep) ? "-" : String.format(Locale.ROOT, "%.3f s", meanStep)));
@@ -153,12 +155,12 @@ public final class RunStatus {
     }
     double bytes = p == null ? reduceBytes : reduceBytes - p.reduceBytes();
     double seconds = p == null ? reduceSeconds : reduceSeconds - p.reduceSeconds();
-    String bandwidth = bytes > 0 && seconds > 0 ? String.format(Locale.ROOT, "%.2f GB/s", bytes / seconds / 1e9) : "-";
+    String bandwidth = bytes > 0 && seconds > 0 ? rate(bytes / seconds) : "-";
     int workers = s.all("bagpipe_worker_steps_total").size();
     double heap = s.sum("jvm_memory_used_bytes", "area", "heap");
     return String.format(Locale.ROOT,
-        "  %-22s %s  workers %d  loader queue %d bags  decode %s  all-reduce %s  heap %.0f MiB%n", node, target,
-        workers, (long) s.sum("bagpipe_loader_bags_in_flight"), decode, bandwidth, heap / (1 << 20));
+        "  node %s (metrics %s): workers %d, loader queue %d bags, decode %s, all-reduce %s, heap %.0f MiB%n", node,
+        target, workers, (long) s.sum("bagpipe_loader_bags_in_flight"), decode, bandwidth, heap / (1 << 20));
   }
 
   private String faults() throws IOException {
@@ -184,6 +186,11 @@ public final class RunStatus {
       return "?";
     }
     return m.group(2) != null ? m.group(2).replace("\\\"", "\"") : m.group(1);
+  }
+
+  private static String rate(double bytesPerSecond) {
+    return bytesPerSecond >= 1e9 ? String.format(Locale.ROOT, "%.2f GB/s", bytesPerSecond / 1e9)
+        : String.format(Locale.ROOT, "%.1f MB/s", bytesPerSecond / 1e6);
   }
 
   private static double get(Scrape s, String name) {

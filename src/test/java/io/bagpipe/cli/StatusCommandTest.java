@@ -95,7 +95,8 @@ class StatusCommandTest {
       assertTrue(view.matches("(?s).*epoch \\d+/200  step \\d+/\\d+  loss \\d+\\.\\d{4}  \\d+\\.\\d\\d bags/s.*"), view);
       assertTrue(view.contains("ETA: epoch "), view);
       assertTrue(view.contains("ring generation 1, 2 workers; workers joined 2, lost 0"), view);
-      assertTrue(view.contains("workers 2  loader queue "), view);
+      assertTrue(view.matches("(?s).*node local \\(metrics 127\\.0\\.0\\.1:\\d+\\): workers 2, loader queue \\d+ bags,.*"),
+          view);
       assertTrue(view.contains("recent faults: none"), view);
     } finally {
       run.stop();
@@ -123,7 +124,7 @@ class StatusCommandTest {
     assertEquals(1, v.listed());
     assertEquals(0, v.answering());
     assertTrue(v.text().contains("none of the 1 listed node(s) answers"), v.text());
-    assertTrue(v.text().matches("(?s).*127\\.0\\.0\\.1:" + closed + " +not answering \\(ConnectException\\).*"),
+    assertTrue(v.text().matches("(?s).*127\\.0\\.0\\.1:" + closed + " not answering \\(ConnectException\\).*"),
         v.text());
     assertFalse(v.text().contains("epoch"), v.text());
   }

@@ -50,6 +50,7 @@ class ScrapeTest {
     m.stepCommitted(0, 3, 10, 0.6, 4.0, 6); // two steps in one event: two observations (and one for the first)
     m.ringReformed(2, 3); // one more rank than before: one joined
     m.workerLost();
+    m.validationStarted(0, 7);
     try (MetricsEndpoint e = MetricsEndpoint.start(new MetricsSettings(true, "127.0.0.1", 0, ""), m,
         java.nio.file.Files.createTempDirectory("metrics"), null)) {
       Scrape s = Scrape.fetch(java.net.URI.create(e.url()), java.time.Duration.ofSeconds(5));
@@ -65,6 +66,7 @@ class ScrapeTest {
           .orElseThrow());
       assertEquals(-1, s.value("bagpipe_worker_rank", "worker", "worker-0", "device", "cpu").orElseThrow());
       assertEquals(0, s.value("bagpipe_loader_bags_in_flight").orElseThrow());
+      assertEquals(7, s.value("bagpipe_validation_bags").orElseThrow());
     }
   }
 
