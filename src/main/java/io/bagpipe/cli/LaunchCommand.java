@@ -218,8 +218,11 @@ final class LaunchCommand implements Callable<Integer> {
     }
   }
 
-  /** Node {@code i}'s command: {@code common} with its port, its seeds and, after a kill, {@code --join}. */
-  private static List<String> nodeCommand(List<String> common, int i, int port, List<Integer> seeds, boolean join,
+  /**
+   * Node {@code i}'s command: {@code common} with its port, its seeds, after a kill {@code --join}, and with a
+   * fixed {@code metricsPort} (0: each node picks a free one) its own metrics port, {@code metricsPort + i}.
+   */
+  static List<String> nodeCommand(List<String> common, int i, int port, List<Integer> seeds, boolean join,
       int metricsPort) {
     List<String> cmd = new ArrayList<>(common);
     cmd.addAll(List.of("--port", Integer.toString(port)));
