@@ -124,6 +124,8 @@ public final class RunStatus {
       double runLeft = epochLeft + Math.max(0, epochs - epoch - 1) * steps * perStep;
       b.append("ETA: epoch ").append(duration(epochLeft)).append(", run ").append(duration(runLeft))
           .append(" (training steps at this epoch's pace; validation not included)\n");
+    } else {
+      b.append("ETA: - (no step of this epoch committed yet)\n");
     }
     b.append(String.format(Locale.ROOT, "ring generation %d, %d workers; workers joined %d, lost %d;"
             + " bags skipped %d; slides quarantined %d%n", (long) get(s, "bagpipe_ring_generation"),

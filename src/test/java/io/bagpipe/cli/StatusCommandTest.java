@@ -50,7 +50,9 @@ class StatusCommandTest {
     try {
       URI url = URI.create("http://" + awaitTarget(runDir) + "/metrics");
       Scrape first = await(url, s -> s.sum("bagpipe_steps_total") >= 1);
-      Scrape second = await(url, s -> s.sum("bagpipe_steps_total") >= first.sum("bagpipe_steps_total") + 3);
+      // (and a step of the current epoch committed: a new epoch starts with no loss and no pace)
+      Scrape second = await(url, s -> s.sum("bagpipe_steps_total") >= first.sum("bagpipe_steps_total") + 3
+          && s.sum("bagpipe_epoch_step") >= 1);
 
       assertTrue(second.sum("bagpipe_steps_total") > first.sum("bagpipe_steps_total"));
       assertTrue(second.value("bagpipe_bags_per_second").orElseThrow() > 0);
@@ -91,9 +93,13 @@ class StatusCommandTest {
       cl.setOut(new PrintWriter(out));
       assertEquals(0, cl.execute("status", runDir.toString()));
       String view = out.toString();
-      assertTrue(view.contains("run " + runLabel + ": training, 1 of 1 node(s) answering"), view);
-      assertTrue(view.matches("(?s).*epoch \\d+/200  step \\d+/\\d+  loss \\d+\\.\\d{4}  \\d+\\.\\d\\d bags/s.*"), view);
-      assertTrue(view.contains("ETA: epoch "), view);
+      // between epochs the run validates: either phase is a running run
+      assertTrue(view.matches("(?s)[^\n]*\nrun " + runLabel
+          + ": (training|validating epoch \\d+ \\(8 bags\\)), 1 of 1 node\\(s\\) answering\n.*"), view);
+      // at an epoch's start no step of it is committed yet: no loss, no pace
+      assertTrue(view.matches("(?s).*epoch \\d+/200  step \\d+/12  loss (\\d+\\.\\d{4}|NaN)  \\d+\\.\\d\\d bags/s.*"),
+          view);
+      assertTrue(view.matches("(?s).*\nETA: (epoch [^,]+, run [^(]+ \\(training steps|- \\(no step).*"), view);
       assertTrue(view.contains("ring generation 1, 2 workers; workers joined 2, lost 0"), view);
       assertTrue(view.matches("(?s).*node local \\(metrics 127\\.0\\.0\\.1:\\d+\\): workers 2, loader queue \\d+ bags,.*"),
           view);
