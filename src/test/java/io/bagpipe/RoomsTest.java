@@ -45,7 +45,10 @@ class RoomsTest {
       Map.entry("predict", List.of("org.apache.pekko", "io.bagpipe.worker", "io.bagpipe.allreduce", "io.bagpipe.api",
           "io.bagpipe.cli")),
       Map.entry("features", List.of("org.apache.pekko", "ai.djl", "io.bagpipe.slide", "io.bagpipe.bag",
-          "io.bagpipe.loader", "io.bagpipe.model", "io.bagpipe.worker", "io.bagpipe.coordinator", "io.bagpipe.api")));
+          "io.bagpipe.loader", "io.bagpipe.model", "io.bagpipe.worker", "io.bagpipe.coordinator", "io.bagpipe.api")),
+      Map.entry("metrics", List.of("org.apache.pekko", "ai.djl", "io.bagpipe.slide", "io.bagpipe.bag",
+          "io.bagpipe.model", "io.bagpipe.allreduce", "io.bagpipe.coordinator", "io.bagpipe.checkpoint",
+          "io.bagpipe.api", "io.bagpipe.cli")));
 
   private static final Pattern NAME = Pattern.compile("\\b(?:org\\.apache\\.pekko|ai\\.djl|io\\.bagpipe)(?:\\.\\w+)+");
 

@@ -22,6 +22,7 @@ import io.bagpipe.coordinator.MetricsLog;
 import io.bagpipe.coordinator.ElasticSettings;
 import io.bagpipe.coordinator.TrainSettings;
 import io.bagpipe.loader.LoaderSettings;
+import io.bagpipe.metrics.MetricsSettings;
 import io.bagpipe.model.EncoderSpec;
 import io.bagpipe.model.ModelSettings;
 import io.bagpipe.model.OptimizerSettings;
@@ -346,7 +347,8 @@ public final class Bagpipe {
       return r;
     };
     return new RunSpec(slide, loader, worker, train, ElasticSettings.fromConfig(b.getConfig("elastic")), plan, checkpoint, data, model.classes(), start, replicas,
-        metrics, step -> habits.schedule().lr(optimizer.lr(), step));
+        metrics, step -> habits.schedule().lr(optimizer.lr(), step),
+        MetricsSettings.fromConfig(b.getConfig("metrics")));
   }
 
   /**

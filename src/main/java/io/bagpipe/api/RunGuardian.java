@@ -3,10 +3,15 @@ package io.bagpipe.api;
 import java.util.List;
 import io.bagpipe.coordinator.Coordinator;
 import io.bagpipe.loader.BagBuffers;
+import io.bagpipe.loader.LoaderMeter;
 import io.bagpipe.loader.LoaderPool;
+import io.bagpipe.metrics.MetricsEndpoint;
+import io.bagpipe.metrics.NodeMetrics;
 import io.bagpipe.serialization.NodeLocal;
 import io.bagpipe.slide.SlidePool;
 import io.bagpipe.worker.Worker;
+import io.bagpipe.worker.WorkerMeter;
+import java.io.UncheckedIOException;
 import java.util.concurrent.CompletableFuture;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
@@ -21,6 +26,10 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
  * Receptionist), an in-process ring and the Coordinator, and relays the Coordinator's events to the run's
  * publisher and result. Stops itself (and with it the run's actors) when the run
  * ends; closes the slide pool on the way out.
+ *
+ * <p>With {@code bagpipe.metrics.enabled} it serves the node's Prometheus endpoint
+ * ({@link MetricsEndpoint}) for as long as it runs: the run's events and the counters
+ * of this node's loader pool and workers.
  */
 final class RunGuardian {
 
@@ -41,23 +50,53 @@ final class RunGuardian {
       CompletableFuture<RunResult> result) {
     return Behaviors.setup(
         ctx -> {
+          org.apache.pekko.actor.Address address = ctx.getSystem().address();
+          String node = address.getHost().isPresent() ? address.getHost().get() + ":" + address.getPort().orElse(0)
+              : "local";
+          String runId = spec.metricsEndpoint().runId().isEmpty()
+              ? String.valueOf(spec.train().runDir().toAbsolutePath().normalize().getFileName())
+              : spec.metricsEndpoint().runId();
+          NodeMetrics metrics = new NodeMetrics(runId, node);
+          MetricsEndpoint endpoint = null;
+          if (spec.metricsEndpoint().enabled()) {
+            try {
+              endpoint = MetricsEndpoint.start(spec.metricsEndpoint(), metrics, spec.train().runDir(),
+                  address.getHost().orElse(null));
+            } catch (UncheckedIOException e) {
+              publisher.publish(new RunEvent.RunFailed(e.getMessage()));
+              publisher.complete();
+              result.completeExceptionally(new RunFailedException(e.getMessage(), e));
+              return Behaviors.stopped();
+            }
+            ctx.getLog().info("metrics at {}", endpoint.url());
+          }
+          MetricsEndpoint served = endpoint;
           SlidePool slides = new SlidePool(spec.slide());
           BagBuffers buffers = new BagBuffers(spec.loader().idleBuffers());
+          LoaderMeter loaderMeter = new LoaderMeter();
+          metrics.watch(loaderMeter);
           ActorRef<LoaderPool.Command> loaders =
-              ctx.spawn(LoaderPool.create(spec.loader(), slides, buffers), "loader-pool");
+              ctx.spawn(LoaderPool.create(spec.loader(), slides, buffers, loaderMeter), "loader-pool");
           ActorRef<RunEvent> events = ctx.messageAdapter(RunEvent.class, Published::new);
           ActorRef<Coordinator.Command> coordinator = topology.coordinator(ctx, spec, events);
           List<String> devices = spec.worker().devices();
           for (int i = 0; i < devices.size(); i++) {
             String device = devices.get(i);
+            WorkerMeter workerMeter = new WorkerMeter();
+            metrics.watch("worker-" + i, device, workerMeter);
             ctx.spawn(
                 Worker.create(device, () -> spec.replicas().create(device), topology.ring(i), loaders,
-                    spec.loader().prefetchBags(), spec.checkpointDir(), spec.checkpoint().keepLast(), spec.workersKey()),
+                    spec.loader().prefetchBags(), spec.checkpointDir(), spec.checkpoint().keepLast(), spec.workersKey(),
+                    workerMeter),
                 "worker-" + i,
                 DispatcherSelector.fromConfig("bagpipe.worker.dispatcher"));
           }
           return Behaviors.receive(Command.class)
               .onMessage(Published.class, m -> {
+                EventMetrics.record(metrics, m.event());
+                if (served != null && (m.event() instanceof RunEvent.RunCompleted || m.event() instanceof RunEvent.RunFailed)) {
+                  served.close(); // before the result completes: a finished run lists no endpoint
+                }
                 publisher.publish(m.event());
                 return switch (m.event()) {
                   case RunEvent.RunCompleted c -> {
@@ -85,6 +124,9 @@ final class RunGuardian {
               })
               .onSignal(PostStop.class, s -> {
                 slides.close();
+                if (served != null) {
+                  served.close();
+                }
                 if (!result.isDone()) { // the system is going down under the run, e.g. the node was downed
                   String reason = topology.stoppedEarly(ctx.getSystem());
                   publisher.publish(new RunEvent.RunFailed(reason));

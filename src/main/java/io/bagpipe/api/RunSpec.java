@@ -11,6 +11,7 @@ import io.bagpipe.coordinator.MetricsLog;
 import io.bagpipe.coordinator.Quarantine;
 import io.bagpipe.coordinator.TrainSettings;
 import io.bagpipe.loader.LoaderSettings;
+import io.bagpipe.metrics.MetricsSettings;
 import io.bagpipe.slide.SlideSettings;
 import io.bagpipe.worker.ReplicaFactory;
 import io.bagpipe.worker.WorkerSettings;
@@ -22,7 +23,8 @@ import org.apache.pekko.actor.typed.receptionist.ServiceKey;
 /** Everything one run needs, validated before any actor starts. */
 record RunSpec(SlideSettings slide, LoaderSettings loader, WorkerSettings worker, TrainSettings train,
     ElasticSettings elastic, PlanSettings plan, CheckpointSettings checkpoint, DataSet data, int classes, RunState start,
-    ReplicaFactory replicas, MetricsLog metrics, java.util.function.LongToDoubleFunction learningRate) {
+    ReplicaFactory replicas, MetricsLog metrics, java.util.function.LongToDoubleFunction learningRate,
+    MetricsSettings metricsEndpoint) {
 
   Path checkpointDir() {
     return train.runDir().resolve(checkpoint.dir());

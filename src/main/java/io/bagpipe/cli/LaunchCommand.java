@@ -98,6 +98,12 @@ final class LaunchCommand implements Callable<Integer> {
         // launch gives every node its seeds, whatever discovery the configuration names.
         "--set", "bagpipe.cluster.discovery=seeds"));
     List<String> common = List.copyOf(cmd);
+    // A fixed metrics port would clash on one host: node i serves its endpoint at that port + i.
+    int metricsPort = base.getInt("bagpipe.metrics.port");
+    if (metricsPort > 0 && metricsPort + nodes - 1 > 65535) {
+      throw new IllegalArgumentException("bagpipe.metrics.port = " + metricsPort + " leaves no port for node "
+          + (nodes - 1) + " (node i serves at the port + i); choose a lower one, or 0 for free ports");
+    }
     int[] portOf = ports.stream().mapToInt(Integer::intValue).toArray();
     Process[] children = new Process[nodes];
     List<Thread> pumps = new ArrayList<>();
@@ -127,7 +133,7 @@ final class LaunchCommand implements Callable<Integer> {
     }, "bagpipe-launch-stop");
     Runtime.getRuntime().addShutdownHook(stopper);
     for (int i = 0; i < nodes; i++) {
-      start(i, nodeCommand(common, i, portOf[i], ports, false), children, pumps);
+      start(i, nodeCommand(common, i, portOf[i], ports, false, metricsPort), children, pumps);
     }
     System.err.printf("launch: %d nodes x %d worker(s) on this host, seed 127.0.0.1:%d%s%n", nodes, workersPerNode,
         ports.getFirst(), restarts > 0 ? ", up to " + restarts + " restart(s) of killed nodes" : "");
@@ -160,7 +166,7 @@ final class LaunchCommand implements Callable<Integer> {
               seeds.add(portOf[j]);
             }
           }
-          start(i, nodeCommand(common, i, portOf[i], seeds, true), children, pumps);
+          start(i, nodeCommand(common, i, portOf[i], seeds, true, metricsPort), children, pumps);
           continue;
         }
         if (c > 128) {
@@ -214,10 +220,17 @@ final class LaunchCommand implements Callable<Integer> {
     }
   }
 
-  /** Node {@code i}'s command: {@code common} with its port, its seeds and, after a kill, {@code --join}. */
-  private static List<String> nodeCommand(List<String> common, int i, int port, List<Integer> seeds, boolean join) {
+  /**
+   * Node {@code i}'s command: {@code common} with its port, its seeds, after a kill {@code --join}, and with a
+   * fixed {@code metricsPort} (0: each node picks a free one) its own metrics port, {@code metricsPort + i}.
+   */
+  static List<String> nodeCommand(List<String> common, int i, int port, List<Integer> seeds, boolean join,
+      int metricsPort) {
     List<String> cmd = new ArrayList<>(common);
     cmd.addAll(List.of("--port", Integer.toString(port)));
+    if (metricsPort > 0) {
+      cmd.addAll(List.of("--set", "bagpipe.metrics.port=" + (metricsPort + i)));
+    }
     for (int seed : seeds) {
       cmd.addAll(List.of("--seed", "127.0.0.1:" + seed));
     }

@@ -16,7 +16,7 @@ import picocli.CommandLine.Command;
     description = "Train multiple-instance-learning models on whole-slide images with actors.",
     subcommands = {DemoCommand.class, TrainCommand.class, NodeCommand.class, LaunchCommand.class, SynthCommand.class, BenchCommand.class,
         PatchCommand.class, PredictCommand.class, EvaluateCommand.class, ExportCommand.class, ReportCommand.class,
-        FeaturesCommand.class},
+        FeaturesCommand.class, StatusCommand.class},
     commandListHeading = "%nCommands:%n",
     footer = {"", "Launcher verbs (./bagpipe only):", "  test   Build and run the test suite (./mvnw test with JDK 25)."})
 public final class Main implements Runnable {

@@ -73,6 +73,12 @@ public final class LoaderPool {
   }
 
   public static Behavior<Command> create(LoaderSettings settings, SlidePool slides, BagBuffers buffers) {
+    return create(settings, slides, buffers, new LoaderMeter());
+  }
+
+  /** As {@link #create(LoaderSettings, SlidePool, BagBuffers)}, counting its work in {@code meter}. */
+  public static Behavior<Command> create(LoaderSettings settings, SlidePool slides, BagBuffers buffers,
+      LoaderMeter meter) {
     return Behaviors.setup(
         ctx -> {
           PatchCache cache = settings.cache().enabled() ? new PatchCache(settings.cache()) : null;
@@ -84,7 +90,7 @@ public final class LoaderPool {
                       .withRoundRobinRouting()
                       .withRouteeProps(DispatcherSelector.blocking()),
                   "loaders");
-          return new Running(ctx, settings, buffers, loaders, cache).behavior();
+          return new Running(ctx, settings, buffers, loaders, cache, meter).behavior();
         });
   }
 
@@ -95,12 +101,14 @@ public final class LoaderPool {
     private final ActorRef<Loader.TaskDone> taskAdapter;
     /** The node's patch cache; null when off. */
     private final PatchCache cache;
+    private final LoaderMeter meter;
     private final Map<Long, Pending> byTask = new HashMap<>();
     private long nextTask;
 
     Running(ActorContext<Command> ctx, LoaderSettings settings, BagBuffers buffers, ActorRef<Loader.Command> loaders,
-        PatchCache cache) {
+        PatchCache cache, LoaderMeter meter) {
       this.cache = cache;
+      this.meter = meter;
       this.settings = settings;
       this.buffers = buffers;
       this.loaders = loaders;
@@ -124,11 +132,13 @@ public final class LoaderPool {
       BagRef bag = m.bag();
       int n = bag.size();
       if (n == 0) {
+        meter.bagRefused();
         m.replyTo().tell(new BagFailed(bag, "bag " + bag.key() + " of slide '" + bag.slideId() + "' has no patches"));
         return Behaviors.same();
       }
       String tooBig = DecodedBag.tooBig(bag);
       if (tooBig != null) {
+        meter.bagRefused();
         m.replyTo().tell(new BagFailed(bag, tooBig));
         return Behaviors.same();
       }
@@ -139,6 +149,7 @@ public final class LoaderPool {
       int tasks = (n + per - 1) / per;
       ByteBuffer buffer = buffers.take((int) DecodedBag.bytes(bag));
       Pending pending = new Pending(bag, buffer, m.replyTo(), tasks);
+      meter.bagStarted(tasks);
       for (int from = 0; from < n; from += per) {
         long task = nextTask++;
         byTask.put(task, pending);
@@ -152,15 +163,18 @@ public final class LoaderPool {
       pending.nanos += m.done().nanos();
       pending.cacheHits += m.done().cacheHits();
       pending.cacheMisses += m.done().cacheMisses();
+      meter.taskFinished(m.done().nanos(), m.done().cacheHits(), m.done().cacheMisses());
       if (m.done().error() != null && pending.error == null) {
         pending.error = m.done().error();
       }
       if (--pending.remaining == 0) {
         if (pending.error == null) {
+          meter.bagDecoded(pending.bag.size());
           pending.replyTo.tell(new BagLoaded(new DecodedBag(pending.bag, pending.buffer, buffers, pending.nanos,
               pending.cacheHits, pending.cacheMisses, cache == null ? 0 : cache.bytes())));
         } else {
           buffers.give(pending.buffer);
+          meter.bagFailed();
           pending.replyTo.tell(new BagFailed(pending.bag, pending.error));
         }
       }

@@ -279,11 +279,26 @@ public final class Worker {
       Path checkpointDir,
       int keepCheckpoints,
       ServiceKey<Command> key) {
+    return create(device, replica, allReduce, loaders, prefetchBags, checkpointDir, keepCheckpoints, key,
+        new WorkerMeter());
+  }
+
+  /** As the other {@code create}, counting the worker's applied steps in {@code meter}. */
+  public static Behavior<Command> create(
+      String device,
+      Supplier<Replica> replica,
+      AllReduceFactory allReduce,
+      ActorRef<LoaderPool.Command> loaders,
+      int prefetchBags,
+      Path checkpointDir,
+      int keepCheckpoints,
+      ServiceKey<Command> key,
+      WorkerMeter meter) {
     return Behaviors.setup(
         ctx -> {
           ctx.getSystem().receptionist().tell(Receptionist.register(key, ctx.getSelf()));
           return new Worker.Running(ctx, device, replica.get(), allReduce, loaders, prefetchBags,
-              new CheckpointStore(checkpointDir, keepCheckpoints)).idle();
+              new CheckpointStore(checkpointDir, keepCheckpoints), meter).idle();
         });
   }
 
@@ -306,6 +321,7 @@ public final class Worker {
     private final int prefetch;
     private final CheckpointStore checkpoints;
     private final float[] gradient;
+    private final WorkerMeter meter;
 
     /** Orders ({@link TrainStep}, {@link Evaluate}) not finished, the head in progress. */
     private final ArrayDeque<Command> orders = new ArrayDeque<>();
@@ -321,8 +337,9 @@ public final class Worker {
     private int requested;
 
     Running(ActorContext<Command> ctx, String device, Replica replica, AllReduceFactory allReduceFactory,
-        ActorRef<LoaderPool.Command> loaders, int prefetch, CheckpointStore checkpoints) {
+        ActorRef<LoaderPool.Command> loaders, int prefetch, CheckpointStore checkpoints, WorkerMeter meter) {
       this.ctx = ctx;
+      this.meter = meter;
       this.device = device;
       this.replica = replica;
       this.allReduceFactory = allReduceFactory;
@@ -420,6 +437,7 @@ public final class Worker {
       generation = m.generation();
       appliedGlobalStep = m.committedSteps() - 1;
       allReduce = allReduceFactory.join(m.generation(), m.rank(), m.addresses());
+      meter.joined(m.generation(), m.rank(), m.addresses().size());
       m.replyTo().tell(new RingJoined(m.generation(), m.rank()));
       return Behaviors.same();
     }
@@ -554,8 +572,10 @@ public final class Worker {
       appliedEpoch = step.epoch();
       appliedStep = step.step();
       head.times.optimizer += System.nanoTime() - t1;
+      StageNanos times = head.times.snapshot();
+      meter.applied(head.weight, times, gradient.length);
       step.replyTo().tell(new StepDone(rank, generation, step.epoch(), step.step(), head.weight, r.weight(),
-          head.lossSum, head.times.snapshot(), head.times.loaderCounts()));
+          head.lossSum, times, head.times.loaderCounts()));
       orders.poll();
       head = null;
       return advance();

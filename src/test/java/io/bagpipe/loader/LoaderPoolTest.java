@@ -71,6 +71,36 @@ class LoaderPoolTest {
   }
 
   @Test
+  void theMeterCountsDecodedAndFailedBagsAndEmptiesItsQueue() throws Exception {
+    LoaderMeter meter = new LoaderMeter();
+    ActorRef<LoaderPool.Command> counted = kit.spawn(LoaderPool.create(new LoaderSettings(2, 2, 3, 4), slides,
+        new BagBuffers(4), meter));
+    TestProbe<LoaderPool.Loaded> probe = kit.createTestProbe();
+    counted.tell(new LoaderPool.LoadBag(bag(0, 0, 100, 40, 200, 80, 300, 120, 400, 160), probe.getRef()));
+    counted.tell(new LoaderPool.LoadBag(bag(0, 0, 690, 10), probe.getRef())); // its second patch is outside
+    // too big for one buffer: refused at once
+    counted.tell(new LoaderPool.LoadBag(new BagRef("s", slide.toString(), 1, new int[2 * 11000], 256, 0, 0, 11),
+        probe.getRef()));
+    int decoded = 0;
+    for (int i = 0; i < 3; i++) {
+      if (probe.expectMessageClass(LoaderPool.Loaded.class, Duration.ofSeconds(20))
+          instanceof LoaderPool.BagLoaded(DecodedBag d)) {
+        decoded++;
+        d.release();
+      }
+    }
+    assertEquals(1, decoded);
+    assertEquals(1, meter.bagsDecoded());
+    assertEquals(2, meter.bagsFailed());
+    assertEquals(5, meter.patchesDecoded()); // the failed bag's patches are not counted
+    assertEquals(0, meter.bagsInFlight());
+    assertEquals(0, meter.tasksInFlight());
+    assertTrue(meter.decodeNanos() > 0);
+    assertEquals(0, meter.cacheHits() + meter.cacheMisses()); // the cache is off
+    kit.stop(counted);
+  }
+
+  @Test
   void aPatchOutsideTheSlideFailsTheBagNamingSlideAndCoordinate() {
     TestProbe<LoaderPool.Loaded> probe = kit.createTestProbe();
     pool.tell(new LoaderPool.LoadBag(bag(0, 0, 690, 10), probe.getRef()));

@@ -106,11 +106,13 @@ class WorkerTest {
     TestProbe<LoaderPool.Command> loaders = kit.createTestProbe();
     TestProbe<Worker.Reply> coordinator = kit.createTestProbe();
     CountingReplica replica = new CountingReplica();
+    WorkerMeter meter = new WorkerMeter();
     ActorRef<Worker.Command> worker = kit.spawn(Worker.create("cpu", () -> replica, new LocalRing().worker(),
-        loaders.getRef(), 2, dir, 2, ServiceKey.create(Worker.Command.class, "test-workers")));
+        loaders.getRef(), 2, dir, 2, ServiceKey.create(Worker.Command.class, "test-workers"), meter));
     worker.tell(new Worker.Introduce(coordinator.getRef()));
     Worker.WorkerReady ready = coordinator.expectMessageClass(Worker.WorkerReady.class);
     assertEquals("cpu", ready.device());
+    assertEquals(-1, meter.rank());
     worker.tell(new Worker.JoinRing(1, 0, List.of(ready.address()), 0, coordinator.getRef()));
     assertEquals(new Worker.RingJoined(1, 0), coordinator.expectMessageClass(Worker.RingJoined.class));
     for (int s = 0; s < 5; s++) {
@@ -156,6 +158,18 @@ class WorkerTest {
     assertEquals(9, replica.accumulated.get());
     assertEquals(5, replica.applied.get());
     assertTrue(buffers.allocations() <= 3, "buffers are reused, not allocated per bag: " + buffers.allocations());
+    // The meter counted every applied step and trained bag, in the ring it joined; one rank sends no bytes.
+    assertEquals(5, meter.steps());
+    assertEquals(9, meter.bags());
+    assertEquals(1, meter.generation());
+    assertEquals(0, meter.rank());
+    assertEquals(1, meter.world());
+    assertEquals(0, meter.allReduceBytes());
+    long summed = 0;
+    for (WorkerMeter.Stage stage : WorkerMeter.Stage.values()) {
+      summed += meter.stageNanos(stage);
+    }
+    assertTrue(meter.stageNanos(WorkerMeter.Stage.ALL_REDUCE) > 0 && summed > 0);
   }
 
   /** A ring whose every round fails as a lost neighbour makes it fail. */
