@@ -27,7 +27,7 @@ final class EventMetrics {
       case RunEvent.RunCompleted _ -> metrics.runEnded();
       case RunEvent.RunFailed _ -> metrics.runEnded();
       case RunEvent.RunPaused _, RunEvent.TestScored _, RunEvent.CheckpointSaved _,
-          RunEvent.CheckpointFailed _, RunEvent.EarlyStopped _ -> { }
+          RunEvent.CheckpointFailed _, RunEvent.EarlyStopped _, RunEvent.EventsDropped _ -> { }
     }
   }
 }
