@@ -143,26 +143,62 @@ final class BenchWitnessCommand implements Callable<Integer> {
     return Double.parseDouble(m.group(1));
   }
 
+  /**
+   * The data set's witness rate from synth's truth ({@code dataset.json}): over the positive
+   * slides, tumour patches per slide and tumour patches among tissue patches, pooled and per slide.
+   *
+   * @param positives positive slides
+   * @param tumourPerSlide mean tumour patches per positive slide
+   * @param tissuePerSlide mean tissue patches per positive slide
+   * @param rate tumour patches / tissue patches over all positive slides
+   * @param minRate lowest per-slide rate
+   * @param maxRate highest per-slide rate
+   */
+  record WitnessRate(int positives, double tumourPerSlide, double tissuePerSlide, double rate, double minRate,
+      double maxRate) {
+
+    static WitnessRate of(List<SyntheticDataSet.SlideSummary> slides) {
+      int positives = 0;
+      long tumour = 0;
+      long tissue = 0;
+      double min = Double.NaN;
+      double max = Double.NaN;
+      for (SyntheticDataSet.SlideSummary d : slides) {
+        if (d.label() != 1) {
+          continue;
+        }
+        positives++;
+        tumour += d.tumourPatches();
+        tissue += d.tissuePatches();
+        double r = (double) d.tumourPatches() / Math.max(1, d.tissuePatches());
+        min = Double.isNaN(min) ? r : Math.min(min, r);
+        max = Double.isNaN(max) ? r : Math.max(max, r);
+      }
+      return new WitnessRate(positives, (double) tumour / Math.max(1, positives),
+          (double) tissue / Math.max(1, positives), (double) tumour / Math.max(1, tissue), min, max);
+    }
+
+    /** One report line: "witness rate 0.42 % (2.0 tumour of 479 tissue patches ...)". */
+    String line() {
+      return String.format(Locale.ROOT, "witness rate %.2f %% (per positive slide %.1f tumour of %.0f tissue patches"
+          + " on average, %.2f-%.2f %% per slide; %d positive slides; from synth's truth)",
+          100 * rate, tumourPerSlide, tissuePerSlide, 100 * minRate, 100 * maxRate, positives);
+    }
+  }
+
   private String report(SynthSettings s, SyntheticDataSet.Result set, List<Outcome> outcomes, Config base) {
-    int positives = 0;
-    long tumour = 0;
-    long tissuePositive = 0;
     long tissue = 0;
     for (SyntheticDataSet.SlideSummary d : set.slides()) {
       tissue += d.tissuePatches();
-      if (d.label() == 1) {
-        positives++;
-        tumour += d.tumourPatches();
-        tissuePositive += d.tissuePatches();
-      }
     }
+    WitnessRate witness = WitnessRate.of(set.slides());
     StringBuilder md = new StringBuilder("# bagpipe bench witness\n\n")
         .append("- date: ").append(LocalDateTime.now().withNano(0)).append('\n')
         .append(String.format(Locale.ROOT, "- data: %s: %d slides of %dx%d, patch %d, synth seed %d; %.0f tissue patches"
-                + " per slide on average; positives hold %s tumour patches (mean %.1f, witness rate %.2f %%)%n",
+                + " per slide on average; positives hold %s tumour patches%n",
             s.out(), set.slides().size(), s.width(), s.height(), s.patchSize(), s.seed(),
-            (double) tissue / set.slides().size(), tumourPatches, (double) tumour / Math.max(1, positives),
-            100.0 * tumour / Math.max(1, tissuePositive)))
+            (double) tissue / set.slides().size(), tumourPatches))
+        .append("- ").append(witness.line()).append('\n')
         .append(String.format(Locale.ROOT, "- training: bag-size all, folds %s train / %s val, %d epochs, encoder %s,"
                 + " optimizer %s lr %s, plan seed %d, model seed %d%n",
             trainFolds, valFolds, epochs, base.getString("bagpipe.model.encoder"),
