@@ -5,7 +5,6 @@ import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.LinkedHashMap;
@@ -121,19 +120,6 @@ public final class FeatureStandardization {
       }
     } catch (IOException e) {
       throw new UncheckedIOException(h.file() + ": cannot read its features", e);
-    }
-  }
-
-  /** Whether {@code file} is a complete feature file (a re-run keeps it). */
-  public static boolean complete(Path file) {
-    if (!Files.isRegularFile(file)) {
-      return false;
-    }
-    try {
-      FeatureFile.open(file);
-      return true;
-    } catch (RuntimeException e) {
-      return false;
     }
   }
 }
