@@ -1,6 +1,8 @@
 package io.bagpipe.cli;
 
 import com.typesafe.config.Config;
+import io.bagpipe.features.FeatureFile;
+import io.bagpipe.features.FeatureStandardization;
 import io.bagpipe.slide.synth.SynthSettings;
 import io.bagpipe.slide.synth.SyntheticDataSet;
 import java.io.IOException;
@@ -64,6 +66,22 @@ final class BenchWitnessCommand implements Callable<Integer> {
   @Option(names = "--val-folds", description = "Validation folds (default: ${DEFAULT-VALUE}).")
   String valFolds = "45";
 
+  /**
+   * Training settings the bench uses on features unless {@code --set} says otherwise: CLAM's
+   * optimizer with a higher learning rate, and a CLAM projection of 64 (CLAM's 512 lets the
+   * bag classifier memorise the 24 training slides' mean tissue instead of finding the tumour
+   * patches; docs/models.md).
+   */
+  static final List<String> FEATURE_DEFAULTS = List.of("bagpipe.optimizer.name=adam", "bagpipe.optimizer.lr=1e-3",
+      "bagpipe.optimizer.weight-decay=1e-5", "bagpipe.model.clam.hidden-dim=64");
+
+  @Option(names = "--features", negatable = true, defaultValue = "true", fallbackValue = "true",
+      description = "Extract every patch's features once with bagpipe.model's encoder, frozen (bagpipe features),"
+          + " standardise them per dimension with the training slides' mean and std, and train only pooling and head"
+          + " on them, as CLAM is trained, with Adam lr 1e-3, weight decay 1e-5 and clam.hidden-dim 64 unless --set"
+          + " says otherwise (default: ${DEFAULT-VALUE}; --no-features trains end to end from pixels).")
+  boolean features;
+
   /** One model's outcome. */
   record Outcome(String pooling, double bestAuc, int bestEpoch, double finalAuc, double finalTrainLoss, double seconds,
       int exitCode) {}
@@ -75,7 +93,9 @@ final class BenchWitnessCommand implements Callable<Integer> {
           "--tumour-patches must be N or MIN-MAX (e.g. 1-3), got '" + tumourPatches + "'");
     }
     String[] range = tumourPatches.split("-");
-    Config base = configOptions.load();
+    List<String> userSets = new ArrayList<>(features ? FEATURE_DEFAULTS : List.of());
+    userSets.addAll(configOptions.overrides);
+    Config base = ConfigOptions.load(configOptions.configFile, userSets);
     BenchSettings bench = BenchSettings.fromConfig(base.getConfig("bagpipe.bench"));
     Path root = (out != null ? out : bench.out().resolve("witness")).toAbsolutePath().normalize();
     Path data = root.resolve("data");
@@ -91,16 +111,39 @@ final class BenchWitnessCommand implements Callable<Integer> {
         tumourPatches);
     SyntheticDataSet.Result set = SynthCommand.write(synthSettings);
 
+    Path featureDir = features ? root.resolve("features") : null;
+    if (features) {
+      List<String> args = new ArrayList<>();
+      if (configOptions.configFile != null) {
+        args.addAll(List.of("--config", configOptions.configFile.toString()));
+      }
+      for (String o : configOptions.overrides) {
+        args.addAll(List.of("--set", o));
+      }
+      args.addAll(List.of("--set", "bagpipe.plan.patch-size=" + patchSize, "--data", data.toString(),
+          "--out", featureDir.toString()));
+      say("features of every patch with bagpipe.model's encoder, frozen, into %s", featureDir);
+      int code = new picocli.CommandLine(new FeaturesCommand()).execute(args.toArray(String[]::new));
+      if (code != 0) {
+        say("feature extraction failed (exit %d); see %s", code, featureDir.resolve("errors.csv"));
+        return code;
+      }
+      featureDir = standardize(featureDir, root.resolve("features-standardized"), set);
+    }
+
     List<Outcome> outcomes = new ArrayList<>();
     for (int i = 0; i < models.size(); i++) {
       String pooling = models.get(i);
       Path runDir = root.resolve("runs").resolve(pooling);
       deleteTree(runDir);
-      List<String> sets = new ArrayList<>(configOptions.overrides);
+      List<String> sets = new ArrayList<>(userSets);
       sets.addAll(List.of("bagpipe.data.dir=" + quote(data), "bagpipe.train.run-dir=" + quote(runDir),
           "bagpipe.train.epochs=" + epochs, "bagpipe.train.resume=false", "bagpipe.plan.bag-size=all",
           "bagpipe.plan.patch-size=" + patchSize, "bagpipe.plan.folds.train=" + quote(trainFolds),
           "bagpipe.plan.folds.val=" + quote(valFolds), "bagpipe.model.pooling=" + pooling));
+      if (featureDir != null) {
+        sets.add("bagpipe.data.features=" + quote(featureDir));
+      }
       Config config = ConfigOptions.load(configOptions.configFile, sets);
       say("model %d/%d: %s, %d epochs, run dir %s", i + 1, models.size(), pooling, epochs, runDir);
       long t0 = System.nanoTime();
@@ -110,6 +153,30 @@ final class BenchWitnessCommand implements Callable<Integer> {
     }
     bench.report("witness", report(synthSettings, set, outcomes, base));
     return outcomes.stream().allMatch(o -> o.exitCode() == 0) ? 0 : 1;
+  }
+
+  /**
+   * Writes every slide's features standardised per dimension with the mean and std of the
+   * training folds' rows into {@code to} (rewritten each time: the statistics follow
+   * {@code --train-folds}) and returns {@code to}.
+   */
+  private Path standardize(Path from, Path to, SyntheticDataSet.Result set) throws IOException {
+    List<Path> training = new ArrayList<>();
+    for (SyntheticDataSet.SlideSummary d : set.slides()) {
+      if (trainFolds.indexOf(Character.forDigit(d.fold(), 10)) >= 0) {
+        training.add(from.resolve(d.id() + FeatureFile.EXTENSION));
+      }
+    }
+    FeatureStandardization.Stats stats = FeatureStandardization.measure(training);
+    deleteTree(to);
+    Files.createDirectories(to);
+    for (SyntheticDataSet.SlideSummary d : set.slides()) {
+      FeatureStandardization.write(from.resolve(d.id() + FeatureFile.EXTENSION), to.resolve(d.id() + FeatureFile.EXTENSION),
+          stats);
+    }
+    say("features standardised per dimension with the mean and std of %d rows of %d training slides, into %s",
+        stats.rows(), training.size(), to);
+    return to;
   }
 
   /** Best and final validation AUC of a run from its metrics.jsonl (NaN when it wrote none). */
@@ -143,31 +210,69 @@ final class BenchWitnessCommand implements Callable<Integer> {
     return Double.parseDouble(m.group(1));
   }
 
+  /**
+   * The data set's witness rate from synth's truth ({@code dataset.json}): over the positive
+   * slides, tumour patches per slide and tumour patches among tissue patches, pooled and per slide.
+   *
+   * @param positives positive slides
+   * @param tumourPerSlide mean tumour patches per positive slide
+   * @param tissuePerSlide mean tissue patches per positive slide
+   * @param rate tumour patches / tissue patches over all positive slides
+   * @param minRate lowest per-slide rate
+   * @param maxRate highest per-slide rate
+   */
+  record WitnessRate(int positives, double tumourPerSlide, double tissuePerSlide, double rate, double minRate,
+      double maxRate) {
+
+    static WitnessRate of(List<SyntheticDataSet.SlideSummary> slides) {
+      int positives = 0;
+      long tumour = 0;
+      long tissue = 0;
+      double min = Double.NaN;
+      double max = Double.NaN;
+      for (SyntheticDataSet.SlideSummary d : slides) {
+        if (d.label() != 1) {
+          continue;
+        }
+        positives++;
+        tumour += d.tumourPatches();
+        tissue += d.tissuePatches();
+        double r = (double) d.tumourPatches() / Math.max(1, d.tissuePatches());
+        min = Double.isNaN(min) ? r : Math.min(min, r);
+        max = Double.isNaN(max) ? r : Math.max(max, r);
+      }
+      return new WitnessRate(positives, (double) tumour / Math.max(1, positives),
+          (double) tissue / Math.max(1, positives), (double) tumour / Math.max(1, tissue), min, max);
+    }
+
+    /** One report line: "witness rate 0.42 % (2.0 tumour of 479 tissue patches ...)". */
+    String line() {
+      return String.format(Locale.ROOT, "witness rate %.2f %% (per positive slide %.1f tumour of %.0f tissue patches"
+          + " on average, %.2f-%.2f %% per slide; %d positive slides; from synth's truth)",
+          100 * rate, tumourPerSlide, tissuePerSlide, 100 * minRate, 100 * maxRate, positives);
+    }
+  }
+
   private String report(SynthSettings s, SyntheticDataSet.Result set, List<Outcome> outcomes, Config base) {
-    int positives = 0;
-    long tumour = 0;
-    long tissuePositive = 0;
     long tissue = 0;
     for (SyntheticDataSet.SlideSummary d : set.slides()) {
       tissue += d.tissuePatches();
-      if (d.label() == 1) {
-        positives++;
-        tumour += d.tumourPatches();
-        tissuePositive += d.tissuePatches();
-      }
     }
+    WitnessRate witness = WitnessRate.of(set.slides());
     StringBuilder md = new StringBuilder("# bagpipe bench witness\n\n")
         .append("- date: ").append(LocalDateTime.now().withNano(0)).append('\n')
         .append(String.format(Locale.ROOT, "- data: %s: %d slides of %dx%d, patch %d, synth seed %d; %.0f tissue patches"
-                + " per slide on average; positives hold %s tumour patches (mean %.1f, witness rate %.2f %%)%n",
+                + " per slide on average; positives hold %s tumour patches%n",
             s.out(), set.slides().size(), s.width(), s.height(), s.patchSize(), s.seed(),
-            (double) tissue / set.slides().size(), tumourPatches, (double) tumour / Math.max(1, positives),
-            100.0 * tumour / Math.max(1, tissuePositive)))
+            (double) tissue / set.slides().size(), tumourPatches))
+        .append("- ").append(witness.line()).append('\n')
         .append(String.format(Locale.ROOT, "- training: bag-size all, folds %s train / %s val, %d epochs, encoder %s,"
-                + " optimizer %s lr %s, plan seed %d, model seed %d%n",
-            trainFolds, valFolds, epochs, base.getString("bagpipe.model.encoder"),
+                + " optimizer %s lr %s weight decay %s, attention-dim %s, clam.hidden-dim %s, plan seed %d, model seed %d%n",
+            trainFolds, valFolds, epochs, base.getString("bagpipe.model.encoder")
+                + (features ? " (frozen; pooling and head trained on its features)" : " (trained end to end)"),
             base.getString("bagpipe.optimizer.name"), base.getString("bagpipe.optimizer.lr"),
-            base.getLong("bagpipe.plan.seed"), base.getLong("bagpipe.model.seed")))
+            base.getString("bagpipe.optimizer.weight-decay"), base.getString("bagpipe.model.attention-dim"),
+            base.getString("bagpipe.model.clam.hidden-dim"), base.getLong("bagpipe.plan.seed"), base.getLong("bagpipe.model.seed")))
         .append("\n| pooling | best val AUC (epoch) | final val AUC | final train loss | wall s | exit |\n")
         .append("|---|---|---|---|---|---|\n");
     for (Outcome o : outcomes) {

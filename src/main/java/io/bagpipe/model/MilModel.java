@@ -125,9 +125,7 @@ public final class MilModel extends AbstractBlock {
       ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
     NDArray bag = inputs.singletonOrThrow();
     if (bag.getShape().dimension() == 2) { // features (N,D): the encoder ran before training (EncoderSpec.Features)
-      NDList pooled = pooling.forward(ps, new NDList(bag), training);
-      NDArray logits = head.forward(ps, new NDList(MilPooling.embedding(pooled)), training).singletonOrThrow();
-      return new NDList(logits, MilPooling.weights(pooled));
+      return poolAndHead(ps, bag, training);
     }
     if (bag.getShape().dimension() != 4 || bag.getShape().get(1) != 3) {
       throw new IllegalArgumentException("a bag must be patches (N,3,H,W), got " + bag.getShape());
@@ -152,6 +150,15 @@ public final class MilModel extends AbstractBlock {
     if (h.getShape().dimension() != 2) {
       h = h.reshape(h.getShape().get(0), -1);
     }
+    return poolAndHead(ps, h, training);
+  }
+
+  /**
+   * Pooling and head on patch features h (N,D): [logits, weights, the pooling's training-mode
+   * extras]. The extras (CLAM's attention scores and instance logits, ...) are kept on both paths,
+   * pixels and feature files, so the zoo's instance losses train on either.
+   */
+  private NDList poolAndHead(ParameterStore ps, NDArray h, boolean training) {
     NDList pooled = pooling.forward(ps, new NDList(h), training);
     NDArray logits = head.forward(ps, new NDList(MilPooling.embedding(pooled)), training).singletonOrThrow();
     NDList out = new NDList(logits, MilPooling.weights(pooled));

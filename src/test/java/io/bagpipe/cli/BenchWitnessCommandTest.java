@@ -3,12 +3,14 @@ package io.bagpipe.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.bagpipe.slide.synth.SyntheticDataSet.SlideSummary;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The witness report reads each run's best and final validation AUC from metrics.jsonl. */
+/** The witness report: each run's best and final validation AUC from metrics.jsonl, and the data set's witness rate. */
 class BenchWitnessCommandTest {
 
   @Test
@@ -26,5 +28,21 @@ class BenchWitnessCommandTest {
     assertEquals(0.6, o.finalTrainLoss());
     BenchWitnessCommand.Outcome none = BenchWitnessCommand.outcome("attention", dir.resolve("missing.jsonl"), 1, 1);
     assertTrue(Double.isNaN(none.bestAuc()) && Double.isNaN(none.finalAuc()));
+  }
+
+  @Test
+  void witnessRateCountsPositiveSlidesOnly() {
+    List<SlideSummary> slides = List.of(
+        new SlideSummary("a", 1, 1, 64, 64, 400, 1, 1, 0),
+        new SlideSummary("b", 1, 1, 64, 64, 200, 3, 3, 0),
+        new SlideSummary("c", 0, 1, 64, 64, 100, 2, 0, 0));
+    BenchWitnessCommand.WitnessRate w = BenchWitnessCommand.WitnessRate.of(slides);
+    assertEquals(2, w.positives());
+    assertEquals(2.0, w.tumourPerSlide());
+    assertEquals(300.0, w.tissuePerSlide());
+    assertEquals(4.0 / 600, w.rate(), 1e-12);
+    assertEquals(1.0 / 400, w.minRate(), 1e-12);
+    assertEquals(3.0 / 200, w.maxRate(), 1e-12);
+    assertTrue(w.line().startsWith("witness rate 0.67 % (per positive slide 2.0 tumour of 300 tissue patches"), w.line());
   }
 }
