@@ -21,10 +21,13 @@ import java.time.Duration;
  * @param transport {@link Transport#AUTO}: shared memory with a neighbour that proves
  *     to share this host's memory, TCP otherwise; {@link Transport#TCP}: always TCP
  * @param sharedMemoryDir where shared-memory segment files are created (a tmpfs)
+ * @param directBelowBytes vectors of fewer bytes than this skip the ring's two phases:
+ *     every rank's whole vector travels once around the ring and each rank sums them in
+ *     rank order (latency-bound small vectors, ADR 0010); 0 never; at most {@code chunkBytes}
  */
 public record AllReduceSettings(
     String host, int port, int chunkBytes, int window, Duration timeout, int socketBufferBytes,
-    Transport transport, Path sharedMemoryDir) {
+    Transport transport, Path sharedMemoryDir, int directBelowBytes) {
 
   /** How frames travel between ring neighbours. */
   public enum Transport {
@@ -61,6 +64,15 @@ public record AllReduceSettings(
     if (sharedMemoryDir == null) {
       throw new IllegalArgumentException("bagpipe.allreduce.shared-memory-dir must name a directory, e.g. /dev/shm");
     }
+    if (directBelowBytes < 0 || directBelowBytes > chunkBytes) {
+      throw new IllegalArgumentException("bagpipe.allreduce.direct-below-bytes must be between 0 (never) and"
+          + " bagpipe.allreduce.chunk-bytes (" + chunkBytes + "), got " + directBelowBytes);
+    }
+  }
+
+  /** Whether a vector of {@code floats} floats takes the direct path rather than the ring's two phases. */
+  public boolean direct(int floats) {
+    return 4L * floats < directBelowBytes;
   }
 
 
@@ -79,7 +91,8 @@ public record AllReduceSettings(
         read(c, "timeout", c::getDuration),
         read(c, "socket-buffer-bytes", k -> bytes(c, k)),
         read(c, "transport", k -> transport(c.getString(k))),
-        read(c, "shared-memory-dir", k -> Path.of(c.getString(k))));
+        read(c, "shared-memory-dir", k -> Path.of(c.getString(k))),
+        read(c, "direct-below-bytes", k -> bytes(c, k)));
   }
 
   private static <T> T read(Config c, String key, java.util.function.Function<String, T> getter) {

@@ -319,7 +319,7 @@ final class SharedMemoryLink {
       }
       at = segment.slot(consumed);
       f.read(memory, at);
-      if (f.type != Frame.DATA || f.floats < 0 || PAYLOAD + 4L * f.floats > segment.slotBytes) {
+      if ((f.type != Frame.DATA && f.type != Frame.WHOLE) || f.floats < 0 || PAYLOAD + 4L * f.floats > segment.slotBytes) {
         throw new IOException("corrupt frame in shared-memory slot " + Math.floorMod(consumed, segment.slots)
             + " (type " + f.type + ", " + f.floats + " floats)");
       }
