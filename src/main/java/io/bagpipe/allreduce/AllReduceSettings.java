@@ -13,8 +13,8 @@ import java.time.Duration;
  * @param host address the data port binds to and advertises to the other ranks
  * @param port data port, 0 for an ephemeral one
  * @param chunkBytes the most gradient bytes in one frame (a multiple of 4)
- * @param window frames a rank may have sent to its right neighbour and not yet
- *     had acknowledged
+ * @param window slots of a shared-memory link: frames a rank may have put there that
+ *     its right neighbour has not taken yet (TCP links are bounded by TCP's flow control)
  * @param timeout how long a rank waits without progress from a neighbour (or for
  *     the ring to connect) before failing the round
  * @param socketBufferBytes SO_SNDBUF and SO_RCVBUF of data sockets, 0 for the OS default

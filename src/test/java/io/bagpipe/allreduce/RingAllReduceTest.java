@@ -380,7 +380,7 @@ class RingAllReduceTest {
   }
 
   @ParameterizedTest(name = "W={0} n={1} {2}")
-  @CsvSource({"2,1,AUTO", "3,15,AUTO", "4,7,AUTO", "5,15,AUTO", "2,15,TCP", "3,1,TCP", "4,15,TCP", "5,9,TCP"})
+  @CsvSource({"2,1,AUTO", "3,15,AUTO", "4,7,AUTO", "5,15,AUTO", "3,0,AUTO", "2,15,TCP", "3,1,TCP", "4,15,TCP", "5,9,TCP", "2,0,TCP"})
   void smallVectorsTakeTheDirectPathAndEveryRankSumsInRankOrder(int world, int n, Transport t) throws Exception {
     List<RingAllReduce> ranks = ring(world, 1, direct(t));
     for (long round = 0; round < 3; round++) {
