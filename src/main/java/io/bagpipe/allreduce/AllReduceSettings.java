@@ -13,18 +13,21 @@ import java.time.Duration;
  * @param host address the data port binds to and advertises to the other ranks
  * @param port data port, 0 for an ephemeral one
  * @param chunkBytes the most gradient bytes in one frame (a multiple of 4)
- * @param window frames a rank may have sent to its right neighbour and not yet
- *     had acknowledged
+ * @param window slots of a shared-memory link: frames a rank may have put there that
+ *     its right neighbour has not taken yet (TCP links are bounded by TCP's flow control)
  * @param timeout how long a rank waits without progress from a neighbour (or for
  *     the ring to connect) before failing the round
  * @param socketBufferBytes SO_SNDBUF and SO_RCVBUF of data sockets, 0 for the OS default
  * @param transport {@link Transport#AUTO}: shared memory with a neighbour that proves
  *     to share this host's memory, TCP otherwise; {@link Transport#TCP}: always TCP
  * @param sharedMemoryDir where shared-memory segment files are created (a tmpfs)
+ * @param directBelowBytes vectors of fewer bytes than this skip the ring's two phases:
+ *     every rank's whole vector travels once around the ring and each rank sums them in
+ *     rank order (latency-bound small vectors, ADR 0010); 0 never; at most {@code chunkBytes}
  */
 public record AllReduceSettings(
     String host, int port, int chunkBytes, int window, Duration timeout, int socketBufferBytes,
-    Transport transport, Path sharedMemoryDir) {
+    Transport transport, Path sharedMemoryDir, int directBelowBytes) {
 
   /** How frames travel between ring neighbours. */
   public enum Transport {
@@ -61,6 +64,15 @@ public record AllReduceSettings(
     if (sharedMemoryDir == null) {
       throw new IllegalArgumentException("bagpipe.allreduce.shared-memory-dir must name a directory, e.g. /dev/shm");
     }
+    if (directBelowBytes < 0 || directBelowBytes > chunkBytes) {
+      throw new IllegalArgumentException("bagpipe.allreduce.direct-below-bytes must be between 0 (never) and"
+          + " bagpipe.allreduce.chunk-bytes (" + chunkBytes + "), got " + directBelowBytes);
+    }
+  }
+
+  /** Whether a vector of {@code floats} floats takes the direct path rather than the ring's two phases. */
+  public boolean direct(int floats) {
+    return 4L * floats < directBelowBytes;
   }
 
 
@@ -79,7 +91,8 @@ public record AllReduceSettings(
         read(c, "timeout", c::getDuration),
         read(c, "socket-buffer-bytes", k -> bytes(c, k)),
         read(c, "transport", k -> transport(c.getString(k))),
-        read(c, "shared-memory-dir", k -> Path.of(c.getString(k))));
+        read(c, "shared-memory-dir", k -> Path.of(c.getString(k))),
+        read(c, "direct-below-bytes", k -> bytes(c, k)));
   }
 
   private static <T> T read(Config c, String key, java.util.function.Function<String, T> getter) {

@@ -8,14 +8,16 @@ import java.nio.ByteOrder;
 /**
  * The header of one ring frame, the same on every {@link Link}: {@code (type, round,
  * step, chunk, floats, vector length, weight, halt)} as 40 little-endian bytes. A
- * {@link #DATA} frame is followed by {@code floats} floats of a chunk; an
- * {@link #ABORT} frame by {@code floats} bytes of UTF-8 reason. Mutable and reused
+ * {@link #DATA} frame is followed by {@code floats} floats of a chunk; a
+ * {@link #WHOLE} frame by a whole small vector of rank {@code chunk}, forwarded on the
+ * direct path (ADR 0010); an {@link #ABORT} frame by {@code floats} bytes of UTF-8 reason. Mutable and reused
  * by one thread: a frame is a buffer, not a message.
  */
 final class Frame {
 
   static final int DATA = 1;
   static final int ABORT = 2;
+  static final int WHOLE = 3;
   static final int BYTES = 40;
 
   private static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -42,6 +44,16 @@ final class Frame {
     this.weight = weight;
     this.halt = halt;
     this.reason = null;
+    return this;
+  }
+
+  /**
+   * A {@link #WHOLE} frame: at {@code step} of the direct path, rank {@code origin}'s
+   * whole vector of {@code floats} floats, with that rank's weight and halt bit.
+   */
+  Frame whole(long round, int step, int origin, int floats, int weight, boolean halt) {
+    data(round, step, origin, floats, floats, weight, halt);
+    this.type = WHOLE;
     return this;
   }
 

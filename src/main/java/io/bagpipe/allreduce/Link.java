@@ -26,22 +26,27 @@ import org.slf4j.LoggerFactory;
  *       the same tmpfs namespace, the same user), so it accepts; anything else
  *       declines. Frames then move through the segment ({@link SharedMemoryLink})
  *       and the TCP connection stays open as the liveness and abort channel.
- *   <li><b>TCP</b>: frames and acknowledgements on the connection itself
- *       ({@link TcpLink}), between hosts or when either side is configured
+ *   <li><b>TCP</b>: frames on the connection itself, flow-controlled by TCP alone
+ *       ({@link TcpLink}, ADR 0010), between hosts or when either side is configured
  *       {@code transport = tcp}.
  * </ul>
  *
  * <p>Offer: {@code (type, nonce, segment bytes, path length)} little-endian and the
  * UTF-8 path; answer: one byte, 1 to use the segment. The sender deletes the file
  * once answered: the mappings live on until both sides close them, and nothing is
- * left in the directory when a process dies.
+ * left in the directory when a process dies. The offer types changed with ADR 0010
+ * (TCP frames lost their acknowledgements), so a neighbour that runs an older Bagpipe
+ * is refused by name instead of waiting for acknowledgements that never come.
  */
 final class Link {
 
   private static final Logger LOG = LoggerFactory.getLogger(Link.class);
 
-  static final int OFFER_TCP = 3;
-  static final int OFFER_SHARED_MEMORY = 4;
+  static final int OFFER_TCP = 5;
+  static final int OFFER_SHARED_MEMORY = 6;
+  /** What ADR 0006's Bagpipe offered (TCP frames acknowledged one by one); refused. */
+  private static final int OLD_OFFER_TCP = 3;
+  private static final int OLD_OFFER_SHARED_MEMORY = 4;
   private static final int OFFER_BYTES = 24;
   private static final int MAX_PATH_BYTES = 4096;
 
@@ -52,11 +57,12 @@ final class Link {
 
     /**
      * Sends data frame {@code f} and its {@code f.floats} floats from {@code src[start]};
-     * blocks while {@code bagpipe.allreduce.window} frames are unacknowledged.
+     * blocks while the neighbour has no room for it (shared memory: {@code
+     * bagpipe.allreduce.window} frames not yet taken; TCP: full socket buffers).
      */
     void send(Frame f, float[] src, int start) throws IOException;
 
-    /** Blocks until the neighbour acknowledged every frame sent. */
+    /** Blocks until every frame sent is out of this side's hands (shared memory: taken by the neighbour). */
     void drain() throws IOException;
 
     /** {@code "tcp"} or {@code "shared-memory"}. */
@@ -75,7 +81,7 @@ final class Link {
     /** Copies the current frame's {@code floats} floats into {@code dst[offset..]}. */
     void payload(float[] dst, int offset, int floats) throws IOException;
 
-    /** Acknowledges the current frame: its buffer may be reused by the sender. */
+    /** Done with the current frame: its buffer may be reused by the sender (a no-op over TCP). */
     void release() throws IOException;
 
     String transport();
@@ -155,6 +161,10 @@ final class Link {
     long nonce = offer.getLong();
     long bytes = offer.getLong();
     int pathBytes = offer.getInt();
+    if (type == OLD_OFFER_TCP || type == OLD_OFFER_SHARED_MEMORY) {
+      throw new IOException("the left neighbour runs an older Bagpipe whose ring protocol acknowledges every frame"
+          + " (docs/adr/0010): run the same Bagpipe version on every node");
+    }
     if ((type != OFFER_TCP && type != OFFER_SHARED_MEMORY) || pathBytes < 0 || pathBytes > MAX_PATH_BYTES) {
       throw new IOException("expected a transport offer, got type " + type + " with a " + pathBytes + "-byte path");
     }

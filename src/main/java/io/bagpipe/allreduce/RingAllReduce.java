@@ -28,29 +28,39 @@ import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * One rank's side of a ring all-reduce (ADR 0005, 0006): the Coordinator forms the
+ * One rank's side of a ring all-reduce (ADR 0005, 0006, 0010): the Coordinator forms the
  * ring (a generation number and every rank's {@link DataPort#address()} in rank
  * order); rank {@code r} connects to rank {@code r+1} and accepts rank {@code r-1} on
  * its own {@link DataPort}. Each round runs the {@link RingPlan}: reduce-scatter,
  * then all-gather, chunk by chunk.
  *
  * <p><b>Threads.</b> Construction returns at once; one sender thread (connects to
- * the right neighbour, sends frames, waits for their acknowledgements) and one
- * receiver thread (accepts the left neighbour, takes frames, adds or copies them into
- * the result, acknowledges) do all I/O. {@link #reduce} only enqueues the round and
- * returns its stage, which completes on one of these threads once this rank holds
- * the whole average and its neighbour acknowledged every frame: callbacks attached
- * to it should be cheap (an actor's {@code pipeToSelf} is).
+ * the right neighbour, sends frames) and one receiver thread (accepts the left
+ * neighbour, takes frames, adds or copies them into the result) do all I/O.
+ * {@link #reduce} only enqueues the round and returns its stage, which completes on
+ * one of these threads once this rank holds the whole average and every frame it owed
+ * its right neighbour is on its way (over TCP: in the kernel's hands; through shared
+ * memory: taken by the neighbour): callbacks attached to it should be cheap (an
+ * actor's {@code pipeToSelf} is).
  *
  * <p><b>Frames.</b> A {@link Frame} header {@code (round, step, chunk, floats, vector
  * length, weight, halt)} and the chunk's floats. The weight and the halt bit travel
  * in the header: in reduce-scatter step {@code s} a rank sends the sum (and OR) over
  * itself and the {@code s} ranks before it, so after the last step every rank knows
  * the total weight, and the owner of each segment divides that segment once before
- * the all-gather copies it around, so all ranks hold the same floats. A sender keeps
- * at most {@code window} frames unacknowledged. How frames travel is the {@link Link}'s
- * business: through shared memory to a neighbour on this host, over the TCP
- * connection otherwise.
+ * the all-gather copies it around, so all ranks hold the same floats. How frames
+ * travel, and how far a sender may run ahead of its neighbour, is the {@link Link}'s
+ * business: through shared memory to a neighbour on this host ({@code window} slots),
+ * over the TCP connection otherwise (TCP's flow control, no acknowledgements).
+ *
+ * <p><b>The direct path.</b> A vector shorter than {@code direct-below-bytes} is
+ * latency-bound: the ring's {@code 2(W-1)} dependent hops cost more than its bytes.
+ * Such a round skips both phases: at step {@code t} ({@code 0 .. W-2}) rank {@code r}
+ * sends rank {@code r-t}'s whole vector (its own at step 0, then the one it just
+ * received) in one {@link Frame#WHOLE} frame with that rank's weight and halt bit, so
+ * after {@code W-1} hops every rank holds every vector. Each rank then sums them in
+ * rank order {@code 0 .. W-1} and multiplies by {@code 1/total weight}: the same
+ * floats in the same order, so all ranks hold bit-identical averages, as on the ring.
  *
  * <p><b>Failure.</b> A closed connection, a protocol error or no progress for
  * {@code timeout} fails every pending round with a {@link RingBrokenException}
@@ -95,7 +105,8 @@ public final class RingAllReduce implements AllReduce, AutoCloseable {
   private volatile Link.Inbound inbound;
   private volatile long lastProgressNanos = System.nanoTime();
   private volatile boolean receiverReading;
-  private volatile boolean senderAwaitingAcks;
+  /** The sender is inside a send or drain: blocked there, the right neighbour is not taking frames. */
+  private volatile boolean senderBlocked;
   private long lastRound = Long.MIN_VALUE;
   /** Rounds whose averages the caller may still read; guarded by this. */
   private final List<Round> handedOut = new java.util.ArrayList<>();
@@ -107,7 +118,7 @@ public final class RingAllReduce implements AllReduce, AutoCloseable {
     }
   };
 
-  private static final Round POISON = new Round(-1, null, 0, false, null, null);
+  private static final Round POISON = new Round(-1, null, 0, false, null, null, 0);
 
   private static final class Round {
     final long round;
@@ -119,13 +130,18 @@ public final class RingAllReduce implements AllReduce, AutoCloseable {
     final int[] receiveOffsets;
     final int[] leftWeight;
     final boolean[] leftHalt;
+    /** Direct path only (null on the ring's): every rank's whole vector, weight and halt bit, by rank. */
+    final float[][] vectors;
+    final int[] weights;
+    final boolean[] halts;
     final CompletableFuture<Reduced> future = new CompletableFuture<>();
     final AtomicInteger parts = new AtomicInteger(2);
     volatile int processed;
     int totalWeight;
     boolean totalHalt;
 
-    Round(long round, float[] gradient, int weight, boolean halt, RingPlan plan, float[] result) {
+    /** A ring round with {@code plan}, or with a null plan a direct round among {@code world} ranks. */
+    Round(long round, float[] gradient, int weight, boolean halt, RingPlan plan, float[] result, int world) {
       this.round = round;
       this.gradient = gradient;
       this.weight = weight;
@@ -136,6 +152,10 @@ public final class RingAllReduce implements AllReduce, AutoCloseable {
       this.receiveOffsets = new int[steps + 1];
       this.leftWeight = new int[steps];
       this.leftHalt = new boolean[steps];
+      boolean direct = plan == null && gradient != null;
+      this.vectors = direct ? new float[world][] : null;
+      this.weights = direct ? new int[world] : null;
+      this.halts = direct ? new boolean[world] : null;
     }
   }
 
@@ -214,8 +234,9 @@ public final class RingAllReduce implements AllReduce, AutoCloseable {
     Round r;
     synchronized (this) {
       checkIncreasing(round);
-      r = new Round(round, gradient, weight, halt, new RingPlan(world, gradient.length, settings.chunkFloats()),
-          resultBuffer(gradient.length));
+      r = new Round(round, gradient, weight, halt,
+          settings.direct(gradient.length) ? null : new RingPlan(world, gradient.length, settings.chunkFloats()),
+          resultBuffer(gradient.length), world);
       handedOut.add(r);
     }
     RingBrokenException broken = failure.get();
@@ -223,7 +244,7 @@ public final class RingAllReduce implements AllReduce, AutoCloseable {
       r.future.completeExceptionally(broken);
       return r.future;
     }
-    for (int t = 0; t < r.plan.steps(); t++) {
+    for (int t = 0; r.plan != null && t < r.plan.steps(); t++) {
       r.receiveOffsets[t + 1] = r.receiveOffsets[t] + r.plan.chunks(r.plan.receiveSegment(this.rank, t));
     }
     if (inFlight.isEmpty()) {
@@ -289,7 +310,18 @@ public final class RingAllReduce implements AllReduce, AutoCloseable {
           return;
         }
         RingPlan plan = r.plan;
-        for (int t = 0; t < plan.steps(); t++) {
+        for (int t = 0; plan == null && t < world - 1; t++) {
+          // the direct path: at step t, pass on rank (rank - t)'s whole vector
+          if (t > 0 && !awaitProcessed(r, t)) {
+            return;
+          }
+          int origin = Math.floorMod(rank - t, world);
+          float[] src = t == 0 ? r.gradient : r.vectors[origin];
+          frame.whole(r.round, t, origin, src.length, t == 0 ? r.weight : r.weights[origin],
+              t == 0 ? r.halt : r.halts[origin]);
+          send(out, frame, src, 0);
+        }
+        for (int t = 0; plan != null && t < plan.steps(); t++) {
           int seg = plan.sendSegment(rank, t);
           float[] src = t == 0 ? r.gradient : r.result;
           for (int c = 0; c < plan.chunks(seg); c++) {
@@ -309,20 +341,14 @@ public final class RingAllReduce implements AllReduce, AutoCloseable {
               h = r.totalHalt;
             }
             frame.data(r.round, t, c, plan.chunkLength(seg, c), plan.length(), w, h);
-            senderAwaitingAcks = true;
-            try {
-              out.send(frame, src, plan.chunkStart(seg, c));
-            } finally {
-              senderAwaitingAcks = false;
-            }
-            lastProgressNanos = System.nanoTime();
+            send(out, frame, src, plan.chunkStart(seg, c));
           }
         }
-        senderAwaitingAcks = true;
+        senderBlocked = true;
         try {
           out.drain();
         } finally {
-          senderAwaitingAcks = false;
+          senderBlocked = false;
         }
         lastProgressNanos = System.nanoTime();
         partDone(r);
@@ -341,6 +367,16 @@ public final class RingAllReduce implements AllReduce, AutoCloseable {
         out.close();
       }
     }
+  }
+
+  private void send(Link.Outbound out, Frame frame, float[] src, int start) throws IOException {
+    senderBlocked = true;
+    try {
+      out.send(frame, src, start);
+    } finally {
+      senderBlocked = false;
+    }
+    lastProgressNanos = System.nanoTime();
   }
 
   private boolean awaitProcessed(Round r, int frames) throws InterruptedException {
@@ -405,7 +441,10 @@ public final class RingAllReduce implements AllReduce, AutoCloseable {
           return;
         }
         RingPlan plan = r.plan;
-        for (int t = 0; t < plan.steps(); t++) {
+        if (plan == null) {
+          receiveWhole(r, in, frame);
+        }
+        for (int t = 0; plan != null && t < plan.steps(); t++) {
           int seg = plan.receiveSegment(rank, t);
           for (int c = 0; c < plan.chunks(seg); c++) {
             receiverReading = true;
@@ -424,7 +463,7 @@ public final class RingAllReduce implements AllReduce, AutoCloseable {
                   + frame.step + ", chunk " + frame.chunk + ", " + frame.floats + " of " + frame.length
                   + " floats) where it expected (round " + r.round + ", step " + t + ", chunk " + c + ", " + len
                   + " of " + plan.length() + " floats): do all ranks reduce the same rounds and gradient length,"
-                  + " with the same bagpipe.allreduce.chunk-bytes?", null);
+                  + " with the same bagpipe.allreduce.chunk-bytes and direct-below-bytes?", null);
             }
             if (plan.reduces(t) && c == 0) {
               r.leftWeight[t] = frame.weight;
@@ -445,14 +484,7 @@ public final class RingAllReduce implements AllReduce, AutoCloseable {
               add(r, plan.finishes(t), start, len, scratch);
             }
             in.release();
-            lastProgressNanos = System.nanoTime();
-            lock.lock();
-            try {
-              r.processed++;
-              progress.signalAll();
-            } finally {
-              lock.unlock();
-            }
+            processed(r);
           }
         }
         partDone(r);
@@ -470,6 +502,83 @@ public final class RingAllReduce implements AllReduce, AutoCloseable {
       if (in != null) {
         in.close();
       }
+    }
+  }
+
+  private void processed(Round r) {
+    lastProgressNanos = System.nanoTime();
+    lock.lock();
+    try {
+      r.processed++;
+      progress.signalAll();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * The direct path's receiving side: at step {@code t} the whole vector of rank
+   * {@code rank - 1 - t}, kept for the sender to pass on; then the average of all of
+   * them, summed in rank order so that every rank computes the same floats.
+   */
+  private void receiveWhole(Round r, Link.Inbound in, Frame frame) throws IOException {
+    int n = r.gradient.length;
+    for (int t = 0; t < world - 1; t++) {
+      int origin = Math.floorMod(rank - 1 - t, world);
+      receiverReading = true;
+      try {
+        in.next(frame);
+      } finally {
+        receiverReading = false;
+      }
+      if (frame.type == Frame.ABORT) {
+        throw broken(leftRank, "was told by its left neighbour that the ring broke: " + frame.reason, null);
+      }
+      if (frame.type != Frame.WHOLE || frame.round != r.round || frame.step != t || frame.chunk != origin
+          || frame.length != n || frame.floats != n) {
+        throw broken(leftRank, "got frame (type " + frame.type + ", round " + frame.round + ", step " + frame.step
+            + ", rank " + frame.chunk + ", " + frame.floats + " of " + frame.length + " floats) where it expected"
+            + " rank " + origin + "'s whole vector (round " + r.round + ", step " + t + ", " + n + " floats): do all"
+            + " ranks reduce the same rounds and gradient length, with the same bagpipe.allreduce.chunk-bytes and"
+            + " direct-below-bytes?", null);
+      }
+      float[] v = new float[n];
+      receiverReading = true;
+      try {
+        in.payload(v, 0, n);
+      } finally {
+        receiverReading = false;
+      }
+      r.vectors[origin] = v;
+      r.weights[origin] = frame.weight;
+      r.halts[origin] = frame.halt;
+      in.release();
+      processed(r);
+    }
+    r.vectors[rank] = r.gradient;
+    r.weights[rank] = r.weight;
+    r.halts[rank] = r.halt;
+    int total = 0;
+    boolean halt = false;
+    for (int k = 0; k < world; k++) {
+      total += r.weights[k];
+      halt |= r.halts[k];
+    }
+    r.totalWeight = total;
+    r.totalHalt = halt;
+    float[] out = r.result;
+    if (total == 0) {
+      Arrays.fill(out, 0f);
+      return;
+    }
+    float inv = 1f / total;
+    float[][] v = r.vectors;
+    for (int i = 0; i < n; i++) {
+      float sum = v[0][i];
+      for (int k = 1; k < world; k++) {
+        sum += v[k][i];
+      }
+      out[i] = sum * inv;
     }
   }
 
@@ -552,8 +661,9 @@ public final class RingAllReduce implements AllReduce, AutoCloseable {
       fail(left == null && !rightMissing
           ? broken(leftRank, "was not connected by its left neighbour" + after, null)
           : broken(rightRank, "could not connect to its right neighbour" + after, null), true);
-    } else if (senderAwaitingAcks && !receiverReading) {
-      fail(broken(rightRank, "got no acknowledgement from its right neighbour" + after, null), true);
+    } else if (senderBlocked && !receiverReading) {
+      fail(broken(rightRank, "could not hand frames to its right neighbour, which stopped taking them" + after, null),
+          true);
     } else {
       Round r = inFlight.peek();
       fail(broken(leftRank, "got no data from its left neighbour" + after

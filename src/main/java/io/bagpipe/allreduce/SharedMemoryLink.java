@@ -37,7 +37,8 @@ import java.util.function.BooleanSupplier;
  * semantics, and reads the other's with acquire semantics, so a slot's bytes are
  * visible before the counter that publishes them. Slot {@code i mod window} is free
  * for frame {@code i} once {@code i - consumed < window}: the consumed counter is the
- * acknowledgement, the window the same bound as over TCP.
+ * acknowledgement and the window the bound on what is in flight (over TCP, TCP's own
+ * flow control is that bound, ADR 0010).
  *
  * <p><b>Waiting.</b> A side that finds nothing to do spins briefly (a chunk takes tens
  * of microseconds), then yields, then parks for growing intervals so that a neighbour
@@ -319,7 +320,7 @@ final class SharedMemoryLink {
       }
       at = segment.slot(consumed);
       f.read(memory, at);
-      if (f.type != Frame.DATA || f.floats < 0 || PAYLOAD + 4L * f.floats > segment.slotBytes) {
+      if ((f.type != Frame.DATA && f.type != Frame.WHOLE) || f.floats < 0 || PAYLOAD + 4L * f.floats > segment.slotBytes) {
         throw new IOException("corrupt frame in shared-memory slot " + Math.floorMod(consumed, segment.slots)
             + " (type " + f.type + ", " + f.floats + " floats)");
       }

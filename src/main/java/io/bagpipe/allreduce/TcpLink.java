@@ -8,12 +8,13 @@ import java.nio.channels.SocketChannel;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * Ring frames on the TCP connection itself (ADR 0005): each frame is its header and
- * payload written with one gathering write from direct buffers; the receiver answers
- * every frame with an 8-byte acknowledgement (the count of frames it has taken), and
- * a sender keeps at most {@code window} frames unacknowledged. The window bounds what
- * a stalled receiver can have in flight and lets the sender see a neighbour that stopped
- * reading.
+ * Ring frames on the TCP connection itself (ADR 0005, 0010): each frame is its header
+ * and payload written with one gathering write from direct buffers, and nothing comes
+ * back. TCP's own flow control bounds what is in flight (the two socket buffers): a
+ * sender whose neighbour stops reading blocks in {@code write}, which the ring's
+ * watchdog sees, and one whose neighbour died gets a reset from the kernel. An
+ * application-level acknowledgement per frame (ADR 0005 had one) cost a small write,
+ * a read and a thread wake-up per chunk on each side and bounded nothing TCP does not.
  */
 final class TcpLink {
 
@@ -22,19 +23,14 @@ final class TcpLink {
   static final class Outbound implements Link.Outbound {
 
     private final SocketChannel ch;
-    private final int window;
     private final ReentrantLock writes;
     private final ByteBuffer header = Frame.newHeaderBuffer();
     private final ByteBuffer payload;
     private final FloatBuffer floats;
-    private final ByteBuffer ack = ByteBuffer.allocateDirect(8).order(ByteOrder.LITTLE_ENDIAN);
     private final ByteBuffer[] frame;
-    private long sent;
-    private long acked;
 
     Outbound(SocketChannel ch, AllReduceSettings s, ReentrantLock writes) {
       this.ch = ch;
-      this.window = s.window();
       this.writes = writes;
       this.payload = ByteBuffer.allocateDirect(s.chunkBytes()).order(ByteOrder.LITTLE_ENDIAN);
       this.floats = payload.asFloatBuffer();
@@ -43,9 +39,6 @@ final class TcpLink {
 
     @Override
     public void send(Frame f, float[] src, int start) throws IOException {
-      while (sent - acked >= window) {
-        readAck();
-      }
       header.clear();
       f.write(header);
       header.flip();
@@ -60,25 +53,11 @@ final class TcpLink {
       } finally {
         writes.unlock();
       }
-      sent++;
     }
 
+    /** Nothing to wait for: once {@link #send} returned, the kernel holds every byte. */
     @Override
-    public void drain() throws IOException {
-      while (acked < sent) {
-        readAck();
-      }
-    }
-
-    private void readAck() throws IOException {
-      ack.clear();
-      Link.readFully(ch, ack);
-      long a = ack.flip().getLong();
-      if (a != acked + 1) {
-        throw new IOException("acknowledgement " + a + " after " + acked);
-      }
-      acked = a;
-    }
+    public void drain() {}
 
     @Override
     public String transport() {
@@ -97,8 +76,6 @@ final class TcpLink {
     private final ByteBuffer header = Frame.newHeaderBuffer();
     private final ByteBuffer payload;
     private final FloatBuffer floats;
-    private final ByteBuffer ack = ByteBuffer.allocateDirect(8).order(ByteOrder.LITTLE_ENDIAN);
-    private long received;
 
     Inbound(SocketChannel ch, AllReduceSettings s) {
       this.ch = ch;
@@ -128,13 +105,9 @@ final class TcpLink {
       floats.get(dst, offset, n);
     }
 
+    /** Nothing to tell the sender: reading the bytes freed their room in the socket buffers. */
     @Override
-    public void release() throws IOException {
-      received++;
-      ack.clear();
-      ack.putLong(received).flip();
-      Link.writeFully(ch, ack);
-    }
+    public void release() {}
 
     @Override
     public String transport() {

@@ -72,8 +72,8 @@ final class AllReduceBenchNode {
           double algbw = bytes / t;
           double busbw = algbw * 2 * (world - 1) / world;
           if (rank == 0) {
-            System.out.printf("RESULT ring_allreduce tag=%s elems=%d bytes=%d world=%d iters=%d secs_per_op=%.5f "
-                    + "min_secs=%.5f algbw_GBps=%.3f busbw_GBps=%.3f correct=%s transport=%s%n",
+            System.out.printf("RESULT ring_allreduce tag=%s elems=%d bytes=%d world=%d iters=%d secs_per_op=%.7f "
+                    + "min_secs=%.7f algbw_GBps=%.3f busbw_GBps=%.3f correct=%s transport=%s%n",
                 tag, n, bytes, world, iters, t, min, algbw / 1e9, busbw / 1e9, correct ? "True" : "False",
                 ar.transport());
             System.out.flush();

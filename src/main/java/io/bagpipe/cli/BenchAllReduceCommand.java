@@ -142,7 +142,7 @@ final class BenchAllReduceCommand implements Callable<Integer> {
           vsIperf[r] = ringBus[k][i][r] / iperfGBps[r];
           vsGloo[r] = ringBus[k][i][r] / glooBus[i][r];
         }
-        md.append(String.format("| %s | %.0f | %s | %.4f | %.3f | %.3f | **%.3f** | %.2f | %s |%n",
+        md.append(String.format("| %s | %.0f | %s | %.6f | %.3f | %.3f | **%.3f** | %.2f | %s |%n",
             tags.get(i), AllReduceBenchNode.parseSize(tags.get(i)) * 4 / 1e6, used[k][i],
             BenchReadCommand.median(ringSecs[k][i]), BenchReadCommand.median(ringBus[k][i]),
             BenchReadCommand.median(glooBus[i]), BenchReadCommand.median(vsIperf), BenchReadCommand.median(vsGloo),

@@ -1,6 +1,7 @@
 package io.bagpipe.allreduce;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -25,6 +26,9 @@ class AllReduceSettingsTest {
     assertEquals(1 << 18, s.chunkFloats());
     assertEquals(Duration.ofSeconds(60), s.timeout());
     assertTrue(s.window() >= 1);
+    assertEquals(64 << 10, s.directBelowBytes());
+    assertTrue(s.direct(16383));
+    assertFalse(s.direct(16384));
   }
 
   @ParameterizedTest
@@ -36,7 +40,9 @@ class AllReduceSettingsTest {
       "host = \"\"; host",
       "socket-buffer-bytes = -1; socket-buffer-bytes",
       "transport = udp; transport",
-      "shared-memory-dir = [1]; shared-memory-dir"})
+      "shared-memory-dir = [1]; shared-memory-dir",
+      "direct-below-bytes = -1; direct-below-bytes",
+      "direct-below-bytes = 2 MiB; direct-below-bytes"})
   void badValuesNameTheirKey(String line, String key) {
     Config c = ConfigFactory.parseString(line).withFallback(reference());
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> AllReduceSettings.fromConfig(c));

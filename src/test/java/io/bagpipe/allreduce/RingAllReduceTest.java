@@ -31,7 +31,7 @@ class RingAllReduceTest {
 
   /** Small chunks and window so that even small vectors are pipelined and the window fills. */
   static AllReduceSettings settings(Duration timeout, Transport transport) {
-    return new AllReduceSettings("127.0.0.1", 0, 64, 2, timeout, 0, transport, Path.of(System.getProperty("java.io.tmpdir")));
+    return new AllReduceSettings("127.0.0.1", 0, 64, 2, timeout, 0, transport, Path.of(System.getProperty("java.io.tmpdir")), 0);
   }
 
   static AllReduceSettings settings(Duration timeout) {
@@ -270,7 +270,7 @@ class RingAllReduceTest {
 
   @Test
   void ranksOnOneHostShareMemoryAndLeaveNoSegmentFiles(@TempDir Path dir) throws Exception {
-    AllReduceSettings s = new AllReduceSettings("127.0.0.1", 0, 64, 2, Duration.ofSeconds(10), 0, Transport.AUTO, dir);
+    AllReduceSettings s = new AllReduceSettings("127.0.0.1", 0, 64, 2, Duration.ofSeconds(10), 0, Transport.AUTO, dir, 0);
     List<RingAllReduce> ranks = ring(3, 1, s);
     for (RingAllReduce r : ranks) {
       r.connected().toCompletableFuture().get(10, TimeUnit.SECONDS);
@@ -327,7 +327,7 @@ class RingAllReduceTest {
   void aSharedMemoryDirThatIsNoDirectoryLeavesTheLinkOnTcp(@TempDir Path dir) throws Exception {
     Path notADirectory = Files.writeString(dir.resolve("file"), "x");
     AllReduceSettings s = new AllReduceSettings("127.0.0.1", 0, 64, 2, Duration.ofSeconds(10), 0, Transport.AUTO,
-        notADirectory);
+        notADirectory, 0);
     List<RingAllReduce> ranks = ring(2, 1, s);
     float[][] g = {{1, 2}, {3, 4}};
     List<Reduced> out = reduceAll(ranks, 0, g, new int[] {1, 1}, new boolean[2]);
@@ -362,7 +362,7 @@ class RingAllReduceTest {
   void ranksWithDifferentChunkSizesFailTheRoundNamingTheKey(Transport t) throws Exception {
     AllReduceSettings small = settings(Duration.ofSeconds(5), t);
     AllReduceSettings large = new AllReduceSettings("127.0.0.1", 0, 128, 2, Duration.ofSeconds(5), 0, t,
-        small.sharedMemoryDir());
+        small.sharedMemoryDir(), 0);
     List<RingAllReduce> ranks = ring(1, List.of(small, large));
     List<CompletableFuture<Reduced>> fs = List.of(
         ranks.get(0).reduce(0, 0, new float[1000], 1, false).toCompletableFuture(),
@@ -370,6 +370,87 @@ class RingAllReduceTest {
     for (CompletableFuture<Reduced> f : fs) {
       ExecutionException e = assertThrows(ExecutionException.class, () -> f.get(10, TimeUnit.SECONDS));
       assertTrue(e.getCause().getMessage().contains("bagpipe.allreduce.chunk-bytes"), e.getCause().getMessage());
+    }
+  }
+
+  /** {@link #settings} with vectors under 64 bytes (16 floats, one test chunk) on the direct path. */
+  static AllReduceSettings direct(Transport t) {
+    AllReduceSettings s = settings(Duration.ofSeconds(10), t);
+    return new AllReduceSettings(s.host(), 0, s.chunkBytes(), s.window(), s.timeout(), 0, t, s.sharedMemoryDir(), 64);
+  }
+
+  @ParameterizedTest(name = "W={0} n={1} {2}")
+  @CsvSource({"2,1,AUTO", "3,15,AUTO", "4,7,AUTO", "5,15,AUTO", "3,0,AUTO", "2,15,TCP", "3,1,TCP", "4,15,TCP", "5,9,TCP", "2,0,TCP"})
+  void smallVectorsTakeTheDirectPathAndEveryRankSumsInRankOrder(int world, int n, Transport t) throws Exception {
+    List<RingAllReduce> ranks = ring(world, 1, direct(t));
+    for (long round = 0; round < 3; round++) {
+      float[][] g = new float[world][];
+      int[] weights = new int[world];
+      boolean[] halts = new boolean[world];
+      for (int r = 0; r < world; r++) {
+        g[r] = LocalAllReduceTest.gradient((int) (31 * round + r), n);
+        weights[r] = r + 1;
+        halts[r] = round == 1 && r == world - 1;
+      }
+      float[][] before = new float[world][];
+      for (int r = 0; r < world; r++) {
+        before[r] = g[r].clone();
+      }
+      List<Reduced> out = reduceAll(ranks, round, g, weights, halts);
+      int total = world * (world + 1) / 2;
+      float[] rankOrder = new float[n];
+      for (int i = 0; i < n; i++) {
+        float sum = g[0][i];
+        for (int k = 1; k < world; k++) {
+          sum += g[k][i];
+        }
+        rankOrder[i] = sum * (1f / total);
+      }
+      for (int r = 0; r < world; r++) {
+        Reduced red = out.get(r);
+        assertEquals(round, red.round());
+        assertEquals(total, red.weight());
+        assertEquals(round == 1, red.halt(), "the halt bit of the last rank reaches rank " + r);
+        assertArrayEquals(rankOrder, red.average(), "rank " + r + " summed the whole vectors in rank order");
+        assertArrayEquals(before[r], g[r], "rank " + r + "'s gradient is not modified");
+      }
+    }
+    // a vector of a whole chunk still takes the ring, on the same connections
+    float[][] g = new float[world][];
+    for (int r = 0; r < world; r++) {
+      g[r] = LocalAllReduceTest.gradient(r, 16);
+    }
+    int[] ones = new int[world];
+    java.util.Arrays.fill(ones, 1);
+    List<Reduced> out = reduceAll(ranks, 10, g, ones, new boolean[world]);
+    Reduced expected = local(world, 10, g, ones, new boolean[world]);
+    for (Reduced red : out) {
+      assertArrayEquals(out.getFirst().average(), red.average());
+      assertArrayEquals(expected.average(), red.average(), 1e-6f);
+    }
+  }
+
+  @ParameterizedTest
+  @EnumSource(Transport.class)
+  void theDirectPathCarriesWeightZeroAsZeros(Transport t) throws Exception {
+    List<RingAllReduce> ranks = ring(3, 1, direct(t));
+    float[][] g = {{1, 2}, {3, 4}, {5, 6}};
+    for (Reduced red : reduceAll(ranks, 0, g, new int[3], new boolean[3])) {
+      assertEquals(0, red.weight());
+      assertArrayEquals(new float[2], red.average());
+    }
+  }
+
+  @ParameterizedTest
+  @EnumSource(Transport.class)
+  void ranksThatDisagreeOnTheDirectPathFailTheRoundNamingTheKey(Transport t) throws Exception {
+    List<RingAllReduce> ranks = ring(1, List.of(direct(t), settings(Duration.ofSeconds(5), t)));
+    List<CompletableFuture<Reduced>> fs = List.of(
+        ranks.get(0).reduce(0, 0, new float[8], 1, false).toCompletableFuture(),
+        ranks.get(1).reduce(1, 0, new float[8], 1, false).toCompletableFuture());
+    for (CompletableFuture<Reduced> f : fs) {
+      ExecutionException e = assertThrows(ExecutionException.class, () -> f.get(10, TimeUnit.SECONDS));
+      assertTrue(e.getCause().getMessage().contains("direct-below-bytes"), e.getCause().getMessage());
     }
   }
 }

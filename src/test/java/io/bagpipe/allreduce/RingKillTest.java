@@ -40,7 +40,7 @@ class RingKillTest {
   static final Duration TIMEOUT = Duration.ofSeconds(60);
 
   static AllReduceSettings settings(Transport t, Path dir) {
-    return new AllReduceSettings("127.0.0.1", 0, 4096, 4, TIMEOUT, 0, t, dir);
+    return new AllReduceSettings("127.0.0.1", 0, 4096, 4, TIMEOUT, 0, t, dir, 0);
   }
 
   static float[] gradient(int rank, long round) {
