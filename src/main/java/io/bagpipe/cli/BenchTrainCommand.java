@@ -33,8 +33,9 @@ import picocli.CommandLine.Option;
 
 /**
  * {@code bagpipe bench train}: end-to-end training bags/s and CPU per bag on the
- * peer's data set (MIL-CNN-S, bag_size 32, bag_num 8), beside the peer's
- * {@code seed_mil.py ddp}, {@code train} and {@code compute} and the C read limit,
+ * benchmark data set (MIL-CNN-S, bag_size 32, bag_num 8), beside the reference pipeline's
+ * {@code ddp}, {@code train} and {@code compute} modes (bench/mil_pipeline.py, or the
+ * peers' seed_mil.py with {@code --peers}) and the C read limit,
  * all in one run, interleaved over rounds. Reports the ratios the targets are set
  * on: Bagpipe's CPU per bag over the essential cost (the C read of a bag's patches
  * plus Bagpipe's own model step on an in-memory bag), Bagpipe's model step over
