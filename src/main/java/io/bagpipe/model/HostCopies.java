@@ -47,8 +47,14 @@ public final class HostCopies {
       view(array).get(dst, from, n);
       return;
     }
-    try (NDArray host = array.toDevice(Device.cpu(), true); NDArray f32 = host.toType(DataType.FLOAT32, true)) {
-      view(f32).get(dst, from, n);
+    try (NDArray host = array.toDevice(Device.cpu(), true)) {
+      if (host.getDataType() == DataType.FLOAT32) {
+        view(host).get(dst, from, n);
+      } else {
+        try (NDArray f32 = host.toType(DataType.FLOAT32, false)) {
+          view(f32).get(dst, from, n);
+        }
+      }
     }
   }
 
