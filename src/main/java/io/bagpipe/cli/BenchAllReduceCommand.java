@@ -10,7 +10,6 @@ import java.io.Writer;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.LocalDateTime;
 import java.util.ArrayList;
@@ -41,6 +40,8 @@ final class BenchAllReduceCommand implements Callable<Integer> {
 
   @Mixin ConfigOptions configOptions;
 
+  @Mixin ProbeOptions probeOptions;
+
   @Option(names = "--sizes", paramLabel = "LIST", description = "Vector sizes in floats (default: ${DEFAULT-VALUE}).")
   String sizes = "1M,4M,25M";
 
@@ -66,14 +67,9 @@ final class BenchAllReduceCommand implements Callable<Integer> {
     }
     List<String> tags = List.of(sizes.split(","));
     tags.forEach(AllReduceBenchNode::parseSize);
-    Path peers = bench.tools().peers();
-    Path iperf = peers.resolve("iperf_loopback.sh");
-    Path gloo = peers.resolve("gloo_allreduce.py");
-    for (Path p : List.of(iperf, gloo)) {
-      if (!Files.isRegularFile(p)) {
-        throw new IOException(p + " not found; point bagpipe.bench.peers at the peers folder");
-      }
-    }
+    PeerTools probes = probeOptions.tools(bench);
+    List<String> iperf = probes.loopbackTcp();
+    List<String> gloo = probes.gloo();
     checkTools();
 
     // The configured transport (shared memory between these two local JVMs by default)
@@ -90,10 +86,10 @@ final class BenchAllReduceCommand implements Callable<Integer> {
     String[][] used = new String[kinds][cells];
     for (int r = 0; r < rounds; r++) {
       Map<String, String> ip = PeerTools.results(
-          List.of("bash", iperf.toString(), Integer.toString(iperfSeconds), Integer.toString(freePort())),
+          with(iperf, Integer.toString(iperfSeconds), Integer.toString(freePort())),
           iperfSeconds + 60).getFirst();
       iperfGBps[r] = Double.parseDouble(ip.get("GBps"));
-      List<Map<String, String>> gl = PeerTools.results(List.of("/usr/bin/python3", gloo.toString(), "--sizes", sizes,
+      List<Map<String, String>> gl = PeerTools.results(with(gloo, "--sizes", sizes,
           "--iters", Integer.toString(iters), "--warmup", Integer.toString(warmup), "--port", Integer.toString(freePort())), 1800);
       for (int i = 0; i < cells; i++) {
         glooBus[i][r] = Double.parseDouble(byTag(gl, tags.get(i), "gloo").get("busbw_GBps"));
@@ -126,9 +122,10 @@ final class BenchAllReduceCommand implements Callable<Integer> {
         .append(" timed all-reduces, each after a 1-float barrier round; once with `bagpipe.allreduce.transport = ")
         .append(ring.transport().name().toLowerCase(Locale.ROOT)).append('`')
         .append(kinds > 1 ? " (the two local JVMs prove they share memory and use it) and once with `tcp` (what ranks on different hosts use)\n" : "\n")
-        .append("- gloo: `/usr/bin/python3 ").append(gloo).append(" --sizes ").append(sizes).append(" --iters ")
+        .append("- probes: ").append(probes.describe()).append('\n')
+        .append("- gloo: `").append(String.join(" ", gloo)).append(" --sizes ").append(sizes).append(" --iters ")
         .append(iters).append(" --warmup ").append(warmup).append(" --port P` (TCP on loopback)\n")
-        .append("- loopback TCP: `").append(iperf).append(' ').append(iperfSeconds).append(" PORT` (iperf3, one stream)\n")
+        .append("- loopback TCP: `").append(String.join(" ", iperf)).append(' ').append(iperfSeconds).append(" PORT` (iperf3, one stream)\n")
         .append("- busbw = bytes / time x 2(n-1)/n (nccl-tests convention; = algbw for n = 2)\n")
         .append("- rounds: ").append(rounds).append(", interleaved iperf3, gloo, Bagpipe; medians of rounds\n\n")
         .append(String.format("iperf3 loopback: **%.3f GB/s** (per round: %s)%n%n", BenchReadCommand.median(iperfGBps), list(iperfGBps)))
@@ -269,5 +266,12 @@ final class BenchAllReduceCommand implements Callable<Integer> {
     } catch (IOException e) {
       return "";
     }
+  }
+
+  /** {@code command} followed by {@code args}. */
+  private static List<String> with(List<String> command, String... args) {
+    List<String> all = new ArrayList<>(command);
+    all.addAll(List.of(args));
+    return all;
   }
 }

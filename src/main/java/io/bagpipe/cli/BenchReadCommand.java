@@ -38,8 +38,10 @@ final class BenchReadCommand implements Callable<Integer> {
 
   @Mixin ConfigOptions configOptions;
 
+  @Mixin ProbeOptions probeOptions;
+
   @Option(names = "--data", paramLabel = "DIR",
-      description = "Data set (manifest.csv, svs/ or slides/, coords/). Default: bagpipe.bench.peer-data, made with the peer's make_slides.py when missing.")
+      description = "Data set (manifest.csv, svs/ or slides/, coords/). Default: bagpipe.bench.peer-data, made with bench/make_slides.sh when missing.")
   Path data;
 
   @Option(names = "--threads", split = ",", paramLabel = "N", description = "Thread counts (default: 1,2).")
@@ -55,7 +57,7 @@ final class BenchReadCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     Config config = configOptions.load();
     BenchSettings bench = BenchSettings.fromConfig(config.getConfig("bagpipe.bench"));
-    PeerTools peers = bench.tools();
+    PeerTools peers = probeOptions.tools(bench);
     Path dir = bench.data(data, peers);
     if (patches < 1 || rounds < 1 || threads.isEmpty() || threads.stream().anyMatch(t -> t < 1)) {
       throw new IllegalArgumentException("--patches, --rounds and --threads must be positive");
@@ -116,6 +118,7 @@ final class BenchReadCommand implements Callable<Integer> {
         .append("- patch: 224x224 RGB at level 0, random (slide, coordinate) as read_limit.c raw, same seeds\n")
         .append("- OpenSlide ").append(NativeSlide.version()).append(", Java ").append(Runtime.version())
         .append(", ").append(Runtime.getRuntime().availableProcessors()).append(" CPUs\n")
+        .append("- probes: ").append(peers.describe()).append('\n')
         .append("- C limit: `").append(limit).append(' ').append(cData).append(' ').append(patches).append(" T raw SEED`\n")
         .append("- rounds: ").append(rounds).append(", interleaved C then Bagpipe per thread count\n\n")
         .append("| threads | C limit patches/s | Bagpipe patches/s | ratio (median of rounds) | per round | C patches/CPU-s | Bagpipe patches/CPU-s | CPU ratio |\n")

@@ -33,8 +33,9 @@ import picocli.CommandLine.Option;
 
 /**
  * {@code bagpipe bench train}: end-to-end training bags/s and CPU per bag on the
- * peer's data set (MIL-CNN-S, bag_size 32, bag_num 8), beside the peer's
- * {@code seed_mil.py ddp}, {@code train} and {@code compute} and the C read limit,
+ * benchmark data set (MIL-CNN-S, bag_size 32, bag_num 8), beside the reference pipeline's
+ * {@code ddp}, {@code train} and {@code compute} modes (bench/mil_pipeline.py, or the
+ * peers' seed_mil.py with {@code --peers}) and the C read limit,
  * all in one run, interleaved over rounds. Reports the ratios the targets are set
  * on: Bagpipe's CPU per bag over the essential cost (the C read of a bag's patches
  * plus Bagpipe's own model step on an in-memory bag), Bagpipe's model step over
@@ -49,6 +50,8 @@ final class BenchTrainCommand implements Callable<Integer> {
   private static final int PATCH = 224;
 
   @Mixin ConfigOptions configOptions;
+
+  @Mixin ProbeOptions probeOptions;
 
   @Option(names = "--data", paramLabel = "DIR", description = "Peer-layout data set (default: bagpipe.bench.peer-data, made when missing).")
   Path data;
@@ -79,14 +82,12 @@ final class BenchTrainCommand implements Callable<Integer> {
     }
     Config config = configOptions.load();
     BenchSettings bench = BenchSettings.fromConfig(config.getConfig("bagpipe.bench"));
-    PeerTools peers = bench.tools();
+    PeerTools peers = probeOptions.tools(bench);
     Path dir = bench.data(data, peers);
     Path limit = peers.compile("read_limit");
-    String python = "/usr/bin/python3";
-    String seed = bench.peers().resolve("seed_mil.py").toString();
-    if (!Files.isExecutable(Path.of(python))) {
-      throw new IllegalStateException("the peer needs Debian's python: sudo apt-get install -y python3-torch python3-torchvision python3-openslide");
-    }
+    List<String> compute0 = peers.pipeline("compute");
+    List<String> ddp0 = peers.pipeline("ddp");
+    List<String> train0 = peers.pipeline("train");
 
     Map<String, List<Double>> f = new LinkedHashMap<>();
     for (int r = 0; r < rounds; r++) {
@@ -99,7 +100,7 @@ final class BenchTrainCommand implements Callable<Integer> {
       put(f, "c_bag_patches_per_cpu_s", bag.get("patches_per_cpu_s"));
 
       say("round %d/%d: peer compute (model step only)", r + 1, rounds);
-      Map<String, String> compute = peers.result(List.of(python, seed, "compute", "--bags", "32", "--data", dir.toString()), 600);
+      Map<String, String> compute = peers.result(with(compute0, "--bags", "32", "--data", dir.toString()), 600);
       put(f, "peer_compute_bags_per_s", compute.get("bags_per_s"));
       put(f, "peer_compute_cpu_ms_per_bag", 1000 * d(compute, "cpu_s") / d(compute, "bags"));
 
@@ -110,13 +111,13 @@ final class BenchTrainCommand implements Callable<Integer> {
       put(f, "bagpipe_step_bags_per_s_2threads", step[2]);
 
       say("round %d/%d: peer ddp (2 ranks, num_workers=2)", r + 1, rounds);
-      Map<String, String> ddp = peers.result(List.of(python, seed, "ddp", "--workers", "2", "--bags", Integer.toString(bags),
+      Map<String, String> ddp = peers.result(with(ddp0, "--workers", "2", "--bags", Integer.toString(bags),
           "--data", dir.toString(), "--port", Integer.toString(port)), 900);
       put(f, "peer_ddp_bags_per_s", ddp.get("bags_per_s"));
       put(f, "peer_ddp_cpu_ms_per_bag", 1000 * d(ddp, "cpu_s") / d(ddp, "bags"));
 
       say("round %d/%d: peer train (1 process, num_workers=2)", r + 1, rounds);
-      Map<String, String> train = peers.result(List.of(python, seed, "train", "--workers", "2", "--bags", Integer.toString(bags),
+      Map<String, String> train = peers.result(with(train0, "--workers", "2", "--bags", Integer.toString(bags),
           "--data", dir.toString()), 900);
       put(f, "peer_train_bags_per_s", train.get("bags_per_s"));
       put(f, "peer_train_cpu_ms_per_bag", 1000 * d(train, "cpu_s") / d(train, "bags"));
@@ -140,7 +141,7 @@ final class BenchTrainCommand implements Callable<Integer> {
         .append("- data: ").append(dir).append(" (MIL-CNN-S, bag_size 32, bag_num 8, SGD 0.01/0.9/1e-4)\n")
         .append("- Bagpipe: ").append(workers).append(" cpu worker(s) x 1 intra-op thread, loaders = CPUs; ")
         .append(warmup).append(" warm-up bags then ").append(bags).append(" measured; CPU = the JVM's process CPU time\n")
-        .append("- peer: ").append(seed).append(" (").append(bags).append(" measured bags; CPU of the process tree)\n")
+        .append("- peer: ").append(String.join(" ", ddp0.subList(0, 2))).append(", probes ").append(peers.describe()).append(" (").append(bags).append(" measured bags; CPU of the process tree)\n")
         .append("- essential CPU per bag = C read_region of 32 patches (raw, slides open, 2 threads, per CPU-second)")
         .append(" + Bagpipe's model step on an in-memory bag (1 thread)\n")
         .append("- rounds: ").append(rounds).append(", interleaved; median (per round)\n\n")

@@ -9,7 +9,7 @@ import java.lang.management.ManagementFactory;
 import java.util.Random;
 
 /**
- * Bagpipe's counterpart of the peer's {@code seed_mil.py compute}: train steps of MIL-CNN-S +
+ * Bagpipe's counterpart of the reference pipeline's {@code mil_pipeline.py compute}: train steps of MIL-CNN-S +
  * attention + cross-entropy + SGD(0.01, 0.9, 1e-4) on one fixed random bag (N,3,224,224), one
  * bag per step, no loading. Prints one {@code RESULT} line like the peer's. Not a test.
  *
@@ -18,7 +18,7 @@ import java.util.Random;
  * java --enable-native-access=ALL-UNNAMED -Dai.djl.offline=true [-Dai.djl.pytorch.num_threads=2] \
  *     -cp "target/bagpipe.jar:target/lib/*" io.bagpipe.model.ComputeBench [--bags 32] [--warmup 4] \
  *     [--bag-size 32] [--flat]
- * /usr/bin/python3 ../shared/peers/seed_mil.py compute --bags 32
+ * /usr/bin/python3 bench/mil_pipeline.py compute --bags 32
  * </pre>
  *
  * {@code --flat} adds what a worker does between backward and step: copy the flat gradient out

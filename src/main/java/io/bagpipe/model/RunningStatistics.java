@@ -3,7 +3,6 @@ package io.bagpipe.model;
 import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
 import ai.djl.util.Pair;
-import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -74,7 +73,7 @@ public final class RunningStatistics {
   public void read(float[] flat, int from) {
     checkRange(flat, from);
     for (int i = 0; i < parameters.size(); i++) {
-      view(i).get(flat, from + offsets[i], offsets[i + 1] - offsets[i]);
+      HostCopies.read(parameters.get(i).getArray(), flat, from + offsets[i]);
     }
   }
 
@@ -109,12 +108,8 @@ public final class RunningStatistics {
   /** Puts back the values of the last {@link #mark} (a step dropped or not applied). */
   public void restore() {
     for (int i = 0; i < parameters.size(); i++) {
-      view(i).put(start, offsets[i], offsets[i + 1] - offsets[i]);
+      HostCopies.write(parameters.get(i).getArray(), start, offsets[i]);
     }
-  }
-
-  private FloatBuffer view(int i) {
-    return TrainableParameters.view(parameters.get(i).getArray());
   }
 
   private void checkRange(float[] flat, int from) {

@@ -62,9 +62,9 @@ public final class SeededInit {
     }
   }
 
-  /** Writes {@code values} into a CPU float32 array in place, through a direct view of its memory. */
+  /** Writes {@code values} into an array in place, on whatever device it lives. */
   static void write(NDArray array, float[] values) {
-    TrainableParameters.view(array).put(values);
+    HostCopies.write(array, values, 0);
   }
 
   private static Parameter sibling(Map<String, Parameter> byName, String biasName) {

@@ -1,14 +1,11 @@
 package io.bagpipe.model;
 
-import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.util.Pair;
-import java.nio.ByteOrder;
-import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -18,9 +15,10 @@ import java.util.List;
  * order, which is the same on every replica built from the same settings), and the flat layout of
  * their values and gradients: parameter i occupies [offset(i), offset(i) + size(i)).
  *
- * <p>Flat copies go through direct views of the tensors' native memory (CPU float32), one bulk
- * copy per tensor: reading the gradient into a {@code float[]} is a single pass, and so is writing
- * the averaged gradient back. BatchNorm running statistics are not trainable and not included.
+ * <p>Flat copies go through {@link HostCopies}, one bulk copy per tensor: on the CPU a direct
+ * view of the tensor's native memory (reading the gradient into a {@code float[]} is a single
+ * pass, and so is writing the averaged gradient back); on another device staged through host
+ * memory. BatchNorm running statistics are not trainable and not included.
  */
 public final class TrainableParameters {
 
@@ -99,7 +97,7 @@ public final class TrainableParameters {
     checkRoom(flat);
     for (int i = 0; i < parameters.size(); i++) {
       try (NDArray g = gradient(i)) {
-        view(g).get(flat, offsets[i], offsets[i + 1] - offsets[i]);
+        HostCopies.read(g, flat, offsets[i]);
       }
     }
   }
@@ -114,7 +112,7 @@ public final class TrainableParameters {
     checkRoom(flat);
     for (int i = 0; i < parameters.size(); i++) {
       try (NDArray g = existingGradient(i)) {
-        view(g).put(flat, offsets[i], offsets[i + 1] - offsets[i]);
+        HostCopies.write(g, flat, offsets[i]);
       }
     }
   }
@@ -123,7 +121,7 @@ public final class TrainableParameters {
   public void readValues(float[] flat) {
     checkLength(flat);
     for (int i = 0; i < parameters.size(); i++) {
-      view(array(i)).get(flat, offsets[i], offsets[i + 1] - offsets[i]);
+      HostCopies.read(array(i), flat, offsets[i]);
     }
   }
 
@@ -131,7 +129,7 @@ public final class TrainableParameters {
   public void writeValues(float[] flat) {
     checkLength(flat);
     for (int i = 0; i < parameters.size(); i++) {
-      view(array(i)).put(flat, offsets[i], offsets[i + 1] - offsets[i]);
+      HostCopies.write(array(i), flat, offsets[i]);
     }
   }
 
@@ -169,18 +167,6 @@ public final class TrainableParameters {
           + " has no gradient yet: run a backward pass before writing gradients");
     }
     return g;
-  }
-
-  /**
-   * A direct view of a CPU array's memory. DJL would silently hand out a copy for an array on
-   * another device, and writes to it would be lost, hence the check.
-   */
-  static FloatBuffer view(NDArray array) {
-    if (!array.getDevice().equals(Device.cpu())) {
-      throw new UnsupportedOperationException("flat parameter and gradient access works on CPU arrays only, got "
-          + array.getDevice());
-    }
-    return array.toByteBuffer(true).order(ByteOrder.nativeOrder()).asFloatBuffer();
   }
 
   private void checkRoom(float[] flat) {

@@ -82,10 +82,8 @@ final class SlidePredictor implements AutoCloseable {
         misfits.add("parameter " + p.getKey() + " " + a.getShape() + " is missing");
       } else if (!new Shape(t.shape()).equals(a.getShape())) {
         misfits.add("parameter " + p.getKey() + " has shape " + new Shape(t.shape()) + ", model " + a.getShape());
-      } else if (a.getDevice().equals(Device.cpu()) && a.getDataType() == DataType.FLOAT32) {
-        a.toByteBuffer(true).order(java.nio.ByteOrder.nativeOrder()).asFloatBuffer().put(t.data());
       } else {
-        a.set(t.data());
+        io.bagpipe.model.HostCopies.write(a, t.data(), 0); // in place, on the CPU or a GPU
       }
     }
     if (!byName.isEmpty()) {

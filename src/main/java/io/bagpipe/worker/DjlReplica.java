@@ -13,6 +13,7 @@ import io.bagpipe.checkpoint.NamedTensor;
 import io.bagpipe.loader.DecodedBag;
 import io.bagpipe.model.BagOutput;
 import io.bagpipe.model.GradientClipping;
+import io.bagpipe.model.HostCopies;
 import io.bagpipe.model.MilModel;
 import io.bagpipe.model.ModelSettings;
 import io.bagpipe.model.OptimizerSettings;
@@ -272,12 +273,8 @@ public final class DjlReplica implements Replica {
     for (Pair<String, Parameter> p : model.getParameters()) {
       NamedTensor t = byName.remove(p.getKey());
       NDArray a = p.getValue().getArray();
-      if (a.getDevice().equals(Device.cpu()) && a.getDataType() == DataType.FLOAT32) {
-        // Straight into the tensor's memory: NDArray.set goes through a deprecated libtorch mode and warns.
-        a.toByteBuffer(true).order(java.nio.ByteOrder.nativeOrder()).asFloatBuffer().put(t.data());
-      } else {
-        a.set(t.data());
-      }
+      // In place, on the CPU or a GPU (NDArray.set(Buffer) swaps the storage and warns).
+      HostCopies.write(a, t.data(), 0);
     }
     long steps = 0;
     Map<String, float[]> buffers = new LinkedHashMap<>();
