@@ -102,6 +102,9 @@ public final class DataPort implements AutoCloseable {
     int bound = ((InetSocketAddress) server.getLocalAddress()).getPort();
     this.address = new InetSocketAddress(settings.host(), bound);
     this.acceptor = Thread.ofPlatform().daemon().name("bagpipe-data-port-" + bound).start(this::acceptLoop);
+    if (settings.transport() == AllReduceSettings.Transport.AUTO) {
+      SharedMemoryLink.sweepStale(settings.sharedMemoryDir()); // left by processes that died mid-handshake
+    }
   }
 
   /** Binds {@code bagpipe.allreduce.host:port} (port 0: an ephemeral one) and starts accepting anyone. */
