@@ -23,10 +23,12 @@ public record SecuritySettings(Path secretFile, boolean tls, Path keyStore, Path
 
   public SecuritySettings {
     if (tls) {
-      for (var e : List.of(java.util.Map.entry("key-store", keyStore), java.util.Map.entry("trust-store", trustStore))) {
-        if (e.getValue() == null || !Files.isReadable(e.getValue())) {
-          throw new IllegalArgumentException("bagpipe.security.tls." + e.getKey() + " = " + e.getValue()
-              + " is not a readable file; make a key store and trust store with `bagpipe keys --out DIR`");
+      String[] keys = {"key-store", "trust-store"};
+      Path[] stores = {keyStore, trustStore};
+      for (int i = 0; i < keys.length; i++) {
+        if (stores[i] == null || !Files.isReadable(stores[i])) {
+          throw new IllegalArgumentException("bagpipe.security.tls." + keys[i] + " = \"" + (stores[i] == null ? ""
+              : stores[i]) + "\" is not a readable file; make a key store and trust store with `bagpipe keys --out DIR`");
         }
       }
       if (password == null || password.isEmpty()) {
