@@ -33,21 +33,41 @@ import java.util.concurrent.CompletableFuture;
  * worker that joins a running run): handshake {@code (state magic, transfer id)},
  * one status byte, then the bytes until the sender closes. It waits, parked, for
  * {@link #expectTransfer} of its id, like a ring connection waits for its ring.
+ *
+ * <p><b>Who may connect.</b> With a {@link ChannelAuth} secret both kinds of
+ * connection use their own magic numbers and, after the header, a challenge–response
+ * that each side must pass; a connection that fails it, or that comes without it, is
+ * refused with a reason before it is parked. Parked connections are bounded
+ * ({@value #MAX_PARKED} of each kind) and closed once they have waited
+ * {@code bagpipe.allreduce.timeout}; the first connection for a (generation, rank) or
+ * a transfer id keeps its place, and a second one is refused rather than taking it.
+ * At most {@value #MAX_HANDSHAKES} handshakes run at once, each within
+ * {@value #HANDSHAKE_MILLIS} ms (or the timeout when shorter): a peer that connects
+ * and says nothing holds a slot only that long.
  */
 public final class DataPort implements AutoCloseable {
 
   static final int MAGIC = 0x42505247; // "BPRG"
   static final int STATE_MAGIC = 0x42505354; // "BPST"
+  static final int AUTH_MAGIC = 0x42505241; // "BPRA": a ring connection with a proof of the secret
+  static final int AUTH_STATE_MAGIC = 0x42505341; // "BPSA": a transfer with a proof of the secret
+  /** Parked connections of each kind (ring, transfer) a port holds at most. */
+  static final int MAX_PARKED = 64;
+  /** Handshakes in progress at once; more connections are closed at once. */
+  static final int MAX_HANDSHAKES = 128;
+  static final int HANDSHAKE_MILLIS = 10_000;
   static final int OK = 0;
   static final int REFUSED = 1;
 
   private final AllReduceSettings settings;
+  private final ChannelAuth auth;
+  private final java.util.concurrent.Semaphore handshakes = new java.util.concurrent.Semaphore(MAX_HANDSHAKES);
   private final ServerSocketChannel server;
   private final InetSocketAddress address;
   private final Thread acceptor;
   private final Map<Key, Incoming> parked = new HashMap<>();
   private final Map<Key, CompletableFuture<Incoming>> expected = new HashMap<>();
-  private final Map<Long, SocketChannel> parkedTransfers = new HashMap<>();
+  private final Map<Long, Parked> parkedTransfers = new HashMap<>();
   private final Map<Long, CompletableFuture<SocketChannel>> expectedTransfers = new HashMap<>();
   private long newest = Long.MIN_VALUE;
   private volatile boolean closed;
@@ -55,10 +75,18 @@ public final class DataPort implements AutoCloseable {
   private record Key(long generation, int from) {}
 
   /** A handshaken connection waiting for its ring to check it and answer. */
-  record Incoming(SocketChannel channel, int to, int world) {}
+  record Incoming(SocketChannel channel, int to, int world, long parkedNanos) {
+    Incoming(SocketChannel channel, int to, int world) {
+      this(channel, to, world, System.nanoTime());
+    }
+  }
 
-  private DataPort(AllReduceSettings settings) throws IOException {
+  /** A handshaken transfer connection waiting for its receiver. */
+  private record Parked(SocketChannel channel, long parkedNanos) {}
+
+  private DataPort(AllReduceSettings settings, ChannelAuth auth) throws IOException {
     this.settings = settings;
+    this.auth = java.util.Objects.requireNonNull(auth, "auth");
     this.server = ServerSocketChannel.open();
     if (settings.socketBufferBytes() > 0) {
       server.setOption(StandardSocketOptions.SO_RCVBUF, settings.socketBufferBytes());
@@ -74,11 +102,23 @@ public final class DataPort implements AutoCloseable {
     int bound = ((InetSocketAddress) server.getLocalAddress()).getPort();
     this.address = new InetSocketAddress(settings.host(), bound);
     this.acceptor = Thread.ofPlatform().daemon().name("bagpipe-data-port-" + bound).start(this::acceptLoop);
+    if (settings.transport() == AllReduceSettings.Transport.AUTO) {
+      SharedMemoryLink.sweepStale(settings.sharedMemoryDir()); // left by processes that died mid-handshake
+    }
   }
 
-  /** Binds {@code bagpipe.allreduce.host:port} (port 0: an ephemeral one) and starts accepting. */
+  /** Binds {@code bagpipe.allreduce.host:port} (port 0: an ephemeral one) and starts accepting anyone. */
   public static DataPort open(AllReduceSettings settings) throws IOException {
-    return new DataPort(settings);
+    return new DataPort(settings, ChannelAuth.NONE);
+  }
+
+  /** Like {@link #open(AllReduceSettings)}, admitting only connections that pass {@code auth}'s handshake. */
+  public static DataPort open(AllReduceSettings settings, ChannelAuth auth) throws IOException {
+    return new DataPort(settings, auth);
+  }
+
+  ChannelAuth auth() {
+    return auth;
   }
 
   /** The address other workers connect to: the configured host and the bound port. */
@@ -101,25 +141,62 @@ public final class DataPort implements AutoCloseable {
         }
         continue;
       }
-      Thread.ofVirtual().name("bagpipe-data-handshake").start(() -> handshake(ch));
+      if (!handshakes.tryAcquire()) {
+        closeQuietly(ch); // a flood of connections: the legitimate ones retry within their timeout
+        continue;
+      }
+      Thread.ofVirtual().name("bagpipe-data-handshake").start(() -> {
+        try {
+          handshake(ch);
+        } finally {
+          handshakes.release();
+        }
+      });
     }
   }
 
   private void handshake(SocketChannel ch) {
     try {
-      ch.socket().setSoTimeout((int) Math.min(Integer.MAX_VALUE, settings.timeout().toMillis()));
+      ch.socket().setSoTimeout((int) Math.min(HANDSHAKE_MILLIS, settings.timeout().toMillis()));
       DataInputStream in = new DataInputStream(ch.socket().getInputStream());
+      DataOutputStream out = new DataOutputStream(ch.socket().getOutputStream());
       int magic = in.readInt();
-      if (magic == STATE_MAGIC) {
-        long id = in.readLong();
+      boolean proving = magic == AUTH_MAGIC || magic == AUTH_STATE_MAGIC;
+      boolean transfer = magic == STATE_MAGIC || magic == AUTH_STATE_MAGIC;
+      if (!transfer && magic != MAGIC && magic != AUTH_MAGIC) {
+        ch.close();
+        return;
+      }
+      long first = in.readLong(); // the transfer id, or the ring generation
+      int from = transfer ? 0 : in.readInt();
+      int to = transfer ? 0 : in.readInt();
+      int world = transfer ? 0 : in.readInt();
+      if (proving != auth.enabled()) {
+        refuse(ch, auth.enabled()
+            ? "the data port " + address + " admits only holders of the run's secret; set bagpipe.security.secret-file"
+                + " (or BAGPIPE_SECRET_FILE) to the same file on every node"
+            : "the data port " + address + " has no secret configured but the connector sent a proof; set"
+                + " bagpipe.security.secret-file on every node or on none");
+        return;
+      }
+      if (transfer) {
+        long id = first;
+        if (proving) {
+          auth.answer(in, out, transferHeader(id));
+        }
         ch.socket().setSoTimeout(0);
         CompletableFuture<SocketChannel> waiter;
         synchronized (this) {
           waiter = expectedTransfers.remove(id);
           if (waiter == null) {
-            SocketChannel old = parkedTransfers.put(id, ch);
-            if (old != null) {
-              refuse(old, "replaced by a newer connection for transfer " + id);
+            purgeExpired();
+            if (parkedTransfers.containsKey(id)) {
+              refuse(ch, "transfer " + id + " is already connected to " + address);
+            } else if (parkedTransfers.size() >= MAX_PARKED) {
+              refuse(ch, "the data port " + address + " already holds " + MAX_PARKED + " transfers nobody expects");
+            } else {
+              parkedTransfers.put(id, new Parked(ch, System.nanoTime()));
+              expireLater();
             }
             return;
           }
@@ -127,14 +204,10 @@ public final class DataPort implements AutoCloseable {
         waiter.complete(ch);
         return;
       }
-      if (magic != MAGIC) {
-        ch.close();
-        return;
+      long generation = first;
+      if (proving) {
+        auth.answer(in, out, ringHeader(generation, from, to, world));
       }
-      long generation = in.readLong();
-      int from = in.readInt();
-      int to = in.readInt();
-      int world = in.readInt();
       ch.socket().setSoTimeout(0);
       CompletableFuture<Incoming> waiter;
       synchronized (this) {
@@ -145,17 +218,72 @@ public final class DataPort implements AutoCloseable {
         Key key = new Key(generation, from);
         waiter = expected.remove(key);
         if (waiter == null) {
-          Incoming old = parked.put(key, new Incoming(ch, to, world));
-          if (old != null) {
-            refuse(old.channel(), "replaced by a newer connection from rank " + from + " for generation " + generation);
+          purgeExpired();
+          if (parked.containsKey(key)) {
+            // The first connection keeps its place: a second one for the same ranks is a
+            // retry gone wrong or someone else's, and must not take a neighbour's place.
+            refuse(ch, "rank " + from + " of generation " + generation + " is already connected to " + address);
+          } else if (parked.size() >= MAX_PARKED) {
+            refuse(ch, "the data port " + address + " already holds " + MAX_PARKED + " ring connections no ring expects");
+          } else {
+            parked.put(key, new Incoming(ch, to, world));
+            expireLater();
           }
           return;
         }
       }
       waiter.complete(new Incoming(ch, to, world));
+    } catch (ChannelAuth.Refused e) {
+      refuse(ch, e.getMessage());
     } catch (IOException e) {
       closeQuietly(ch);
     }
+  }
+
+  static byte[] ringHeader(long generation, int from, int to, int world) {
+    return java.nio.ByteBuffer.allocate(24).putInt(AUTH_MAGIC).putLong(generation).putInt(from).putInt(to)
+        .putInt(world).array();
+  }
+
+  static byte[] transferHeader(long id) {
+    return java.nio.ByteBuffer.allocate(12).putInt(AUTH_STATE_MAGIC).putLong(id).array();
+  }
+
+  /** Purges parked connections once they could have waited {@code timeout}. */
+  private void expireLater() {
+    CompletableFuture.delayedExecutor(settings.timeout().toMillis() + 1, java.util.concurrent.TimeUnit.MILLISECONDS)
+        .execute(() -> {
+          synchronized (this) {
+            purgeExpired();
+          }
+        });
+  }
+
+  /** Closes parked connections that waited {@code bagpipe.allreduce.timeout}: their connector gave up. Holds this. */
+  private void purgeExpired() {
+    long now = System.nanoTime();
+    long limit = settings.timeout().toNanos();
+    for (Iterator<Map.Entry<Key, Incoming>> it = parked.entrySet().iterator(); it.hasNext(); ) {
+      Incoming p = it.next().getValue();
+      if (now - p.parkedNanos() >= limit) {
+        it.remove();
+        refuse(p.channel(), "no ring of " + address + " took this connection within " + settings.timeout()
+            + " (bagpipe.allreduce.timeout)");
+      }
+    }
+    for (Iterator<Map.Entry<Long, Parked>> it = parkedTransfers.entrySet().iterator(); it.hasNext(); ) {
+      Map.Entry<Long, Parked> e = it.next();
+      if (now - e.getValue().parkedNanos() >= limit) {
+        it.remove();
+        refuse(e.getValue().channel(), "nobody at " + address + " expected transfer " + e.getKey() + " within "
+            + settings.timeout() + " (bagpipe.allreduce.timeout)");
+      }
+    }
+  }
+
+  /** Parked connections, ring and transfer together (for tests). */
+  synchronized int parkedCount() {
+    return parked.size() + parkedTransfers.size();
   }
 
   /**
@@ -208,7 +336,7 @@ public final class DataPort implements AutoCloseable {
   /** The connection of bulk transfer {@code id}, once it arrives; not yet answered. */
   CompletableFuture<SocketChannel> expectTransfer(long id) {
     CompletableFuture<SocketChannel> f = new CompletableFuture<>();
-    SocketChannel p;
+    Parked p;
     synchronized (this) {
       p = parkedTransfers.remove(id);
       if (p == null) {
@@ -216,7 +344,7 @@ public final class DataPort implements AutoCloseable {
         return f;
       }
     }
-    f.complete(p);
+    f.complete(p.channel());
     return f;
   }
 
@@ -226,9 +354,9 @@ public final class DataPort implements AutoCloseable {
     if (f != null) {
       f.completeExceptionally(new ClosedChannelException());
     }
-    SocketChannel p = parkedTransfers.remove(id);
+    Parked p = parkedTransfers.remove(id);
     if (p != null) {
-      closeQuietly(p);
+      closeQuietly(p.channel());
     }
   }
 
@@ -237,27 +365,39 @@ public final class DataPort implements AutoCloseable {
    * a refused connect until {@code timeout} passed), handshakes and waits for the
    * receiver to take it. The caller writes the bytes and closes the channel.
    */
-  static SocketChannel connectTransfer(InetSocketAddress peer, long id, AllReduceSettings settings) throws IOException {
+  static SocketChannel connectTransfer(InetSocketAddress peer, long id, AllReduceSettings settings, ChannelAuth auth)
+      throws IOException {
     long deadline = System.nanoTime() + settings.timeout().toNanos();
     SocketChannel ch = connectRetrying(peer, settings, deadline, c -> {}, e -> new IOException(
         "cannot connect to the data port at " + peer + " within " + settings.timeout()
             + " (bagpipe.allreduce.timeout): " + e.getMessage(), e));
     DataOutputStream out = new DataOutputStream(ch.socket().getOutputStream());
-    out.writeInt(STATE_MAGIC);
+    DataInputStream in = new DataInputStream(ch.socket().getInputStream());
+    out.writeInt(auth.enabled() ? AUTH_STATE_MAGIC : STATE_MAGIC);
     out.writeLong(id);
     out.flush();
     ch.socket().setSoTimeout((int) Math.min(Integer.MAX_VALUE, settings.timeout().toMillis()));
+    if (auth.enabled()) {
+      try {
+        auth.prove(in, out, transferHeader(id));
+      } catch (IOException e) {
+        ch.close();
+        throw new IOException("the data port at " + peer + " did not pass the handshake of transfer " + id + ": "
+            + e.getMessage(), e);
+      }
+    }
     int status;
     try {
-      status = new DataInputStream(ch.socket().getInputStream()).readUnsignedByte();
+      status = in.readUnsignedByte();
     } catch (IOException e) {
       ch.close();
       throw new IOException("the data port at " + peer + " did not take transfer " + id + " within "
           + settings.timeout() + " (bagpipe.allreduce.timeout)", e);
     }
     if (status != OK) {
+      String reason = readReason(in);
       ch.close();
-      throw new IOException("the data port at " + peer + " refused transfer " + id);
+      throw new IOException("the data port at " + peer + " refused transfer " + id + ": " + reason);
     }
     return ch;
   }
@@ -268,6 +408,14 @@ public final class DataPort implements AutoCloseable {
     Incoming p = parked.remove(new Key(generation, from));
     if (p != null) {
       closeQuietly(p.channel());
+    }
+  }
+
+  private static String readReason(DataInputStream in) {
+    try {
+      return in.readUTF(); // at most 64 KiB: writeUTF's own length bound
+    } catch (IOException e) {
+      return "no reason given";
     }
   }
 
@@ -301,42 +449,50 @@ public final class DataPort implements AutoCloseable {
   static SocketChannel connect(InetSocketAddress peer, long generation, int from, int to, int world,
       AllReduceSettings settings, long deadlineNanos, java.util.function.Consumer<SocketChannel> opened)
       throws IOException {
+    return connect(peer, generation, from, to, world, settings, ChannelAuth.NONE, deadlineNanos, opened);
+  }
+
+  /** Like the method above, proving the secret of {@code auth} when it has one. */
+  static SocketChannel connect(InetSocketAddress peer, long generation, int from, int to, int world,
+      AllReduceSettings settings, ChannelAuth auth, long deadlineNanos,
+      java.util.function.Consumer<SocketChannel> opened) throws IOException {
     SocketChannel ch = connectRetrying(peer, settings, deadlineNanos, opened, e -> {
       throw new RingBrokenException(generation, to, peer,
           "rank " + from + " cannot connect to rank " + to + " at " + peer + " within "
               + settings.timeout() + " (bagpipe.allreduce.timeout): " + e.getMessage(), e);
     });
     DataOutputStream out = new DataOutputStream(ch.socket().getOutputStream());
-    out.writeInt(MAGIC);
-    out.writeLong(generation);
-    out.writeInt(from);
-    out.writeInt(to);
-    out.writeInt(world);
+    // One write: the port reads the whole header before it answers, even to refuse.
+    out.write(auth.enabled() ? ringHeader(generation, from, to, world)
+        : java.nio.ByteBuffer.allocate(24).putInt(MAGIC).putLong(generation).putInt(from).putInt(to).putInt(world).array());
     out.flush();
     long left = Math.max(1, (deadlineNanos - System.nanoTime()) / 1_000_000);
     ch.socket().setSoTimeout((int) Math.min(Integer.MAX_VALUE, left));
     DataInputStream in = new DataInputStream(ch.socket().getInputStream());
     int status;
     try {
+      if (auth.enabled()) {
+        auth.prove(in, out, ringHeader(generation, from, to, world));
+      }
       status = in.readUnsignedByte();
     } catch (SocketTimeoutException e) {
       ch.close();
       throw new RingBrokenException(generation, to, peer, "rank " + to + " at " + peer
           + " did not take rank " + from + "'s connection for ring generation " + generation + " within "
           + settings.timeout() + " (bagpipe.allreduce.timeout)", e);
-    } catch (IOException e) {
+    } catch (ChannelAuth.Refused e) {
       ch.close();
       throw new RingBrokenException(generation, to, peer,
-          "rank " + to + " at " + peer + " closed the handshake of ring generation " + generation, e);
+          "rank " + to + " at " + peer + " failed the handshake of ring generation " + generation + ": " + e.getMessage(), e);
+    } catch (IOException e) {
+      String reason = e instanceof java.io.EOFException ? "" : ": " + e.getMessage();
+      ch.close();
+      throw new RingBrokenException(generation, to, peer,
+          "rank " + to + " at " + peer + " closed the handshake of ring generation " + generation + reason, e);
     }
     ch.socket().setSoTimeout(0);
     if (status != OK) {
-      String reason;
-      try {
-        reason = in.readUTF();
-      } catch (IOException e) {
-        reason = "no reason given";
-      }
+      String reason = readReason(in);
       ch.close();
       throw new RingBrokenException(generation, to, peer,
           "rank " + to + " at " + peer + " refused rank " + from + "'s connection: " + reason, null);
@@ -407,7 +563,7 @@ public final class DataPort implements AutoCloseable {
         f.completeExceptionally(new ClosedChannelException());
       }
       expected.clear();
-      parkedTransfers.values().forEach(DataPort::closeQuietly);
+      parkedTransfers.values().forEach(p -> closeQuietly(p.channel()));
       parkedTransfers.clear();
       expectedTransfers.values().forEach(f -> f.completeExceptionally(new ClosedChannelException()));
       expectedTransfers.clear();

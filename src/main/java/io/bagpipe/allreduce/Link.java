@@ -163,7 +163,7 @@ final class Link {
     int pathBytes = offer.getInt();
     if (type == OLD_OFFER_TCP || type == OLD_OFFER_SHARED_MEMORY) {
       throw new IOException("the left neighbour runs an older Bagpipe whose ring protocol acknowledges every frame"
-          + " (docs/adr/0010): run the same Bagpipe version on every node");
+          + " (docs/adr/0014): run the same Bagpipe version on every node");
     }
     if ((type != OFFER_TCP && type != OFFER_SHARED_MEMORY) || pathBytes < 0 || pathBytes > MAX_PATH_BYTES) {
       throw new IOException("expected a transport offer, got type " + type + " with a " + pathBytes + "-byte path");

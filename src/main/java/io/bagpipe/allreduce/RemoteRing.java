@@ -26,9 +26,14 @@ public final class RemoteRing implements AllReduceFactory {
   private RingAllReduce current;
 
   public RemoteRing(AllReduceSettings settings) {
+    this(settings, ChannelAuth.NONE);
+  }
+
+  /** A ring member whose data port admits, and whose connections prove, only holders of {@code auth}'s secret. */
+  public RemoteRing(AllReduceSettings settings, ChannelAuth auth) {
     this.settings = settings;
     try {
-      this.port = DataPort.open(settings);
+      this.port = DataPort.open(settings, auth);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot open the gradient data port on " + settings.host() + ":" + settings.port()
           + " (bagpipe.allreduce.host/port): " + e.getMessage(), e);
@@ -63,7 +68,7 @@ public final class RemoteRing implements AllReduceFactory {
   public CompletionStage<Void> send(String to, long id, TransferWriter body) {
     CompletableFuture<Void> done = new CompletableFuture<>();
     Thread.ofVirtual().name("bagpipe-transfer-" + id + "-send").start(() -> {
-      try (SocketChannel ch = DataPort.connectTransfer(socketAddress(to), id, settings);
+      try (SocketChannel ch = DataPort.connectTransfer(socketAddress(to), id, settings, port.auth());
           OutputStream out = Channels.newOutputStream(ch)) {
         body.write(out);
         out.flush();

@@ -220,6 +220,17 @@ public final class RingAllReduce implements AllReduce, AutoCloseable {
     if (weight < 0) {
       throw new IllegalArgumentException("weight must be >= 0, got " + weight);
     }
+    int bad = firstNonFinite(gradient, 0, gradient.length);
+    if (bad >= 0) {
+      RingBrokenException e = new RingBrokenException(generation, rank, addresses.get(rank),
+          "rank " + rank + " of ring generation " + generation + " computed a gradient that is not finite in round "
+              + round + " (element " + bad + " is " + gradient[bad] + "): the step stops here; lower the learning rate"
+              + " (bagpipe.optimizer) or enable gradient clipping", null);
+      if (world > 1) {
+        fail(e, true); // the neighbours learn why at once instead of waiting for frames that will not come
+      }
+      return CompletableFuture.failedFuture(e);
+    }
     if (world == 1) {
       checkIncreasing(round);
       float[] avg = new float[gradient.length];
@@ -294,7 +305,7 @@ public final class RingAllReduce implements AllReduce, AutoCloseable {
     InetSocketAddress peer = addresses.get(rightRank);
     Link.Outbound out = null;
     try {
-      SocketChannel ch = DataPort.connect(peer, generation, rank, rightRank, world, settings,
+      SocketChannel ch = DataPort.connect(peer, generation, rank, rightRank, world, settings, port.auth(),
           System.nanoTime() + settings.timeout().toNanos(), c -> right = c);
       right = ch;
       out = Link.offer(ch, settings, "g" + generation + "-r" + rank + "to" + rightRank, rightWrites,
@@ -480,6 +491,12 @@ public final class RingAllReduce implements AllReduce, AutoCloseable {
             } finally {
               receiverReading = false;
             }
+            int bad = plan.reduces(t) ? firstNonFinite(scratch, 0, len) : firstNonFinite(r.result, start, len);
+            if (bad >= 0) {
+              throw broken(leftRank, "got floats that are not finite (round " + r.round + ", step " + t + ", chunk " + c
+                  + ", element " + bad + ") from its left neighbour, which must have checked its own gradient: its"
+                  + " data is corrupt or it is not a Bagpipe rank", null);
+            }
             if (plan.reduces(t)) {
               add(r, plan.finishes(t), start, len, scratch);
             }
@@ -580,6 +597,20 @@ public final class RingAllReduce implements AllReduce, AutoCloseable {
       }
       out[i] = sum * inv;
     }
+  }
+
+  /**
+   * The index (from {@code from}) of the first NaN or infinity among {@code a[from..from+n)},
+   * or -1. Every rank checks its own gradient before it sends and every frame it
+   * receives, so a bad value stops the round with the rank it came from named.
+   */
+  static int firstNonFinite(float[] a, int from, int n) {
+    for (int i = 0; i < n; i++) {
+      if (!(Math.abs(a[from + i]) <= Float.MAX_VALUE)) {
+        return i;
+      }
+    }
+    return -1;
   }
 
   /**

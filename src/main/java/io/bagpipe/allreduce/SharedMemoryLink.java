@@ -69,6 +69,42 @@ final class SharedMemoryLink {
 
   private SharedMemoryLink() {}
 
+  /**
+   * Deletes segment files in {@code dir} whose creating process (the pid in the name)
+   * is no longer running: a process that dies between creating a segment and its
+   * neighbour's answer leaves its file behind, and a tmpfs holds it in memory until
+   * someone removes it. Files of live processes, and files this user may not delete,
+   * stay. Returns how many were deleted.
+   */
+  static int sweepStale(Path dir) {
+    int deleted = 0;
+    try (var files = Files.newDirectoryStream(dir, PREFIX + "*")) {
+      for (Path f : files) {
+        String name = f.getFileName().toString();
+        int dash = name.indexOf('-', PREFIX.length());
+        long pid;
+        try {
+          pid = Long.parseLong(name.substring(PREFIX.length(), dash < 0 ? name.length() : dash));
+        } catch (NumberFormatException e) {
+          continue; // not a segment file
+        }
+        if (ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)
+            || !Files.isRegularFile(f, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+          continue;
+        }
+        try {
+          Files.delete(f);
+          deleted++;
+        } catch (IOException e) {
+          // another user's file, or gone already
+        }
+      }
+    } catch (IOException | java.nio.file.DirectoryIteratorException e) {
+      // no directory, or unreadable: links then use TCP and say so
+    }
+    return deleted;
+  }
+
   /** A mapped segment file: the sender creates it, the receiver opens it by path and nonce. */
   static final class Segment implements AutoCloseable {
 

@@ -4,6 +4,7 @@ import ai.djl.engine.Engine;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
 import io.bagpipe.allreduce.AllReduceSettings;
+import io.bagpipe.allreduce.ChannelAuth;
 import io.bagpipe.allreduce.RemoteRing;
 import io.bagpipe.bag.ClassMap;
 import io.bagpipe.bag.DataDigest;
@@ -146,14 +147,16 @@ public final class Bagpipe {
    */
   public static BagpipeRun startNode(Config config) {
     ClusterSettings cluster = ClusterSettings.fromConfig(config.getConfig("bagpipe.cluster"));
-    Config node = cluster.applyTo(config);
+    SecuritySettings security = SecuritySettings.fromConfig(config.getConfig("bagpipe.security"));
+    ChannelAuth auth = security.channelAuth();
+    Config node = security.applyTo(cluster.applyTo(config));
     RunSpec spec = spec(node, cluster.minWorkers(), cluster.joining());
     AllReduceSettings ring = AllReduceSettings.fromConfig(node.getConfig("bagpipe.allreduce"));
     EventPublisher events = events(node);
     CompletableFuture<RunResult> result = new CompletableFuture<>();
     AtomicBoolean up = new AtomicBoolean();
     ActorSystem<RunGuardian.Command> system = ActorSystem.create(
-        RunGuardian.create(spec, new Topology.Cluster(i -> new RemoteRing(ring), up), events, result),
+        RunGuardian.create(spec, new Topology.Cluster(i -> new RemoteRing(ring, auth), up), events, result),
         cluster.systemName(), PekkoDefaults.applyTo(node));
     Cluster members = Cluster.get(system);
     system.systemActorOf(memberWatch(up), "bagpipe-member-watch", Props.empty());

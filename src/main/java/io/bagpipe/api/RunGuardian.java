@@ -46,6 +46,15 @@ final class RunGuardian {
     INSTANCE
   }
 
+  /** Slide id to this node's slide (or feature) file, from this node's manifest: where its loaders read. */
+  private static java.util.Map<String, String> localSlides(RunSpec spec) {
+    java.util.Map<String, String> m = new java.util.HashMap<>();
+    for (io.bagpipe.bag.SlideEntry e : spec.data().manifest().slides()) {
+      m.put(e.slideId(), e.slide().toString());
+    }
+    return m;
+  }
+
   static Behavior<Command> create(RunSpec spec, Topology topology, EventPublisher publisher,
       CompletableFuture<RunResult> result) {
     return Behaviors.setup(
@@ -76,7 +85,7 @@ final class RunGuardian {
           LoaderMeter loaderMeter = new LoaderMeter();
           metrics.watch(loaderMeter);
           ActorRef<LoaderPool.Command> loaders =
-              ctx.spawn(LoaderPool.create(spec.loader(), slides, buffers, loaderMeter), "loader-pool");
+              ctx.spawn(LoaderPool.create(spec.loader(), slides, buffers, loaderMeter, localSlides(spec)), "loader-pool");
           ActorRef<RunEvent> events = ctx.messageAdapter(RunEvent.class, Published::new);
           ActorRef<Coordinator.Command> coordinator = topology.coordinator(ctx, spec, events);
           List<String> devices = spec.worker().devices();

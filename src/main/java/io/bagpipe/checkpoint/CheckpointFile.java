@@ -160,6 +160,9 @@ final class CheckpointFile {
       List<NamedTensor> parameters = new ArrayList<>();
       List<NamedTensor> optimizer = new ArrayList<>();
       ByteBuffer chunk = ByteBuffer.allocateDirect(CHUNK).order(ByteOrder.LITTLE_ENDIAN);
+      // Tensors lie back to back in table order, as write() lays them out: a table whose
+      // entries overlap (or leave gaps) could make a small file ask for many times its size.
+      long next = align(dataStart); // write() pads the header to an aligned start
       for (int i = 0; i < count; i++) {
         byte group = header.get();
         String name = new String(bytes(header, header.getInt()), StandardCharsets.UTF_8);
@@ -178,6 +181,11 @@ final class CheckpointFile {
           throw new CheckpointException.Corrupt(file, "tensor " + name + " of shape " + java.util.Arrays.toString(shape)
               + " at offset " + offset + " does not fit the file");
         }
+        if (offset != next) {
+          throw new CheckpointException.Corrupt(file, "tensor " + name + " starts at offset " + offset + " where the"
+              + " previous one ends at " + next + ": tensors must follow each other without overlap");
+        }
+        next = offset + 4 * elements;
         float[] data = new float[(int) elements];
         long position = offset;
         for (int from = 0; from < data.length; from += CHUNK / 4) {
@@ -189,6 +197,9 @@ final class CheckpointFile {
           position += 4L * n;
         }
         (group == 0 ? parameters : optimizer).add(new NamedTensor(name, shape, data));
+      }
+      if (next != dataEnd) {
+        throw new CheckpointException.Corrupt(file, "its tensors end at offset " + next + " but its data at " + dataEnd);
       }
       return new Checkpoint(state, parameters, optimizer);
     } catch (java.nio.BufferUnderflowException | ArithmeticException | IllegalArgumentException e) {

@@ -43,6 +43,11 @@ final class LaunchCommand implements Callable<Integer> {
       + " up to this many times in all; it rejoins the running run, healed from a live node (default: ${DEFAULT-VALUE}).")
   int restarts = 0;
 
+  @Option(names = "--no-secret", description = "Leave the nodes' gradient data ports open to anyone instead of"
+      + " making a secret for this run (when bagpipe.security.secret-file is not set); for measuring what the"
+      + " authentication costs.")
+  boolean noSecret;
+
   @Option(names = "--workers-per-node", description = "CPU workers per node, one intra-op thread each (default: ${DEFAULT-VALUE}).")
   int workersPerNode = 1;
 
@@ -91,6 +96,10 @@ final class LaunchCommand implements Callable<Integer> {
     }
     for (String s : configOptions.overrides) {
       cmd.addAll(List.of("--set", s));
+    }
+    if (!noSecret && !ConfigOptions.setByUser(base, "bagpipe.security.secret-file")) {
+      // One secret per run, readable by this user only: the nodes' data ports admit each other and nobody else.
+      cmd.addAll(List.of("--set", "bagpipe.security.secret-file=\"" + KeysCommand.runSecret() + "\""));
     }
     cmd.addAll(List.of("--host", "127.0.0.1", "--min-workers", Integer.toString(nodes * workersPerNode),
         "--set", "bagpipe.worker.devices=[" + String.join(",", Collections.nCopies(workersPerNode, "cpu")) + "]",

@@ -14,7 +14,7 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     versionProvider = Main.Version.class,
     description = "Train multiple-instance-learning models on whole-slide images with actors.",
-    subcommands = {DemoCommand.class, TrainCommand.class, NodeCommand.class, LaunchCommand.class, SynthCommand.class, BenchCommand.class,
+    subcommands = {DemoCommand.class, TrainCommand.class, NodeCommand.class, LaunchCommand.class, KeysCommand.class, SynthCommand.class, BenchCommand.class,
         PatchCommand.class, PredictCommand.class, EvaluateCommand.class, ExportCommand.class, ReportCommand.class,
         FeaturesCommand.class, StatusCommand.class},
     commandListHeading = "%nCommands:%n",

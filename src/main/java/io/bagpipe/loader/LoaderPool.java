@@ -73,12 +73,31 @@ public final class LoaderPool {
   }
 
   public static Behavior<Command> create(LoaderSettings settings, SlidePool slides, BagBuffers buffers) {
-    return create(settings, slides, buffers, new LoaderMeter());
+    return create(settings, slides, buffers, new LoaderMeter(), null);
   }
 
   /** As {@link #create(LoaderSettings, SlidePool, BagBuffers)}, counting its work in {@code meter}. */
   public static Behavior<Command> create(LoaderSettings settings, SlidePool slides, BagBuffers buffers,
       LoaderMeter meter) {
+    return create(settings, slides, buffers, meter, null);
+  }
+
+  /** As {@link #create(LoaderSettings, SlidePool, BagBuffers, LoaderMeter, Map)} with a new meter. */
+  public static Behavior<Command> create(LoaderSettings settings, SlidePool slides, BagBuffers buffers,
+      Map<String, String> localSlides) {
+    return create(settings, slides, buffers, new LoaderMeter(), localSlides);
+  }
+
+  /**
+   * A pool that counts its work in {@code meter} and reads each bag's slide from
+   * {@code localSlides} (slide id to this node's path of its slide or feature file, from
+   * this node's own manifest), never from the path a bag arrived with: a bag from another
+   * node names a slide, not a file, and a slide id this node's manifest lacks fails the
+   * bag. Null: trust the bags' paths (a pool fed only by this JVM, as {@code predict} does).
+   */
+  public static Behavior<Command> create(LoaderSettings settings, SlidePool slides, BagBuffers buffers,
+      LoaderMeter meter, Map<String, String> localSlides) {
+    Map<String, String> local = localSlides == null ? null : Map.copyOf(localSlides);
     return Behaviors.setup(
         ctx -> {
           PatchCache cache = settings.cache().enabled() ? new PatchCache(settings.cache()) : null;
@@ -90,7 +109,7 @@ public final class LoaderPool {
                       .withRoundRobinRouting()
                       .withRouteeProps(DispatcherSelector.blocking()),
                   "loaders");
-          return new Running(ctx, settings, buffers, loaders, cache, meter).behavior();
+          return new Running(ctx, settings, buffers, loaders, cache, meter, local).behavior();
         });
   }
 
@@ -103,12 +122,15 @@ public final class LoaderPool {
     private final PatchCache cache;
     private final LoaderMeter meter;
     private final Map<Long, Pending> byTask = new HashMap<>();
+    /** Slide id to this node's path; null when bags' own paths are trusted. */
+    private final Map<String, String> local;
     private long nextTask;
 
     Running(ActorContext<Command> ctx, LoaderSettings settings, BagBuffers buffers, ActorRef<Loader.Command> loaders,
-        PatchCache cache, LoaderMeter meter) {
+        PatchCache cache, LoaderMeter meter, Map<String, String> local) {
       this.cache = cache;
       this.meter = meter;
+      this.local = local;
       this.settings = settings;
       this.buffers = buffers;
       this.loaders = loaders;
@@ -130,6 +152,18 @@ public final class LoaderPool {
 
     private Behavior<Command> load(LoadBag m) {
       BagRef bag = m.bag();
+      if (local != null) {
+        String path = local.get(bag.slideId());
+        if (path == null) {
+          m.replyTo().tell(new BagFailed(bag, "slide '" + bag.slideId() + "' is not in this node's manifest"
+              + " (bagpipe.data.manifest): every node must list the same slides"));
+          return Behaviors.same();
+        }
+        if (!path.equals(bag.slidePath())) {
+          bag = new BagRef(bag.slideId(), path, bag.label(), bag.coordinates(), bag.patchSize(), bag.level(),
+              bag.epoch(), bag.key(), bag.targetMpp(), bag.featureDim());
+        }
+      }
       int n = bag.size();
       if (n == 0) {
         meter.bagRefused();

@@ -116,6 +116,7 @@ public final class Registrations {
     for (Class<?> c : classes) {
       kryo.register(c, id++);
     }
+    LengthGuard.guard(kryo, id);
     return kryo;
   }
 

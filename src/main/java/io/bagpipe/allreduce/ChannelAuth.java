@@ -1,0 +1,167 @@
+package io.bagpipe.allreduce;
+
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.MessageDigest;
+import java.security.SecureRandom;
+import javax.crypto.Mac;
+import javax.crypto.spec.SecretKeySpec;
+
+/**
+ * Who may use a data port: everyone ({@link #NONE}), or only processes holding the
+ * run's shared secret ({@code bagpipe.security.secret-file}).
+ *
+ * <p><b>Handshake.</b> After the connection's header (ring: generation, ranks, world;
+ * transfer: its id) each side proves it holds the secret without sending it, and
+ * both sides contribute a fresh random nonce, so a recorded handshake cannot be
+ * replayed and a guessed one fails:
+ *
+ * <pre>
+ * connector -> port : nonce_c (32 bytes)
+ * port -> connector : nonce_p (32 bytes), HMAC-SHA256(secret, "port" | header | nonce_c | nonce_p)
+ * connector -> port : HMAC-SHA256(secret, "connector" | header | nonce_c | nonce_p)
+ * </pre>
+ *
+ * The connector checks the port's answer before it proves itself (so a port that
+ * lacks the secret learns nothing it could reuse), and the port parks a connection
+ * for a ring only after the connector's proof matched. MACs are compared in constant
+ * time. The header is inside both MACs: a proof for one generation, rank or transfer
+ * is worth nothing for another.
+ */
+public final class ChannelAuth {
+
+  /** No secret: handshakes carry no proof (the channel is open to anyone who can reach it). */
+  public static final ChannelAuth NONE = new ChannelAuth(null);
+
+  static final int NONCE_BYTES = 32;
+  static final int MAC_BYTES = 32;
+  /** Shortest secret accepted: 128 bits. */
+  public static final int MIN_SECRET_BYTES = 16;
+  /** Longest secret file read. */
+  private static final int MAX_SECRET_BYTES = 4096;
+
+  private static final SecureRandom RANDOM = new SecureRandom();
+  private static final byte[] PORT = "port".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+  private static final byte[] CONNECTOR = "connector".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+
+  private final byte[] secret;
+
+  private ChannelAuth(byte[] secret) {
+    this.secret = secret;
+  }
+
+  /** A channel that admits only holders of {@code secret} (at least 16 bytes). */
+  public static ChannelAuth of(byte[] secret) {
+    if (secret == null || secret.length < MIN_SECRET_BYTES) {
+      throw new IllegalArgumentException("the data channel's secret must hold at least " + MIN_SECRET_BYTES
+          + " bytes, got " + (secret == null ? 0 : secret.length));
+    }
+    return new ChannelAuth(secret.clone());
+  }
+
+  /**
+   * The secret in {@code file} (its bytes, trailing whitespace removed); {@code key} names
+   * the setting that pointed here in errors.
+   */
+  public static ChannelAuth fromFile(Path file, String key) {
+    byte[] bytes;
+    try {
+      if (Files.size(file) > MAX_SECRET_BYTES) {
+        throw new IllegalArgumentException(file + " (" + key + ") is larger than " + MAX_SECRET_BYTES
+            + " bytes: is it the secret file `bagpipe keys` wrote?");
+      }
+      bytes = Files.readAllBytes(file);
+    } catch (IOException e) {
+      throw new IllegalArgumentException("cannot read the data channel's secret " + file + " (" + key + "): " + e, e);
+    }
+    int n = bytes.length;
+    while (n > 0 && Character.isWhitespace(bytes[n - 1])) {
+      n--;
+    }
+    if (n < MIN_SECRET_BYTES) {
+      throw new IllegalArgumentException(file + " (" + key + ") holds " + n + " bytes; the data channel's secret needs at"
+          + " least " + MIN_SECRET_BYTES + " (make one with `bagpipe keys --out DIR`)");
+    }
+    return new ChannelAuth(java.util.Arrays.copyOf(bytes, n));
+  }
+
+  /** A new random secret, hex-encoded (64 characters, 256 bits), for a secret file. */
+  public static String newSecret() {
+    byte[] b = new byte[32];
+    RANDOM.nextBytes(b);
+    return java.util.HexFormat.of().formatHex(b);
+  }
+
+  public boolean enabled() {
+    return secret != null;
+  }
+
+  /**
+   * The port's side, after it read {@code header}: answers the connector's nonce and
+   * checks its proof; throws {@link Refused} when the proof does not match.
+   */
+  void answer(DataInputStream in, DataOutputStream out, byte[] header) throws IOException {
+    byte[] nc = new byte[NONCE_BYTES];
+    in.readFully(nc);
+    byte[] np = new byte[NONCE_BYTES];
+    RANDOM.nextBytes(np);
+    out.write(np);
+    out.write(mac(PORT, header, nc, np));
+    out.flush();
+    byte[] proof = new byte[MAC_BYTES];
+    in.readFully(proof);
+    if (!MessageDigest.isEqual(proof, mac(CONNECTOR, header, nc, np))) {
+      throw new Refused("the connector does not hold this run's secret (bagpipe.security.secret-file)");
+    }
+  }
+
+  /**
+   * The connector's side, after it wrote {@code header}: checks the port's proof, then
+   * proves itself; throws {@link Refused} when the port does not hold the secret.
+   */
+  void prove(DataInputStream in, DataOutputStream out, byte[] header) throws IOException {
+    byte[] nc = new byte[NONCE_BYTES];
+    RANDOM.nextBytes(nc);
+    out.write(nc);
+    out.flush();
+    byte[] np = new byte[NONCE_BYTES];
+    in.readFully(np);
+    byte[] theirs = new byte[MAC_BYTES];
+    in.readFully(theirs);
+    if (!MessageDigest.isEqual(theirs, mac(PORT, header, nc, np))) {
+      throw new Refused("the data port does not hold this run's secret (bagpipe.security.secret-file)");
+    }
+    out.write(mac(CONNECTOR, header, nc, np));
+    out.flush();
+  }
+
+  private byte[] mac(byte[] role, byte[] header, byte[] nc, byte[] np) {
+    try {
+      Mac m = Mac.getInstance("HmacSHA256");
+      m.init(new SecretKeySpec(secret, "HmacSHA256"));
+      m.update(role);
+      m.update(header);
+      m.update(nc);
+      m.update(np);
+      return m.doFinal();
+    } catch (GeneralSecurityException e) {
+      throw new IllegalStateException("HmacSHA256 is part of every JDK", e);
+    }
+  }
+
+  /** A handshake whose proof did not match: the other side lacks the secret. */
+  static final class Refused extends IOException {
+    Refused(String message) {
+      super(message);
+    }
+  }
+
+  @Override
+  public String toString() {
+    return enabled() ? "ChannelAuth[HMAC-SHA256]" : "ChannelAuth[none]";
+  }
+}
