@@ -566,6 +566,11 @@ public final class RingAllReduce implements AllReduce, AutoCloseable {
       } finally {
         receiverReading = false;
       }
+      int bad = firstNonFinite(v, 0, n);
+      if (bad >= 0) {
+        throw broken(leftRank, "got floats that are not finite (round " + r.round + ", rank " + origin
+            + "'s whole vector, element " + bad + ": " + v[bad] + ")", null);
+      }
       r.vectors[origin] = v;
       r.weights[origin] = frame.weight;
       r.halts[origin] = frame.halt;

@@ -47,7 +47,7 @@ class DataPortSecurityTest {
   }
 
   private static AllReduceSettings settings(Duration timeout, Transport t) {
-    return new AllReduceSettings("127.0.0.1", 0, 64, 2, timeout, 0, t, Path.of(System.getProperty("java.io.tmpdir")));
+    return new AllReduceSettings("127.0.0.1", 0, 64, 2, timeout, 0, t, Path.of(System.getProperty("java.io.tmpdir")), 0);
   }
 
   private DataPort port(AllReduceSettings s, ChannelAuth auth) throws IOException {

@@ -36,7 +36,7 @@ class SegmentSweepTest {
   @Test
   void openingADataPortSweepsItsSharedMemoryDirectory() throws Exception {
     Path dead = Files.createFile(dir.resolve("bagpipe-" + deadPid() + "-g1-r0to1-abc"));
-    AllReduceSettings s = new AllReduceSettings("127.0.0.1", 0, 64, 2, Duration.ofSeconds(5), 0, Transport.AUTO, dir);
+    AllReduceSettings s = new AllReduceSettings("127.0.0.1", 0, 64, 2, Duration.ofSeconds(5), 0, Transport.AUTO, dir, 0);
     try (DataPort p = DataPort.open(s)) {
       assertFalse(Files.exists(dead));
     }
