@@ -78,7 +78,7 @@ final class PtFile implements AutoCloseable {
   }
 
   /** One ZIP entry: where its bytes start in the file, how many, and whether they are deflated. */
-  private record Entry(String name, int method, long compressed, long size, long localHeader) {}
+  private record Entry(String name, int method, long crc, long compressed, long size, long localHeader) {}
 
   /**
    * Opens a {@code torch.save} file: checks the archive, runs its pickle, maps the storages.
@@ -321,6 +321,7 @@ final class PtFile implements AutoCloseable {
         throw new FeatureFileException(file, "corrupt ZIP directory at entry " + i);
       }
       int method = cd.getShort(p + 10) & 0xffff;
+      long crc = cd.getInt(p + 16) & 0xffffffffL;
       long compressed = cd.getInt(p + 20) & 0xffffffffL;
       long size = cd.getInt(p + 24) & 0xffffffffL;
       int nameLen = cd.getShort(p + 28) & 0xffff;
@@ -353,7 +354,7 @@ final class PtFile implements AutoCloseable {
         }
         x += 4 + len;
       }
-      entries.put(name, new Entry(name, method, compressed, size, local));
+      entries.put(name, new Entry(name, method, crc, compressed, size, local));
       p += 46 + nameLen + extraLen + commentLen;
     }
     return entries;
@@ -368,8 +369,19 @@ final class PtFile implements AutoCloseable {
     return e.localHeader() + 30 + (h.getShort(26) & 0xffff) + (h.getShort(28) & 0xffff);
   }
 
-  /** A small entry's bytes (stored or deflated), refusing one larger than {@code max}. */
+  /** A small entry's bytes (stored or deflated), CRC-checked, refusing one larger than {@code max}. */
   private static byte[] bytes(Path file, FileChannel ch, Entry e, int max) throws IOException {
+    byte[] b = unpacked(file, ch, e, max);
+    java.util.zip.CRC32 crc = new java.util.zip.CRC32();
+    crc.update(b);
+    if (crc.getValue() != e.crc()) {
+      throw new FeatureFileException(file, e.name() + " is corrupt: its CRC-32 is " + Long.toHexString(crc.getValue())
+          + ", the ZIP directory says " + Long.toHexString(e.crc()));
+    }
+    return b;
+  }
+
+  private static byte[] unpacked(Path file, FileChannel ch, Entry e, int max) throws IOException {
     if (e.size() > max) {
       throw new FeatureFileException(file, e.name() + " is " + e.size() + " bytes; more than the " + max
           + " read for it");

@@ -37,6 +37,7 @@ class PtFileTest {
       torch.save(m.half(), d + '/f16.pt')
       torch.save(m.bfloat16(), d + '/bf16.pt')
       torch.save(m.double(), d + '/f64.pt')
+      torch.save(m, d + '/proto4.pt', pickle_protocol=4)  # FRAME, STACK_GLOBAL, MEMOIZE
       xy = torch.tensor([[256 * i, 512 * i + 1] for i in range(5)])
       torch.save({'features': m, 'coords': xy}, d + '/dict.pt')
       torch.save({'features': m.half()}, d + '/dict-nocoords.pt')
@@ -60,6 +61,8 @@ class PtFileTest {
       rewrite(d + '/f32.pt', d + '/deflated.pt', lambda n, b: (b, zipfile.ZIP_DEFLATED))
       rewrite(d + '/f32.pt', d + '/nostorage.pt', lambda n, b: (None if '/data/' in n else b, zipfile.ZIP_STORED))
       rewrite(d + '/f32.pt', d + '/short.pt', lambda n, b: (b[:-4] if '/data/' in n else b, zipfile.ZIP_STORED))
+      rewrite(d + '/f32.pt', d + '/build.pt', lambda n, b: (b.replace(b'ctorch._utils', b'btorch._utils', 1)
+              if n.endswith('data.pkl') else b, zipfile.ZIP_STORED))
       rewrite(d + '/f32.pt', d + '/little.pt', lambda n, b: (b, zipfile.ZIP_STORED), b'little')
       rewrite(d + '/f32.pt', d + '/bigendian.pt', lambda n, b: (b, zipfile.ZIP_STORED), b'big')
       print(torch.__version__)
@@ -102,7 +105,8 @@ class PtFileTest {
 
   @ParameterizedTest
   @CsvSource({"f32.pt, float32", "f16.pt, float16", "bf16.pt, bfloat16", "f64.pt, float64", "dict.pt, float32",
-      "dict-nocoords.pt, float16", "transposed.pt, float32", "little.pt, float32"})
+      "dict-nocoords.pt, float16", "transposed.pt, float32", "little.pt, float32",
+      "proto4.pt, float32"})
   void everyDtypeAndLayoutReadsTheSameMatrix(String name, String dtype) {
     Path file = dir.resolve(name);
     try (FeatureRows f = FeatureRows.open(file)) {
@@ -170,13 +174,16 @@ class PtFileTest {
     Path text = Files.writeString(dir.resolve("text.pt"), "not a tensor");
     e = assertThrows(FeatureFileException.class, () -> FeatureRows.open(text));
     assertTrue(e.getMessage().contains("not a torch.save ZIP archive"), e.getMessage());
-    // an opcode torch never writes (BUILD with an object) in place of the pickle's first global
-    byte[] evil = whole.clone();
-    int at = indexOf(evil, "ctorch._utils".getBytes());
-    evil[at] = 'b';
-    Path build = Files.write(dir.resolve("build.pt"), evil);
+    // an opcode torch never writes (BUILD) in place of the pickle's first global
+    Path build = dir.resolve("build.pt");
     e = assertThrows(FeatureFileException.class, () -> FeatureRows.open(build));
-    assertTrue(e.getMessage().contains("opcode 0x62 ('b')") && e.getMessage().contains("data.pkl byte"),
+    assertTrue(e.getMessage().contains("data.pkl byte 2: opcode 0x62 ('b')"), e.getMessage());
+    // the same change made in place, behind the ZIP's back, fails data.pkl's checksum
+    byte[] flipped = whole.clone();
+    flipped[indexOf(flipped, "ctorch._utils".getBytes())] = 'b';
+    Path corrupt = Files.write(dir.resolve("corrupt.pt"), flipped);
+    e = assertThrows(FeatureFileException.class, () -> FeatureRows.open(corrupt));
+    assertTrue(e.getMessage().startsWith(corrupt.toString()) && e.getMessage().contains("data.pkl is corrupt: its CRC-32"),
         e.getMessage());
   }
 
