@@ -128,9 +128,10 @@ public final class DataSet {
 
   /**
    * A data set of feature files ({@code bagpipe.data.features}): each manifest slide's "slide" is
-   * its feature file {@code <dir>/<slide_id>.bpf} (else {@code .h5}), and its coordinates are the
-   * file's rows as {@code (row, 0)} pairs, so plans pick rows as they pick patches. Only headers
-   * are read (an {@code .h5}'s dataset shapes); every file must have the same D.
+   * its feature file {@code <dir>/<slide_id>.bpf} (else {@code .h5}, else {@code .pt}), and its
+   * coordinates are the file's rows as {@code (row, 0)} pairs, so plans pick rows as they pick
+   * patches. Only headers are read (an {@code .h5}'s dataset shapes, a {@code .pt}'s pickle); every
+   * file must have the same D.
    */
   private static DataSet loadFeatures(DataSettings data, FoldSettings folds, Path dir) {
     if (!Files.isDirectory(dir)) {

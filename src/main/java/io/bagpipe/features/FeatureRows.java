@@ -15,9 +15,10 @@ import java.util.Map;
 /**
  * One slide's feature file opened for reading rows: Bagpipe's {@code .bpf} ({@link FeatureFile}),
  * or a CLAM / TRIDENT {@code .h5} with datasets {@code features} (N x D) and {@code coords}
- * (N x 2). Rows are read on demand, a bag's rows at a time, so memory holds the bag, not the
- * slide. A CLAM {@code .pt} (a pickled torch tensor) is refused with the Python lines that convert
- * it. Every problem is a {@link FeatureFileException} naming the file. Not thread-safe.
+ * (N x 2), or a CLAM / TRIDENT {@code .pt} written by {@code torch.save} ({@link PtFile}: an N x D
+ * tensor, or a dict with {@code features} and optionally {@code coords}). Rows are read on demand,
+ * a bag's rows at a time, so memory holds the bag, not the slide. Every problem is a
+ * {@link FeatureFileException} naming the file. Not thread-safe.
  */
 public final class FeatureRows implements AutoCloseable {
 
@@ -30,9 +31,17 @@ public final class FeatureRows implements AutoCloseable {
   private final HdfFile hdf; // .h5
   private final Dataset features;
   private final java.util.function.Supplier<int[]> coordinates;
+  private final PtFile pt; // .pt
 
   private FeatureRows(Path file, int rows, int dim, Map<String, String> metadata, FileChannel channel,
       long featuresOffset, HdfFile hdf, Dataset features, java.util.function.Supplier<int[]> coordinates) {
+    this(file, rows, dim, metadata, channel, featuresOffset, hdf, features, coordinates, null);
+  }
+
+  private FeatureRows(Path file, int rows, int dim, Map<String, String> metadata, FileChannel channel,
+      long featuresOffset, HdfFile hdf, Dataset features, java.util.function.Supplier<int[]> coordinates,
+      PtFile pt) {
+    this.pt = pt;
     this.file = file;
     this.rows = rows;
     this.dim = dim;
@@ -54,13 +63,13 @@ public final class FeatureRows implements AutoCloseable {
     }
     throw new FeatureFileException(dir.resolve(slideId + FeatureFile.EXTENSION), "no feature file for slide '"
         + slideId + "' (nor " + slideId + ".h5 or .pt) in bagpipe.data.features = " + dir
-        + "; run bagpipe features, or point bagpipe.data.features at CLAM/TRIDENT .h5 files");
+        + "; run bagpipe features, or point bagpipe.data.features at CLAM/TRIDENT .h5 or .pt files");
   }
 
   /**
    * Opens {@code file}: reads its header (an {@code .h5}'s dataset shapes), not its rows.
    *
-   * @throws FeatureFileException when the file is missing, malformed, or a {@code .pt}
+   * @throws FeatureFileException when the file is missing or malformed
    */
   public static FeatureRows open(Path file) {
     if (!Files.isRegularFile(file)) {
@@ -68,13 +77,7 @@ public final class FeatureRows implements AutoCloseable {
     }
     String name = file.getFileName().toString();
     if (name.endsWith(".pt")) {
-      throw new FeatureFileException(file, "CLAM's .pt feature files (pickled torch tensors) are not read; convert"
-          + " them to .h5 next to the CLAM patch file with:\n"
-          + "  import torch, h5py\n"
-          + "  f = torch.load('" + name + "').float().numpy()\n"
-          + "  with h5py.File('" + name.substring(0, name.length() - 3) + ".h5', 'w') as h:"
-          + " h['features'] = f; h['coords'] = h5py.File('<patches>/" + name.substring(0, name.length() - 3)
-          + ".h5')['coords'][:]");
+      return openPt(file);
     }
     if (name.endsWith(".h5")) {
       return openH5(file);
@@ -134,6 +137,58 @@ public final class FeatureRows implements AutoCloseable {
     }
   }
 
+  /**
+   * A {@code .pt}'s coordinates: its dict's {@code coords}; else the {@code coords} of CLAM's
+   * sibling {@code ../h5_files/<id>.h5} (CLAM keeps them there) when it exists with N rows; else
+   * each row's index as x and 0 as y, which is all that training on features needs.
+   */
+  private static FeatureRows openPt(Path file) {
+    PtFile pt = PtFile.open(file);
+    String name = file.getFileName().toString();
+    Path parent = file.toAbsolutePath().getParent();
+    Path h5 = parent.getParent() == null ? null
+        : parent.getParent().resolve("h5_files").resolve(name.substring(0, name.length() - 3) + ".h5");
+    int n = pt.rows();
+    java.util.function.Supplier<int[]> xy;
+    String source;
+    if (pt.hasCoordinates()) {
+      xy = pt::coordinates;
+      source = "pt";
+    } else if (h5 != null && Files.isRegularFile(h5)) {
+      xy = () -> siblingCoordinates(file, h5, n);
+      source = h5.toString();
+    } else {
+      xy = () -> {
+        int[] rowIndex = new int[2 * n];
+        for (int r = 0; r < n; r++) {
+          rowIndex[2 * r] = r;
+        }
+        return rowIndex;
+      };
+      source = "row-index";
+    }
+    return new FeatureRows(file, n, pt.dim(), Map.of("source", "pt", "dtype", pt.dtype(), "coords", source), null, 0,
+        null, null, xy, pt);
+  }
+
+  private static int[] siblingCoordinates(Path file, Path h5, int n) {
+    try (HdfFile hdf = new HdfFile(h5)) {
+      if (!(hdf.getChildren().get("coords") instanceof Dataset coords)) {
+        throw new FeatureFileException(h5, "no dataset 'coords' for " + file.getFileName());
+      }
+      int[] cd = coords.getDimensions();
+      if (cd.length != 2 || cd[1] != 2 || cd[0] != n) {
+        throw new FeatureFileException(h5, "'coords' has shape " + java.util.Arrays.toString(cd) + " but " + file
+            + " has " + n + " rows: expected " + n + " x 2");
+      }
+      return coordinates(h5, coords, n);
+    } catch (FeatureFileException e) {
+      throw e;
+    } catch (RuntimeException e) {
+      throw new FeatureFileException(h5, "cannot be read as HDF5: " + e.getMessage());
+    }
+  }
+
   private static int[] coordinates(Path file, Dataset coords, int n) {
     int[] xy = new int[n * 2];
     Object data = coords.getData();
@@ -168,7 +223,11 @@ public final class FeatureRows implements AutoCloseable {
     return dim;
   }
 
-  /** The file's metadata ({@code .bpf}; an {@code .h5} has {@code source=h5}). */
+  /**
+   * The file's metadata ({@code .bpf}; an {@code .h5} has {@code source=h5}; a {@code .pt} has
+   * {@code source=pt}, {@code dtype} and {@code coords}: {@code pt}, the sibling {@code .h5} read,
+   * or {@code row-index}).
+   */
   public Map<String, String> metadata() {
     return metadata;
   }
@@ -195,7 +254,9 @@ public final class FeatureRows implements AutoCloseable {
           throw new FeatureFileException(file, "row " + r + " asked for, the file has " + rows);
         }
         out.limit(Math.multiplyExact(i + 1, rowBytes)).position(i * rowBytes);
-        if (channel != null) { // the file's little-endian floats are the native order on x86 and arm64
+        if (pt != null) {
+          pt.readRow(r, out);
+        } else if (channel != null) { // the file's little-endian floats are the native order on x86 and arm64
           FeatureFile.readFully(channel, out.slice(), featuresOffset + (long) r * rowBytes, file);
         } else {
           Object row = features.getData(new long[] {r, 0}, new int[] {1, dim});
@@ -228,6 +289,9 @@ public final class FeatureRows implements AutoCloseable {
     }
     if (hdf != null) {
       hdf.close();
+    }
+    if (pt != null) {
+      pt.close();
     }
   }
 }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.typesafe.config.Config;
+import io.bagpipe.ExternalTools;
 import io.bagpipe.TrainingFixtures;
 import io.bagpipe.bag.DataSettings;
 import io.bagpipe.bag.Manifest;
@@ -130,6 +131,49 @@ class FeatureTrainingTest {
   }
 
   @Test
+  void clamPtFeatureFilesTrain() throws Exception {
+    ExternalTools.requirePythonTorch();
+    // CLAM's extract_features_fp.py layout: pt_files/<id>.pt = torch.save(features), no coords;
+    // here in float32, float16, a dict with coords and a transposed (non-contiguous) tensor
+    Path pt = Files.createDirectories(dir.resolve("clam-pt").resolve("pt_files"));
+    Path script = Files.writeString(dir.resolve("write_pt.py"), """
+        import sys, torch
+        g = torch.Generator().manual_seed(4)
+        for i in range(8):
+            n = 5 + i
+            f = torch.randn(n, 12, generator=g)
+            f[:, :3] += i % 2
+            path = '%s/s%02d.pt' % (sys.argv[1], i)
+            if i % 4 == 1:
+                torch.save(f.half(), path)
+            elif i % 4 == 2:
+                torch.save({'features': f, 'coords': torch.arange(2 * n).view(n, 2) * 256}, path)
+            elif i % 4 == 3:
+                torch.save(f.t().contiguous().t(), path)
+            else:
+                torch.save(f, path)
+        """);
+    ExternalTools.run(List.of(ExternalTools.PYTHON, script.toString(), pt.toString()));
+    try (FeatureRows rows = FeatureRows.open(pt.resolve("s03.pt"))) {
+      assertEquals(8, rows.rows());
+      assertEquals(12, rows.dim());
+    }
+    RunTest.Recorder rec = new RunTest.Recorder();
+    RunResult r = RunTest.run(Bagpipe.start(TrainingFixtures.config(data, dir.resolve("pt-run"),
+        "bagpipe.data.features=" + pt, "bagpipe.train.epochs=2")), rec);
+    assertEquals(2, r.epochsCompleted());
+    for (RunEvent.EpochCompleted e : rec.of(RunEvent.EpochCompleted.class)) {
+      // bags of 4 rows, at most 2 per slide: training slides of 5..10 rows give 1+1+1+2+2+2, validation 2+2
+      ElasticRunTest.assertBalanced(e.record(), 9, 4);
+      assertTrue(Double.isFinite(e.record().trainLoss()));
+    }
+    Checkpoint c = RunTest.latest(dir.resolve("pt-run"));
+    assertEquals("12", c.state().extras().get("feature_dim"));
+    assertTrue(c.state().extras().get("features_encoder").contains("source=pt"),
+        c.state().extras().get("features_encoder"));
+  }
+
+  @Test
   void badFeatureFilesAreNamed() throws Exception {
     Path bad = Files.createDirectories(dir.resolve("bad"));
     Path noFeatures = bad.resolve("x.h5");
@@ -149,7 +193,7 @@ class FeatureTrainingTest {
         e.getMessage());
     Path pt = Files.writeString(bad.resolve("z.pt"), "PK");
     e = assertThrows(RuntimeException.class, () -> FeatureRows.open(pt));
-    assertTrue(e.getMessage().contains("torch.load"), e.getMessage());
+    assertTrue(e.getMessage().contains(pt.toString()) && e.getMessage().contains("torch.save"), e.getMessage());
     Path truncated = bad.resolve("t.bpf");
     byte[] whole = Files.readAllBytes(features.resolve("s01.bpf"));
     Files.write(truncated, java.util.Arrays.copyOf(whole, whole.length - 4));
