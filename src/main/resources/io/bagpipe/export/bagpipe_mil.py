@@ -162,6 +162,53 @@ class MaxPooling(nn.Module):
         return h.max(0, keepdim=True).values, weights
 
 
+class ClamPooling(nn.Module):
+    """CLAM-SB / CLAM-MB without dropout: h' = ReLU(fc h); raw scores w(tanh(V h') * sigmoid(U h')),
+    one column (SB) or one per class (MB); a = softmax over patches; embedding a^T h' flattened.
+    Patch weights: a (SB) or the mean of the branches' a (MB). The instance classifiers inst.c
+    serve training only; they are loaded so that the state dict is complete."""
+
+    def __init__(self, features, hidden, attention_dim, classes, multi_branch):
+        super().__init__()
+        self.fc = nn.Linear(features, hidden)
+        self.V = nn.Linear(hidden, attention_dim)
+        self.U = nn.Linear(hidden, attention_dim)
+        self.w = nn.Linear(attention_dim, classes if multi_branch else 1)
+        self.inst = nn.ModuleList([nn.Linear(hidden, 2) for _ in range(classes)])
+        self.multi_branch = multi_branch
+
+    def forward(self, h):
+        hp = F.relu(self.fc(h))
+        a = torch.softmax(self.w(torch.tanh(self.V(hp)) * torch.sigmoid(self.U(hp))), dim=0)  # (N,K)
+        m = a.t() @ hp  # (K,H)
+        return m.reshape(1, -1), a.mean(1) if self.multi_branch else a.reshape(-1)
+
+
+class PerClassHead(nn.Module):
+    """CLAM-MB's bag classifiers: logit_c = weight_c . M_c + bias_c, one Linear(H, 1) per class."""
+
+    def __init__(self, classes, hidden):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(classes, hidden))
+        self.bias = nn.Parameter(torch.zeros(classes))
+
+    def forward(self, z):
+        m = z.reshape(self.weight.shape[0], -1)
+        return ((m * self.weight).sum(1) + self.bias).reshape(1, -1)
+
+
+class MaxInstancePooling(nn.Module):
+    """Gated attention (att) plus an instance classifier (inst) that serves the training loss only."""
+
+    def __init__(self, features, attention_dim, classes):
+        super().__init__()
+        self.att = AttentionPooling(features, attention_dim, True)
+        self.inst = nn.Linear(features, classes)
+
+    def forward(self, h):
+        return self.att(h)
+
+
 class BagpipeMil(nn.Module):
     """Encoder, MIL pooling and linear head as config.json describes them."""
 
@@ -184,9 +231,19 @@ class BagpipeMil(nn.Module):
             self.pooling = MeanPooling()
         elif pooling == "max":
             self.pooling = MaxPooling()
+        elif pooling in ("clam-sb", "clam-mb"):
+            multi = pooling == "clam-mb"
+            hidden = config["hidden_dim"]
+            self.pooling = ClamPooling(features, hidden, config["attention_dim"], config["classes"], multi)
+            features = hidden
+        elif pooling == "max-instance":
+            self.pooling = MaxInstancePooling(features, config["attention_dim"], config["classes"])
         else:
             raise ValueError("unknown pooling %r" % pooling)
-        self.head = nn.Linear(features, config["classes"])
+        if pooling == "clam-mb":
+            self.head = PerClassHead(config["classes"], features)
+        else:
+            self.head = nn.Linear(features, config["classes"])
         mean = torch.tensor(config["input"]["mean"], dtype=torch.float32)
         std = torch.tensor(config["input"]["std"], dtype=torch.float32)
         scale = torch.tensor(1.0, dtype=torch.float32) / (torch.tensor(255.0, dtype=torch.float32) * std)
