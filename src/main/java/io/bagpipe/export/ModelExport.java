@@ -30,7 +30,7 @@ import java.util.Objects;
  *
  * @param encoder {@code mil-cnn-s}, {@code resnet18} or {@code resnet50}
  * @param pooling {@code attention}, {@code gated-attention}, {@code mean}, {@code max}, {@code clam-sb},
- *     {@code clam-mb} or {@code max-instance}
+ *     {@code clam-mb}, {@code max-instance} or {@code dsmil}
  * @param classes outputs of the head
  * @param patchSize side of a patch in pixels
  * @param mean per-channel mean subtracted after scaling pixels to [0, 1]
@@ -47,7 +47,7 @@ public record ModelExport(String encoder, String pooling, int classes, int patch
 
   /** The {@code bagpipe.model.pooling} values whose models bagpipe_mil.py rebuilds. */
   static final List<String> EXPORTABLE_POOLINGS =
-      List.of("attention", "gated-attention", "mean", "max", "clam-sb", "clam-mb", "max-instance");
+      List.of("attention", "gated-attention", "mean", "max", "clam-sb", "clam-mb", "max-instance", "dsmil");
 
   public ModelExport {
     Objects.requireNonNull(encoder, "encoder");
@@ -81,7 +81,7 @@ public record ModelExport(String encoder, String pooling, int classes, int patch
     if (!EXPORTABLE_POOLINGS.contains(pooling)) {
       throw new IllegalArgumentException(source + " holds a model with " + pooling + " pooling"
           + " (bagpipe.model.pooling = " + pooling + "); export writes attention, gated-attention, mean, max, clam-sb,"
-          + " clam-mb and max-instance models only: bagpipe_mil.py has no module for transmil or dsmil yet."
+          + " clam-mb, max-instance and dsmil models only: bagpipe_mil.py has no module for transmil yet."
           + " bagpipe predict runs them (docs/export.md)");
     }
     float[] m = x.containsKey("normalize_mean") ? floats(x.get("normalize_mean"), "normalize_mean", source) : mean;
@@ -116,7 +116,7 @@ public record ModelExport(String encoder, String pooling, int classes, int patch
       if (name.equals("pooling.V.weight") || name.equals("pooling.att.V.weight")) {
         attentionDim = (int) t.shape()[0];
       }
-      if (name.equals("pooling.fc.weight")) { // CLAM's projection Linear(D, hidden)
+      if (name.equals("pooling.fc.weight") || name.equals("pooling.q1.weight")) { // CLAM's projection, DSMIL's queries
         hiddenDim = (int) t.shape()[0];
       }
       if (name.endsWith(".running_var")) { // PyTorch's BatchNorm2d also has this buffer; eval mode ignores it
@@ -155,6 +155,9 @@ public record ModelExport(String encoder, String pooling, int classes, int patch
     if (pooling.startsWith("clam")) {
       b.append("  \"hidden_dim\": ").append(hiddenDim).append(",\n");
     }
+    if (pooling.equals("dsmil")) {
+      b.append("  \"query_dim\": ").append(hiddenDim).append(",\n");
+    }
     b.append("  \"classes\": ").append(classes).append(",\n");
     b.append("  \"class_names\": ");
     if (classNames.isEmpty()) {
@@ -166,7 +169,9 @@ public record ModelExport(String encoder, String pooling, int classes, int patch
     b.append("  \"input\": {\"layout\": \"NHWC\", \"dtype\": \"uint8\", \"channels\": \"RGB\", \"scale\": 255,\n");
     b.append("            \"mean\": ").append(array(mean)).append(", \"std\": ").append(array(std)).append("},\n");
     b.append("  \"batchnorm\": \"eval\",\n");
-    b.append("  \"output\": \"softmax over the head's logits; slide probability = mean over its bags\",\n");
+    b.append("  \"output\": ").append(quote(pooling.equals("dsmil")
+        ? "mean of the softmax of the head's logits and the softmax of the per-class maximum instance logits"
+        : "softmax over the head's logits; slide probability = mean over its bags")).append(",\n");
     b.append("  \"source\": {\"checkpoint\": ").append(quote(String.valueOf(source.toAbsolutePath())))
         .append(", \"epoch\": ").append(s.epoch()).append(", \"global_step\": ").append(s.globalStep())
         .append(", \"best_metric\": ").append(quote(s.bestMetric())).append(", \"best_value\": ")

@@ -35,7 +35,7 @@ final class TorchNames {
   private static final Pattern POOLING = Pattern.compile("02pooling_\\d\\d(V|U|w)_(weight|bias)");
   private static final Pattern HEAD = Pattern.compile("03head_(weight|bias)");
   private static final Pattern ZOO_POOLING = Pattern.compile("02pooling_((?:\\d\\d[A-Za-z][A-Za-z0-9]*_)+)(weight|bias)");
-  private static final Pattern ZOO_BLOCK = Pattern.compile("\\d\\d([A-Za-z]+?)(\\d*)");
+  private static final Pattern ZOO_BLOCK = Pattern.compile("\\d\\d(?:(inst)(\\d+)|([A-Za-z][A-Za-z0-9]*))");
 
   private TorchNames() {}
 
@@ -62,9 +62,10 @@ final class TorchNames {
         if (!b.matches()) {
           throw new IllegalArgumentException("parameter " + djl + " has an unknown pooling block " + block);
         }
-        name.append('.').append(b.group(1));
-        if (!b.group(2).isEmpty()) {
-          name.append('.').append(Integer.parseInt(b.group(2)));
+        if (b.group(1) != null) { // CLAM's per-class instance classifiers: an nn.ModuleList
+          name.append(".inst.").append(Integer.parseInt(b.group(2)));
+        } else {
+          name.append('.').append(b.group(3));
         }
       }
       return name.append('.').append(m.group(2)).toString();

@@ -209,6 +209,28 @@ class MaxInstancePooling(nn.Module):
         return self.att(h)
 
 
+class DsmilPooling(nn.Module):
+    """DSMIL without dropout: instance classifier c = inst(h) (N,C); the critical instance of class j
+    is the first patch with the largest c[:, j]; queries q = tanh(q2(ReLU(q1 h))); attention
+    A = softmax over patches of q q_crit^T / sqrt(q) (N,C); embedding (A^T h) flattened (1,C*D).
+    Patch weights: the mean of A's columns. Also returns the per-class maximum of c, which the
+    prediction averages with the bag classifier's (DSMIL's inference)."""
+
+    def __init__(self, features, query_dim, classes):
+        super().__init__()
+        self.inst = nn.Linear(features, classes)
+        self.q1 = nn.Linear(features, query_dim)
+        self.q2 = nn.Linear(query_dim, query_dim)
+        self.query_dim = query_dim
+
+    def forward(self, h):
+        c = self.inst(h)
+        q = torch.tanh(self.q2(F.relu(self.q1(h))))
+        critical = q[c.argmax(0)]  # (C,q)
+        a = torch.softmax(q @ critical.t() / torch.sqrt(torch.tensor(float(self.query_dim))), dim=0)
+        return (a.t() @ h).reshape(1, -1), a.mean(1), c.max(0).values.reshape(1, -1)
+
+
 class BagpipeMil(nn.Module):
     """Encoder, MIL pooling and linear head as config.json describes them."""
 
@@ -238,6 +260,9 @@ class BagpipeMil(nn.Module):
             features = hidden
         elif pooling == "max-instance":
             self.pooling = MaxInstancePooling(features, config["attention_dim"], config["classes"])
+        elif pooling == "dsmil":
+            self.pooling = DsmilPooling(features, config["query_dim"], config["classes"])
+            features = features * config["classes"]
         else:
             raise ValueError("unknown pooling %r" % pooling)
         if pooling == "clam-mb":
@@ -271,8 +296,12 @@ class BagpipeMil(nn.Module):
             raise ValueError("a float bag must be normalised (N,3,H,W), got %s" % (tuple(x.shape),))
         with torch.no_grad():
             h = self.encoder(x).flatten(1)
-            z, weights = self.pooling(h)
-            return torch.softmax(self.head(z), dim=1)[0], weights
+            pooled = self.pooling(h)
+            z, weights = pooled[0], pooled[1]
+            probabilities = torch.softmax(self.head(z), dim=1)[0]
+            if len(pooled) > 2:  # DSMIL: the mean of the bag's and the max instance's probabilities
+                probabilities = 0.5 * probabilities + 0.5 * torch.softmax(pooled[2], dim=1)[0]
+            return probabilities, weights
 
     def predict_slide(self, bags):
         """The mean class probabilities over a slide's bags, as Bagpipe's slide-level metrics use."""
