@@ -30,7 +30,7 @@ import java.util.Objects;
  *
  * @param encoder {@code mil-cnn-s}, {@code resnet18} or {@code resnet50}
  * @param pooling {@code attention}, {@code gated-attention}, {@code mean}, {@code max}, {@code clam-sb},
- *     {@code clam-mb}, {@code max-instance} or {@code dsmil}
+ *     {@code clam-mb}, {@code max-instance}, {@code dsmil} or {@code transmil}
  * @param classes outputs of the head
  * @param patchSize side of a patch in pixels
  * @param mean per-channel mean subtracted after scaling pixels to [0, 1]
@@ -47,7 +47,8 @@ public record ModelExport(String encoder, String pooling, int classes, int patch
 
   /** The {@code bagpipe.model.pooling} values whose models bagpipe_mil.py rebuilds. */
   static final List<String> EXPORTABLE_POOLINGS =
-      List.of("attention", "gated-attention", "mean", "max", "clam-sb", "clam-mb", "max-instance", "dsmil");
+      List.of("attention", "gated-attention", "mean", "max", "clam-sb", "clam-mb", "max-instance", "dsmil",
+          "transmil");
 
   public ModelExport {
     Objects.requireNonNull(encoder, "encoder");
@@ -81,8 +82,17 @@ public record ModelExport(String encoder, String pooling, int classes, int patch
     if (!EXPORTABLE_POOLINGS.contains(pooling)) {
       throw new IllegalArgumentException(source + " holds a model with " + pooling + " pooling"
           + " (bagpipe.model.pooling = " + pooling + "); export writes attention, gated-attention, mean, max, clam-sb,"
-          + " clam-mb, max-instance and dsmil models only: bagpipe_mil.py has no module for transmil yet."
-          + " bagpipe predict runs them (docs/export.md)");
+          + " clam-mb, max-instance, dsmil and transmil models only (docs/export.md)");
+    }
+    if (pooling.equals("transmil")) { // two sizes that no weight's shape tells
+      for (String key : List.of("model.transmil.landmarks", "model.transmil.pinv-iterations")) {
+        if (!x.containsKey(key)) {
+          throw new IllegalArgumentException(source + " holds a transmil model but does not record " + key
+              + " (written before Bagpipe recorded the zoo's hyper-parameters); bagpipe predict rebuilds it with"
+              + " reference.conf's values, export needs them recorded");
+        }
+        integer(x, key, source);
+      }
     }
     float[] m = x.containsKey("normalize_mean") ? floats(x.get("normalize_mean"), "normalize_mean", source) : mean;
     float[] s = x.containsKey("normalize_std") ? floats(x.get("normalize_std"), "normalize_std", source) : std;
@@ -109,6 +119,8 @@ public record ModelExport(String encoder, String pooling, int classes, int patch
     Map<String, String> names = new LinkedHashMap<>();
     int attentionDim = 0;
     int hiddenDim = 0;
+    int heads = 0;
+    int kernel = 0;
     for (NamedTensor t : checkpoint.parameters()) {
       String name = TorchNames.of(t.name(), encoder);
       names.put(t.name(), name);
@@ -116,8 +128,12 @@ public record ModelExport(String encoder, String pooling, int classes, int patch
       if (name.equals("pooling.V.weight") || name.equals("pooling.att.V.weight")) {
         attentionDim = (int) t.shape()[0];
       }
-      if (name.equals("pooling.fc.weight") || name.equals("pooling.q1.weight")) { // CLAM's projection, DSMIL's queries
+      if (name.equals("pooling.fc.weight") || name.equals("pooling.q1.weight")) { // CLAM's, TransMIL's projection; DSMIL's queries
         hiddenDim = (int) t.shape()[0];
+      }
+      if (name.equals("pooling.attn1.res.weight")) { // TransMIL: (heads, 1, residual kernel, 1)
+        heads = (int) t.shape()[0];
+        kernel = (int) t.shape()[2];
       }
       if (name.endsWith(".running_var")) { // PyTorch's BatchNorm2d also has this buffer; eval mode ignores it
         String tracked = name.substring(0, name.length() - "running_var".length()) + "num_batches_tracked";
@@ -136,7 +152,7 @@ public record ModelExport(String encoder, String pooling, int classes, int patch
     metadata.put("epoch", Integer.toString(s.epoch()));
     metadata.put("global_step", Long.toString(s.globalStep()));
     SafeTensors.write(out.resolve(WEIGHTS), tensors, metadata);
-    Files.writeString(out.resolve(CONFIG), configJson(s, source, attentionDim, hiddenDim, names), StandardCharsets.UTF_8);
+    Files.writeString(out.resolve(CONFIG), configJson(s, source, attentionDim, hiddenDim, heads, kernel, names), StandardCharsets.UTF_8);
     try (InputStream module = ModelExport.class.getResourceAsStream(MODULE)) {
       if (module == null) {
         throw new IllegalStateException(MODULE + " is missing from Bagpipe's jar (io/bagpipe/export/)");
@@ -146,7 +162,8 @@ public record ModelExport(String encoder, String pooling, int classes, int patch
     return tensors.stream().map(SafeTensors.Tensor::name).toList();
   }
 
-  private String configJson(RunState s, Path source, int attentionDim, int hiddenDim, Map<String, String> names) {
+  private String configJson(RunState s, Path source, int attentionDim, int hiddenDim, int heads, int kernel,
+      Map<String, String> names) {
     StringBuilder b = new StringBuilder("{\n");
     b.append("  \"format_version\": 1,\n");
     b.append("  \"encoder\": ").append(quote(encoder)).append(",\n");
@@ -157,6 +174,12 @@ public record ModelExport(String encoder, String pooling, int classes, int patch
     }
     if (pooling.equals("dsmil")) {
       b.append("  \"query_dim\": ").append(hiddenDim).append(",\n");
+    }
+    if (pooling.equals("transmil")) {
+      b.append("  \"transmil\": {\"dim\": ").append(hiddenDim).append(", \"heads\": ").append(heads)
+          .append(", \"landmarks\": ").append(s.extras().get("model.transmil.landmarks"))
+          .append(", \"pinv_iterations\": ").append(s.extras().get("model.transmil.pinv-iterations"))
+          .append(", \"residual_kernel\": ").append(kernel).append("},\n");
     }
     b.append("  \"classes\": ").append(classes).append(",\n");
     b.append("  \"class_names\": ");

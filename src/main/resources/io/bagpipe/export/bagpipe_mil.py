@@ -19,6 +19,7 @@ JSON line of probabilities and patch weights per bag):
     python3 bagpipe_mil.py EXPORT_DIR BAG.u8 PATCHES [EXPORT_DIR BAG.u8 PATCHES ...]
 """
 import json
+import math
 import os
 import struct
 import sys
@@ -231,6 +232,81 @@ class DsmilPooling(nn.Module):
         return (a.t() @ h).reshape(1, -1), a.mean(1), c.max(0).values.reshape(1, -1)
 
 
+def _pinv(x, iterations):
+    """The iterative Moore-Penrose pseudo-inverse of the nystrom-attention package."""
+    abs_x = x.abs()
+    z = x.transpose(-1, -2) / (torch.max(abs_x.sum(-1)) * torch.max(abs_x.sum(-2)))
+    eye = torch.eye(x.shape[-1], dtype=x.dtype).unsqueeze(0)
+    for _ in range(iterations):
+        xz = x @ z
+        z = 0.25 * z @ (13 * eye - (xz @ (15 * eye - (xz @ (7 * eye - xz)))))
+    return z
+
+
+class NystromAttention(nn.Module):
+    """Nystrom self-attention over (n, dim) tokens: zero padding in front to a multiple of the
+    landmarks, landmarks as means of consecutive groups, pseudo-inverse, a depth-wise residual
+    convolution over v, output projection, padding dropped."""
+
+    def __init__(self, dim, heads, landmarks, iterations, kernel):
+        super().__init__()
+        self.qkv = nn.Linear(dim, 3 * dim, bias=False)
+        self.out = nn.Linear(dim, dim)
+        self.res = nn.Conv2d(heads, heads, (kernel, 1), padding=(kernel // 2, 0), groups=heads, bias=False)
+        self.heads, self.landmarks, self.iterations = heads, landmarks, iterations
+
+    def forward(self, x):
+        n, dim = x.shape
+        m, heads = self.landmarks, self.heads
+        dh = dim // heads
+        if n % m:
+            x = F.pad(x, (0, 0, m - n % m, 0))
+        q, k, v = self.qkv(x).chunk(3, dim=-1)
+        q, k, v = (t.reshape(t.shape[0], heads, dh).transpose(0, 1) for t in (q, k, v))
+        q = q * dh ** -0.5
+        group = math.ceil(n / m)
+        q_l = q.reshape(heads, m, group, dh).sum(2) / group
+        k_l = k.reshape(heads, m, group, dh).sum(2) / group
+        a1 = (q @ k_l.transpose(-1, -2)).softmax(-1)
+        a2 = (q_l @ k_l.transpose(-1, -2)).softmax(-1)
+        a3 = (q_l @ k.transpose(-1, -2)).softmax(-1)
+        out = (a1 @ _pinv(a2, self.iterations)) @ (a3 @ v)
+        out = out + self.res(v.unsqueeze(0))[0]
+        return self.out(out.transpose(0, 1).reshape(-1, dim))[-n:]
+
+
+class TransMilPooling(nn.Module):
+    """TransMIL without dropout: tokens ReLU(fc h), repeated to a square count, a class token in
+    front; Nystrom layer, PPEG (depth-wise 7x7 + 5x5 + 3x3 over the square image of tokens), Nystrom
+    layer, LayerNorm; the class token is the embedding. No per-patch weights: uniform 1/N."""
+
+    def __init__(self, features, dim, heads, landmarks, iterations, kernel):
+        super().__init__()
+        self.fc = nn.Linear(features, dim)
+        self.cls = nn.Parameter(torch.zeros(1, dim))
+        self.norm1 = nn.LayerNorm(dim, eps=1e-5)
+        self.attn1 = NystromAttention(dim, heads, landmarks, iterations, kernel)
+        self.ppeg7 = nn.Conv2d(dim, dim, 7, padding=3, groups=dim)
+        self.ppeg5 = nn.Conv2d(dim, dim, 5, padding=2, groups=dim)
+        self.ppeg3 = nn.Conv2d(dim, dim, 3, padding=1, groups=dim)
+        self.norm2 = nn.LayerNorm(dim, eps=1e-5)
+        self.attn2 = NystromAttention(dim, heads, landmarks, iterations, kernel)
+        self.norm = nn.LayerNorm(dim, eps=1e-5)
+        self.dim = dim
+
+    def forward(self, h):
+        x = F.relu(self.fc(h))
+        n = x.shape[0]
+        side = int(math.ceil(math.sqrt(n)))
+        x = torch.cat([self.cls, x, x[: side * side - n]], 0)
+        x = x + self.attn1(self.norm1(x))
+        img = x[1:].t().reshape(1, self.dim, side, side)
+        img = img + self.ppeg7(img) + self.ppeg5(img) + self.ppeg3(img)
+        x = torch.cat([x[:1], img.flatten(2)[0].t()], 0)
+        x = x + self.attn2(self.norm2(x))
+        return self.norm(x)[:1], torch.full((n,), 1.0 / n, dtype=h.dtype)
+
+
 class BagpipeMil(nn.Module):
     """Encoder, MIL pooling and linear head as config.json describes them."""
 
@@ -260,6 +336,11 @@ class BagpipeMil(nn.Module):
             features = hidden
         elif pooling == "max-instance":
             self.pooling = MaxInstancePooling(features, config["attention_dim"], config["classes"])
+        elif pooling == "transmil":
+            t = config["transmil"]
+            self.pooling = TransMilPooling(features, t["dim"], t["heads"], t["landmarks"], t["pinv_iterations"],
+                                           t["residual_kernel"])
+            features = t["dim"]
         elif pooling == "dsmil":
             self.pooling = DsmilPooling(features, config["query_dim"], config["classes"])
             features = features * config["classes"]

@@ -23,6 +23,7 @@ import io.bagpipe.model.MilModel;
 import io.bagpipe.model.ModelSettings;
 import io.bagpipe.model.OptimizerSettings;
 import io.bagpipe.model.PoolingKind;
+import io.bagpipe.model.ZooSettings;
 import io.bagpipe.slide.Rgb;
 import io.bagpipe.slide.Slide;
 import io.bagpipe.worker.DjlReplica;
@@ -92,7 +93,7 @@ class ExportTest {
   /** Encoder and pooling of each model the next test exports; together they cover every kind. */
   static final String[][] MODELS = {{"mil-cnn-s", "gated-attention"}, {"mil-cnn-s", "mean"}, {"mil-cnn-s", "max"},
       {"resnet18", "attention"}, {"resnet50", "gated-attention"}, {"mil-cnn-s", "clam-sb"}, {"mil-cnn-s", "clam-mb"},
-      {"mil-cnn-s", "max-instance"}};
+      {"mil-cnn-s", "max-instance"}, {"mil-cnn-s", "transmil"}};
 
   @Test
   void everyEncoderAndPoolingScoresAlikeAfterATrainingStep() throws Exception {
@@ -104,16 +105,20 @@ class ExportTest {
     List<float[]> want = new java.util.ArrayList<>();
     List<Path> exports = new java.util.ArrayList<>();
     for (String[] m : MODELS) {
-      ModelSettings model = new ModelSettings(EncoderSpec.named(m[0], null), PoolingKind.named(m[1]), 16, 3, 5);
+      ModelSettings model = new ModelSettings(EncoderSpec.named(m[0], null), PoolingKind.named(m[1]), 16, 3, 5,
+          new ZooSettings(new ZooSettings.Clam(24, 8, 0.7, false), 0.5, new ZooSettings.TransMil(16, 4, 8, 6, 33), 8),
+          false);
       try (DjlReplica bagpipe = replica(model, config)) {
         // One real training step, so weights leave their seeded start and BatchNorm's running statistics move.
         bagpipe.accumulate(bag(noise(7, 42), 7, 2));
         float[] g = new float[bagpipe.gradientLength()];
         bagpipe.gradient(g);
         bagpipe.apply(g, 0);
-        RunState state = new RunState(1, 0, 1, 5, "val_auc", Double.NaN, -1, Map.of("encoder", m[0],
+        Map<String, String> extras = new java.util.HashMap<>(Map.of("encoder", m[0],
             "pooling", m[1], "classes", "3", "patch_size", Integer.toString(P),
             "normalize_mean", join(worker.mean()), "normalize_std", join(worker.std())));
+        model.zoo().asKeys().forEach((k, v) -> extras.put("model." + k, v)); // as a run records them
+        RunState state = new RunState(1, 0, 1, 5, "val_auc", Double.NaN, -1, extras);
         Path runDir = dir.resolve("run-" + m[0] + "-" + m[1]);
         new CheckpointStore(runDir.resolve("checkpoints"), 2)
             .saveLast(new Checkpoint(state, bagpipe.parameters(), bagpipe.optimizerState()));
@@ -227,6 +232,9 @@ class ExportTest {
     assertEquals("pooling.inst.1.bias", TorchNames.of("02pooling_06inst1_bias", "mil-cnn-s"));
     assertEquals("pooling.fc.weight", TorchNames.of("02pooling_01fc_weight", "resnet18"));
     assertEquals("pooling.q1.bias", TorchNames.of("02pooling_02q1_bias", "mil-cnn-s"));
+    assertEquals("pooling.cls", TorchNames.of("02pooling_cls", "mil-cnn-s"));
+    assertEquals("pooling.norm1.weight", TorchNames.of("02pooling_02norm1_gamma", "mil-cnn-s"));
+    assertEquals("pooling.attn2.res.weight", TorchNames.of("02pooling_08attn2_03res_weight", "mil-cnn-s"));
     var e = assertThrows(IllegalArgumentException.class,
         () -> TorchNames.of("01encoder_21ParallelBlock_01SequentialBlock_01Conv2d_weight", "resnet50"));
     assertTrue(e.getMessage().contains("01encoder_21ParallelBlock"), e.getMessage());
@@ -244,15 +252,18 @@ class ExportTest {
   }
 
   @Test
-  void aZooModelIsRefusedNamingItsPooling() {
+  void anUnknownPoolingOrATransMilWithoutItsRecordedSizesIsRefusedByName() {
     Path ckpt = Path.of("run/checkpoints/best.ckpt");
-    for (String pooling : List.of("transmil")) {
-      var e = assertThrows(IllegalArgumentException.class, () -> ModelExport.of(RunState.start(1, "val_auc",
-          Map.of("encoder", "mil-cnn-s", "pooling", pooling, "classes", "2", "patch_size", "32")), ckpt,
-          new float[3], new float[] {1, 1, 1}, List.of()));
-      assertTrue(e.getMessage().contains("bagpipe.model.pooling = " + pooling) && e.getMessage().contains("best.ckpt"),
-          e.getMessage());
-    }
+    var unknown = assertThrows(IllegalArgumentException.class, () -> ModelExport.of(RunState.start(1, "val_auc",
+        Map.of("encoder", "mil-cnn-s", "pooling", "abmil-2030", "classes", "2", "patch_size", "32")), ckpt,
+        new float[3], new float[] {1, 1, 1}, List.of()));
+    assertTrue(unknown.getMessage().contains("bagpipe.model.pooling = abmil-2030")
+        && unknown.getMessage().contains("best.ckpt"), unknown.getMessage());
+    var old = assertThrows(IllegalArgumentException.class, () -> ModelExport.of(RunState.start(1, "val_auc",
+        Map.of("encoder", "mil-cnn-s", "pooling", "transmil", "classes", "2", "patch_size", "32")), ckpt,
+        new float[3], new float[] {1, 1, 1}, List.of()));
+    assertTrue(old.getMessage().contains("model.transmil.landmarks") && old.getMessage().contains("best.ckpt"),
+        old.getMessage());
   }
 
   @Test
