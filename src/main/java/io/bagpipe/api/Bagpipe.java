@@ -378,8 +378,9 @@ public final class Bagpipe {
 
   /**
    * {@code extras} plus what {@code bagpipe predict} and {@code export} need to rebuild the model
-   * from a checkpoint alone: the attention size, the pyramid level or target mpp, a TorchScript
-   * encoder's file and the input normalisation. A resume does not compare them: a model that differs in them fails the
+   * from a checkpoint alone: the attention size, the zoo's hyper-parameters ({@code model.<key>} for
+   * each {@code bagpipe.model} key of {@link io.bagpipe.model.ZooSettings#KEYS}), the pyramid level or target mpp, a
+   * TorchScript encoder's file and the input normalisation. A resume does not compare them: a model that differs in them fails the
    * parameter check, and the normalisation may change.
    */
   private static Map<String, String> withInput(Map<String, String> extras, ModelSettings model, WorkerSettings worker,
@@ -389,6 +390,7 @@ public final class Bagpipe {
     out.put("level", Integer.toString(plan.level()));
     out.put("torchscript_path", torchscriptPath);
     out.put("freeze_encoder", Boolean.toString(model.freezeEncoder()));
+    model.zoo().asKeys().forEach((k, v) -> out.put("model." + k, v)); // the zoo's shapes: predict rebuilds from these
     if (data.featureDim() > 0) { // an aggregator on features of this encoder; predict and export refuse it
       out.put("feature_dim", Integer.toString(data.featureDim()));
       StringBuilder encoder = new StringBuilder();

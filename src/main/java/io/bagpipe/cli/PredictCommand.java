@@ -83,6 +83,12 @@ final class PredictCommand implements Callable<Integer> {
       err.println("  the checkpoint does not record " + String.join(", ", model.fromConfiguration())
           + "; taken from the configuration");
     }
+    if (!model.fromReference().isEmpty() && !java.util.EnumSet.of(io.bagpipe.model.PoolingKind.ATTENTION,
+        io.bagpipe.model.PoolingKind.GATED_ATTENTION, io.bagpipe.model.PoolingKind.MEAN, io.bagpipe.model.PoolingKind.MAX)
+        .contains(model.model().pooling())) {
+      err.println("  the checkpoint predates recorded zoo hyper-parameters; rebuilt with reference.conf's "
+          + String.join(", ", model.fromReference()) + " (a run that set others fails the parameter check)");
+    }
     SlideBar bar = new SlideBar(err, System.console() != null);
     // A slide without a coordinate file is patched on the fly, as bagpipe patch would (bagpipe.patch).
     PatchSource patches = PatchSource.filesOrTissue(dataSettings.coords(),

@@ -25,10 +25,12 @@ import java.util.Objects;
  * <p>The model settings come from the checkpoint's {@link RunState} extras, which every run
  * records: {@code encoder}, {@code pooling}, {@code classes}, {@code patch_size},
  * {@code normalize_mean} and {@code normalize_std} (the last two since export exists; older
- * checkpoints need them given). The attention size is read off the pooling's weights.
+ * checkpoints need them given). The attention size (and CLAM's hidden size) is read off the
+ * pooling's weights.
  *
  * @param encoder {@code mil-cnn-s}, {@code resnet18} or {@code resnet50}
- * @param pooling {@code attention}, {@code gated-attention}, {@code mean} or {@code max}
+ * @param pooling {@code attention}, {@code gated-attention}, {@code mean}, {@code max}, {@code clam-sb},
+ *     {@code clam-mb}, {@code max-instance}, {@code dsmil} or {@code transmil}
  * @param classes outputs of the head
  * @param patchSize side of a patch in pixels
  * @param mean per-channel mean subtracted after scaling pixels to [0, 1]
@@ -44,7 +46,9 @@ public record ModelExport(String encoder, String pooling, int classes, int patch
   public static final String MODULE = "bagpipe_mil.py";
 
   /** The {@code bagpipe.model.pooling} values whose models bagpipe_mil.py rebuilds. */
-  static final List<String> EXPORTABLE_POOLINGS = List.of("attention", "gated-attention", "mean", "max");
+  static final List<String> EXPORTABLE_POOLINGS =
+      List.of("attention", "gated-attention", "mean", "max", "clam-sb", "clam-mb", "max-instance", "dsmil",
+          "transmil");
 
   public ModelExport {
     Objects.requireNonNull(encoder, "encoder");
@@ -77,8 +81,18 @@ public record ModelExport(String encoder, String pooling, int classes, int patch
     String pooling = required(x, "pooling", source);
     if (!EXPORTABLE_POOLINGS.contains(pooling)) {
       throw new IllegalArgumentException(source + " holds a model with " + pooling + " pooling"
-          + " (bagpipe.model.pooling = " + pooling + "); export writes attention, gated-attention, mean and max models"
-          + " only, as bagpipe_mil.py has no module for the zoo's poolings (docs/models.md)");
+          + " (bagpipe.model.pooling = " + pooling + "); export writes attention, gated-attention, mean, max, clam-sb,"
+          + " clam-mb, max-instance, dsmil and transmil models only (docs/export.md)");
+    }
+    if (pooling.equals("transmil")) { // two sizes that no weight's shape tells
+      for (String key : List.of("model.transmil.landmarks", "model.transmil.pinv-iterations")) {
+        if (!x.containsKey(key)) {
+          throw new IllegalArgumentException(source + " holds a transmil model but does not record " + key
+              + " (written before Bagpipe recorded the zoo's hyper-parameters); bagpipe predict rebuilds it with"
+              + " reference.conf's values, export needs them recorded");
+        }
+        integer(x, key, source);
+      }
     }
     float[] m = x.containsKey("normalize_mean") ? floats(x.get("normalize_mean"), "normalize_mean", source) : mean;
     float[] s = x.containsKey("normalize_std") ? floats(x.get("normalize_std"), "normalize_std", source) : std;
@@ -104,19 +118,30 @@ public record ModelExport(String encoder, String pooling, int classes, int patch
     List<SafeTensors.Tensor> tensors = new ArrayList<>();
     Map<String, String> names = new LinkedHashMap<>();
     int attentionDim = 0;
+    int hiddenDim = 0;
+    int heads = 0;
+    int kernel = 0;
     for (NamedTensor t : checkpoint.parameters()) {
       String name = TorchNames.of(t.name(), encoder);
       names.put(t.name(), name);
       tensors.add(new SafeTensors.F32(name, t.shape(), t.data()));
-      if (name.equals("pooling.V.weight")) {
+      if (name.equals("pooling.V.weight") || name.equals("pooling.att.V.weight")) {
         attentionDim = (int) t.shape()[0];
+      }
+      if (name.equals("pooling.fc.weight") || name.equals("pooling.q1.weight")) { // CLAM's, TransMIL's projection; DSMIL's queries
+        hiddenDim = (int) t.shape()[0];
+      }
+      if (name.equals("pooling.attn1.res.weight")) { // TransMIL: (heads, 1, residual kernel, 1)
+        heads = (int) t.shape()[0];
+        kernel = (int) t.shape()[2];
       }
       if (name.endsWith(".running_var")) { // PyTorch's BatchNorm2d also has this buffer; eval mode ignores it
         String tracked = name.substring(0, name.length() - "running_var".length()) + "num_batches_tracked";
         tensors.add(new SafeTensors.I64(tracked, new long[0], new long[] {checkpoint.state().globalStep()}));
       }
     }
-    if (pooling.contains("attention") && attentionDim == 0) {
+    if ((pooling.contains("attention") || pooling.startsWith("clam") || pooling.equals("max-instance"))
+        && attentionDim == 0) {
       throw new IllegalArgumentException(source + " records " + pooling + " pooling but holds no attention weights");
     }
     Files.createDirectories(out);
@@ -127,7 +152,7 @@ public record ModelExport(String encoder, String pooling, int classes, int patch
     metadata.put("epoch", Integer.toString(s.epoch()));
     metadata.put("global_step", Long.toString(s.globalStep()));
     SafeTensors.write(out.resolve(WEIGHTS), tensors, metadata);
-    Files.writeString(out.resolve(CONFIG), configJson(s, source, attentionDim, names), StandardCharsets.UTF_8);
+    Files.writeString(out.resolve(CONFIG), configJson(s, source, attentionDim, hiddenDim, heads, kernel, names), StandardCharsets.UTF_8);
     try (InputStream module = ModelExport.class.getResourceAsStream(MODULE)) {
       if (module == null) {
         throw new IllegalStateException(MODULE + " is missing from Bagpipe's jar (io/bagpipe/export/)");
@@ -137,12 +162,25 @@ public record ModelExport(String encoder, String pooling, int classes, int patch
     return tensors.stream().map(SafeTensors.Tensor::name).toList();
   }
 
-  private String configJson(RunState s, Path source, int attentionDim, Map<String, String> names) {
+  private String configJson(RunState s, Path source, int attentionDim, int hiddenDim, int heads, int kernel,
+      Map<String, String> names) {
     StringBuilder b = new StringBuilder("{\n");
     b.append("  \"format_version\": 1,\n");
     b.append("  \"encoder\": ").append(quote(encoder)).append(",\n");
     b.append("  \"pooling\": ").append(quote(pooling)).append(",\n");
     b.append("  \"attention_dim\": ").append(attentionDim).append(",\n");
+    if (pooling.startsWith("clam")) {
+      b.append("  \"hidden_dim\": ").append(hiddenDim).append(",\n");
+    }
+    if (pooling.equals("dsmil")) {
+      b.append("  \"query_dim\": ").append(hiddenDim).append(",\n");
+    }
+    if (pooling.equals("transmil")) {
+      b.append("  \"transmil\": {\"dim\": ").append(hiddenDim).append(", \"heads\": ").append(heads)
+          .append(", \"landmarks\": ").append(s.extras().get("model.transmil.landmarks"))
+          .append(", \"pinv_iterations\": ").append(s.extras().get("model.transmil.pinv-iterations"))
+          .append(", \"residual_kernel\": ").append(kernel).append("},\n");
+    }
     b.append("  \"classes\": ").append(classes).append(",\n");
     b.append("  \"class_names\": ");
     if (classNames.isEmpty()) {
@@ -154,7 +192,9 @@ public record ModelExport(String encoder, String pooling, int classes, int patch
     b.append("  \"input\": {\"layout\": \"NHWC\", \"dtype\": \"uint8\", \"channels\": \"RGB\", \"scale\": 255,\n");
     b.append("            \"mean\": ").append(array(mean)).append(", \"std\": ").append(array(std)).append("},\n");
     b.append("  \"batchnorm\": \"eval\",\n");
-    b.append("  \"output\": \"softmax over the head's logits; slide probability = mean over its bags\",\n");
+    b.append("  \"output\": ").append(quote(pooling.equals("dsmil")
+        ? "mean of the softmax of the head's logits and the softmax of the per-class maximum instance logits"
+        : "softmax over the head's logits; slide probability = mean over its bags")).append(",\n");
     b.append("  \"source\": {\"checkpoint\": ").append(quote(String.valueOf(source.toAbsolutePath())))
         .append(", \"epoch\": ").append(s.epoch()).append(", \"global_step\": ").append(s.globalStep())
         .append(", \"best_metric\": ").append(quote(s.bestMetric())).append(", \"best_value\": ")

@@ -19,8 +19,12 @@ import java.util.regex.Pattern;
  *       {@code downsample.0} / {@code downsample.1}.
  *   <li>BatchNorm {@code gamma beta runningMean runningVar} are {@code weight bias running_mean
  *       running_var}.
- *   <li>Pooling {@code 02pooling_NNX_weight} is {@code pooling.X.weight}; the head
- *       {@code 03head_weight} is {@code head.weight}.
+ *   <li>Pooling {@code 02pooling_NNX_weight} is {@code pooling.X.weight}, nested blocks too
+ *       ({@code 02pooling_01att_01V_weight} is {@code pooling.att.V.weight}); a numbered block is an
+ *       index into a {@code ModuleList} ({@code 02pooling_05inst1_bias} is {@code pooling.inst.1.bias});
+ *       LayerNorm's {@code gamma} / {@code beta} are {@code weight} / {@code bias}, TransMIL's class
+ *       token {@code 02pooling_cls} is {@code pooling.cls}; the head {@code 03head_weight} is
+ *       {@code head.weight}.
  * </ul>
  * Conv2d weights are OIHW and Linear weights (out, in) in both, so values are copied unchanged.
  */
@@ -32,6 +36,9 @@ final class TorchNames {
       Pattern.compile("01encoder_(\\d\\d)ParallelBlock_(01|02)SequentialBlock_(\\d\\d)(Conv2d|BatchNorm)_(\\w+)");
   private static final Pattern POOLING = Pattern.compile("02pooling_\\d\\d(V|U|w)_(weight|bias)");
   private static final Pattern HEAD = Pattern.compile("03head_(weight|bias)");
+  private static final Pattern ZOO_POOLING =
+      Pattern.compile("02pooling_((?:\\d\\d[A-Za-z][A-Za-z0-9]*_)*)(weight|bias|gamma|beta|cls)");
+  private static final Pattern ZOO_BLOCK = Pattern.compile("\\d\\d(?:(inst)(\\d+)|([A-Za-z][A-Za-z0-9]*))");
 
   private TorchNames() {}
 
@@ -49,6 +56,27 @@ final class TorchNames {
     m = HEAD.matcher(djl);
     if (m.matches()) {
       return "head." + m.group(1);
+    }
+    m = ZOO_POOLING.matcher(djl);
+    if (m.matches()) { // 02pooling_01att_01V_weight: pooling.att.V.weight; 02pooling_05inst1_bias: pooling.inst.1.bias
+      StringBuilder name = new StringBuilder("pooling");
+      for (String block : m.group(1).isEmpty() ? new String[0] : m.group(1).split("_")) {
+        Matcher b = ZOO_BLOCK.matcher(block);
+        if (!b.matches()) {
+          throw new IllegalArgumentException("parameter " + djl + " has an unknown pooling block " + block);
+        }
+        if (b.group(1) != null) { // CLAM's per-class instance classifiers: an nn.ModuleList
+          name.append(".inst.").append(Integer.parseInt(b.group(2)));
+        } else {
+          name.append('.').append(b.group(3));
+        }
+      }
+      String leaf = switch (m.group(2)) { // LayerNorm's gamma and beta are PyTorch's weight and bias
+        case "gamma" -> "weight";
+        case "beta" -> "bias";
+        default -> m.group(2);
+      };
+      return name.append('.').append(leaf).toString();
     }
     switch (encoder) {
       case "mil-cnn-s" -> {

@@ -68,7 +68,7 @@ public final class ClamPooling extends MilPooling {
 
   @Override
   NDList pool(ParameterStore ps, NDArray h, boolean training) {
-    NDArray hp = Activation.relu(fc.forward(ps, new NDList(h), training).singletonOrThrow()); // (N,H)
+    NDArray hp = project(ps, h, training); // (N,H)
     NDArray s = scores(ps, hp, training); // (N,K)
     NDArray a = s.softmax(0);
     NDArray m = a.transpose().matMul(hp); // (K,H)
@@ -80,6 +80,11 @@ public final class ClamPooling extends MilPooling {
       }
     }
     return out;
+  }
+
+  /** The projected features h' = ReLU(fc h) (N,H) of patch features h (N,D). */
+  NDArray project(ParameterStore ps, NDArray h, boolean training) {
+    return Activation.relu(fc.forward(ps, new NDList(h), training).singletonOrThrow());
   }
 
   /** The raw attention scores (N,K) of projected features h' (N,H), before the softmax. */

@@ -63,6 +63,11 @@ public final class DsmilPooling extends MilPooling {
     return out;
   }
 
+  /** The instance classifier's logits c (N,C) of patch features h (N,D), in inference mode. */
+  NDArray instanceLogits(ParameterStore ps, NDArray h) {
+    return instance.forward(ps, new NDList(h), false).singletonOrThrow();
+  }
+
   @Override
   public NDArray trainingLoss(NDList output, int label) {
     if (output.size() < 3) {

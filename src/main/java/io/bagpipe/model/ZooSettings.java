@@ -3,6 +3,9 @@ package io.bagpipe.model;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigFactory;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 
 /**
@@ -93,6 +96,32 @@ public record ZooSettings(Clam clam, double maxInstanceWeight, TransMil transMil
     } catch (IllegalArgumentException e) {
       throw new ConfigException.BadValue(model.origin(), "bagpipe.model", e.getMessage());
     }
+  }
+
+  /**
+   * The keys under {@code bagpipe.model} that hold these hyper-parameters, in the order
+   * {@link #asKeys} gives them. Checkpoints record each one, so a model is rebuilt from what it was
+   * trained with, never from whatever the configuration says later.
+   */
+  public static final List<String> KEYS = List.of("clam.hidden-dim", "clam.k-sample", "clam.bag-weight",
+      "clam.subtyping", "max-instance.weight", "transmil.dim", "transmil.heads", "transmil.landmarks",
+      "transmil.pinv-iterations", "transmil.residual-kernel", "dsmil.query-dim");
+
+  /** These values by their key under {@code bagpipe.model} ({@link #KEYS}), as text {@link #fromConfig} reads back. */
+  public Map<String, String> asKeys() {
+    Map<String, String> out = new LinkedHashMap<>();
+    out.put("clam.hidden-dim", Integer.toString(clam.hiddenDim()));
+    out.put("clam.k-sample", Integer.toString(clam.kSample()));
+    out.put("clam.bag-weight", Double.toString(clam.bagWeight()));
+    out.put("clam.subtyping", Boolean.toString(clam.subtyping()));
+    out.put("max-instance.weight", Double.toString(maxInstanceWeight));
+    out.put("transmil.dim", Integer.toString(transMil.dim()));
+    out.put("transmil.heads", Integer.toString(transMil.heads()));
+    out.put("transmil.landmarks", Integer.toString(transMil.landmarks()));
+    out.put("transmil.pinv-iterations", Integer.toString(transMil.pinvIterations()));
+    out.put("transmil.residual-kernel", Integer.toString(transMil.residualKernel()));
+    out.put("dsmil.query-dim", Integer.toString(dsmilQueryDim));
+    return out;
   }
 
   /** The values reference.conf gives, for code that builds a {@link ModelSettings} by hand. */

@@ -27,7 +27,8 @@ import java.util.Map;
  * One replica of a trained model on one device, predicting one slide at a time. A slide's
  * patches are decoded {@code chunk} at a time into one reused direct buffer (by the loaders'
  * {@link Loader#decodeInto}), uploaded as uint8, normalised on the device and folded into a
- * {@link BagStream}: memory does not grow with the slide beyond one float and two ints per patch.
+ * {@link BagStream}: memory does not grow with the slide beyond a few floats and two ints per patch,
+ * except for TransMIL and DSMIL, whose stream keeps every patch's features until the slide's end.
  * Not thread-safe: each prediction thread owns its own.
  */
 final class SlidePredictor implements AutoCloseable {

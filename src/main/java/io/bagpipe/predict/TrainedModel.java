@@ -7,6 +7,7 @@ import io.bagpipe.checkpoint.CheckpointSettings;
 import io.bagpipe.checkpoint.CheckpointStore;
 import io.bagpipe.checkpoint.NamedTensor;
 import io.bagpipe.model.ModelSettings;
+import io.bagpipe.model.ZooSettings;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -26,7 +27,11 @@ import java.util.Objects;
  * {@code patch_size}, {@code level}, {@code normalize_mean}, {@code normalize_std}). A checkpoint
  * written before some of them were recorded takes the missing ones from the configuration
  * ({@code bagpipe.model.*}, {@code bagpipe.plan.patch-size}, {@code bagpipe.plan.level},
- * {@code bagpipe.worker.normalize}); {@link #fromConfiguration} names them.
+ * {@code bagpipe.worker.normalize}); {@link #fromConfiguration} names them. The zoo's
+ * hyper-parameters (extras {@code model.clam.hidden-dim}, {@code model.transmil.dim}, ...: every key of
+ * {@link ZooSettings#KEYS}) are always taken from the checkpoint, so a configuration that says otherwise
+ * cannot change the architecture; a checkpoint older than those records gets reference.conf's values
+ * ({@link #fromReference} names them).
  *
  * @param source the checkpoint file read
  * @param model encoder, pooling, attention size and classes
@@ -40,16 +45,19 @@ import java.util.Objects;
  * @param parameters the model's parameters in checkpoint order
  * @param epoch the epoch position the checkpoint was written at
  * @param fromConfiguration settings the checkpoint did not record, taken from the configuration
+ * @param fromReference zoo hyper-parameters the checkpoint did not record (written before they were), taken from
+ *     reference.conf's defaults and never from the configuration
  */
 public record TrainedModel(Path source, ModelSettings model, int patchSize, int level, double targetMpp,
     List<String> classNames, float[] mean, float[] std, List<NamedTensor> parameters, int epoch,
-    List<String> fromConfiguration) {
+    List<String> fromConfiguration, List<String> fromReference) {
 
   public TrainedModel {
     Objects.requireNonNull(source, "source");
     Objects.requireNonNull(model, "model");
     parameters = List.copyOf(parameters);
     fromConfiguration = List.copyOf(fromConfiguration);
+    fromReference = List.copyOf(fromReference);
     classNames = List.copyOf(classNames);
     if (classNames.size() != model.classes()) {
       throw new IllegalArgumentException(source + ": records " + classNames.size() + " class names " + classNames
@@ -85,6 +93,19 @@ public record TrainedModel(Path source, ModelSettings model, int patchSize, int 
     recorded(extras, "classes", "classes", model, missing);
     recorded(extras, "attention_dim", "attention-dim", model, missing);
     recorded(extras, "torchscript_path", "torchscript-path", model, missing);
+    // The zoo's hyper-parameters shape the model: never taken from the user's configuration. A checkpoint
+    // written before they were recorded gets reference.conf's values, as its run did unless it overrode them.
+    List<String> defaults = new ArrayList<>();
+    Config reference = ConfigFactory.defaultReference().getConfig("bagpipe.model");
+    for (String key : ZooSettings.KEYS) {
+      String v = extras.get("model." + key);
+      if (v == null) {
+        defaults.add("bagpipe.model." + key);
+        model.put(key, reference.getValue(key).unwrapped());
+      } else {
+        model.put(key, v);
+      }
+    }
     Config b = config.getConfig("bagpipe");
     ModelSettings settings;
     try {
@@ -107,7 +128,7 @@ public record TrainedModel(Path source, ModelSettings model, int patchSize, int 
     List<String> names = extras.containsKey("class_map") ? List.of(extras.get("class_map").split(","))
         : java.util.stream.IntStream.range(0, settings.classes()).mapToObj(Integer::toString).toList();
     return new TrainedModel(file, settings, patchSize, level, targetMpp, names, mean, std, checkpoint.parameters(),
-        checkpoint.state().epoch(), missing);
+        checkpoint.state().epoch(), missing, defaults);
   }
 
   /** The checkpoint file {@code from} names; see {@link #load}. */

@@ -19,6 +19,7 @@ JSON line of probabilities and patch weights per bag):
     python3 bagpipe_mil.py EXPORT_DIR BAG.u8 PATCHES [EXPORT_DIR BAG.u8 PATCHES ...]
 """
 import json
+import math
 import os
 import struct
 import sys
@@ -162,6 +163,150 @@ class MaxPooling(nn.Module):
         return h.max(0, keepdim=True).values, weights
 
 
+class ClamPooling(nn.Module):
+    """CLAM-SB / CLAM-MB without dropout: h' = ReLU(fc h); raw scores w(tanh(V h') * sigmoid(U h')),
+    one column (SB) or one per class (MB); a = softmax over patches; embedding a^T h' flattened.
+    Patch weights: a (SB) or the mean of the branches' a (MB). The instance classifiers inst.c
+    serve training only; they are loaded so that the state dict is complete."""
+
+    def __init__(self, features, hidden, attention_dim, classes, multi_branch):
+        super().__init__()
+        self.fc = nn.Linear(features, hidden)
+        self.V = nn.Linear(hidden, attention_dim)
+        self.U = nn.Linear(hidden, attention_dim)
+        self.w = nn.Linear(attention_dim, classes if multi_branch else 1)
+        self.inst = nn.ModuleList([nn.Linear(hidden, 2) for _ in range(classes)])
+        self.multi_branch = multi_branch
+
+    def forward(self, h):
+        hp = F.relu(self.fc(h))
+        a = torch.softmax(self.w(torch.tanh(self.V(hp)) * torch.sigmoid(self.U(hp))), dim=0)  # (N,K)
+        m = a.t() @ hp  # (K,H)
+        return m.reshape(1, -1), a.mean(1) if self.multi_branch else a.reshape(-1)
+
+
+class PerClassHead(nn.Module):
+    """CLAM-MB's bag classifiers: logit_c = weight_c . M_c + bias_c, one Linear(H, 1) per class."""
+
+    def __init__(self, classes, hidden):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(classes, hidden))
+        self.bias = nn.Parameter(torch.zeros(classes))
+
+    def forward(self, z):
+        m = z.reshape(self.weight.shape[0], -1)
+        return ((m * self.weight).sum(1) + self.bias).reshape(1, -1)
+
+
+class MaxInstancePooling(nn.Module):
+    """Gated attention (att) plus an instance classifier (inst) that serves the training loss only."""
+
+    def __init__(self, features, attention_dim, classes):
+        super().__init__()
+        self.att = AttentionPooling(features, attention_dim, True)
+        self.inst = nn.Linear(features, classes)
+
+    def forward(self, h):
+        return self.att(h)
+
+
+class DsmilPooling(nn.Module):
+    """DSMIL without dropout: instance classifier c = inst(h) (N,C); the critical instance of class j
+    is the first patch with the largest c[:, j]; queries q = tanh(q2(ReLU(q1 h))); attention
+    A = softmax over patches of q q_crit^T / sqrt(q) (N,C); embedding (A^T h) flattened (1,C*D).
+    Patch weights: the mean of A's columns. Also returns the per-class maximum of c, which the
+    prediction averages with the bag classifier's (DSMIL's inference)."""
+
+    def __init__(self, features, query_dim, classes):
+        super().__init__()
+        self.inst = nn.Linear(features, classes)
+        self.q1 = nn.Linear(features, query_dim)
+        self.q2 = nn.Linear(query_dim, query_dim)
+        self.query_dim = query_dim
+
+    def forward(self, h):
+        c = self.inst(h)
+        q = torch.tanh(self.q2(F.relu(self.q1(h))))
+        critical = q[c.argmax(0)]  # (C,q)
+        a = torch.softmax(q @ critical.t() / torch.sqrt(torch.tensor(float(self.query_dim))), dim=0)
+        return (a.t() @ h).reshape(1, -1), a.mean(1), c.max(0).values.reshape(1, -1)
+
+
+def _pinv(x, iterations):
+    """The iterative Moore-Penrose pseudo-inverse of the nystrom-attention package."""
+    abs_x = x.abs()
+    z = x.transpose(-1, -2) / (torch.max(abs_x.sum(-1)) * torch.max(abs_x.sum(-2)))
+    eye = torch.eye(x.shape[-1], dtype=x.dtype).unsqueeze(0)
+    for _ in range(iterations):
+        xz = x @ z
+        z = 0.25 * z @ (13 * eye - (xz @ (15 * eye - (xz @ (7 * eye - xz)))))
+    return z
+
+
+class NystromAttention(nn.Module):
+    """Nystrom self-attention over (n, dim) tokens: zero padding in front to a multiple of the
+    landmarks, landmarks as means of consecutive groups, pseudo-inverse, a depth-wise residual
+    convolution over v, output projection, padding dropped."""
+
+    def __init__(self, dim, heads, landmarks, iterations, kernel):
+        super().__init__()
+        self.qkv = nn.Linear(dim, 3 * dim, bias=False)
+        self.out = nn.Linear(dim, dim)
+        self.res = nn.Conv2d(heads, heads, (kernel, 1), padding=(kernel // 2, 0), groups=heads, bias=False)
+        self.heads, self.landmarks, self.iterations = heads, landmarks, iterations
+
+    def forward(self, x):
+        n, dim = x.shape
+        m, heads = self.landmarks, self.heads
+        dh = dim // heads
+        if n % m:
+            x = F.pad(x, (0, 0, m - n % m, 0))
+        q, k, v = self.qkv(x).chunk(3, dim=-1)
+        q, k, v = (t.reshape(t.shape[0], heads, dh).transpose(0, 1) for t in (q, k, v))
+        q = q * dh ** -0.5
+        group = math.ceil(n / m)
+        q_l = q.reshape(heads, m, group, dh).sum(2) / group
+        k_l = k.reshape(heads, m, group, dh).sum(2) / group
+        a1 = (q @ k_l.transpose(-1, -2)).softmax(-1)
+        a2 = (q_l @ k_l.transpose(-1, -2)).softmax(-1)
+        a3 = (q_l @ k.transpose(-1, -2)).softmax(-1)
+        out = (a1 @ _pinv(a2, self.iterations)) @ (a3 @ v)
+        out = out + self.res(v.unsqueeze(0))[0]
+        return self.out(out.transpose(0, 1).reshape(-1, dim))[-n:]
+
+
+class TransMilPooling(nn.Module):
+    """TransMIL without dropout: tokens ReLU(fc h), repeated to a square count, a class token in
+    front; Nystrom layer, PPEG (depth-wise 7x7 + 5x5 + 3x3 over the square image of tokens), Nystrom
+    layer, LayerNorm; the class token is the embedding. No per-patch weights: uniform 1/N."""
+
+    def __init__(self, features, dim, heads, landmarks, iterations, kernel):
+        super().__init__()
+        self.fc = nn.Linear(features, dim)
+        self.cls = nn.Parameter(torch.zeros(1, dim))
+        self.norm1 = nn.LayerNorm(dim, eps=1e-5)
+        self.attn1 = NystromAttention(dim, heads, landmarks, iterations, kernel)
+        self.ppeg7 = nn.Conv2d(dim, dim, 7, padding=3, groups=dim)
+        self.ppeg5 = nn.Conv2d(dim, dim, 5, padding=2, groups=dim)
+        self.ppeg3 = nn.Conv2d(dim, dim, 3, padding=1, groups=dim)
+        self.norm2 = nn.LayerNorm(dim, eps=1e-5)
+        self.attn2 = NystromAttention(dim, heads, landmarks, iterations, kernel)
+        self.norm = nn.LayerNorm(dim, eps=1e-5)
+        self.dim = dim
+
+    def forward(self, h):
+        x = F.relu(self.fc(h))
+        n = x.shape[0]
+        side = int(math.ceil(math.sqrt(n)))
+        x = torch.cat([self.cls, x, x[: side * side - n]], 0)
+        x = x + self.attn1(self.norm1(x))
+        img = x[1:].t().reshape(1, self.dim, side, side)
+        img = img + self.ppeg7(img) + self.ppeg5(img) + self.ppeg3(img)
+        x = torch.cat([x[:1], img.flatten(2)[0].t()], 0)
+        x = x + self.attn2(self.norm2(x))
+        return self.norm(x)[:1], torch.full((n,), 1.0 / n, dtype=h.dtype)
+
+
 class BagpipeMil(nn.Module):
     """Encoder, MIL pooling and linear head as config.json describes them."""
 
@@ -184,9 +329,27 @@ class BagpipeMil(nn.Module):
             self.pooling = MeanPooling()
         elif pooling == "max":
             self.pooling = MaxPooling()
+        elif pooling in ("clam-sb", "clam-mb"):
+            multi = pooling == "clam-mb"
+            hidden = config["hidden_dim"]
+            self.pooling = ClamPooling(features, hidden, config["attention_dim"], config["classes"], multi)
+            features = hidden
+        elif pooling == "max-instance":
+            self.pooling = MaxInstancePooling(features, config["attention_dim"], config["classes"])
+        elif pooling == "transmil":
+            t = config["transmil"]
+            self.pooling = TransMilPooling(features, t["dim"], t["heads"], t["landmarks"], t["pinv_iterations"],
+                                           t["residual_kernel"])
+            features = t["dim"]
+        elif pooling == "dsmil":
+            self.pooling = DsmilPooling(features, config["query_dim"], config["classes"])
+            features = features * config["classes"]
         else:
             raise ValueError("unknown pooling %r" % pooling)
-        self.head = nn.Linear(features, config["classes"])
+        if pooling == "clam-mb":
+            self.head = PerClassHead(config["classes"], features)
+        else:
+            self.head = nn.Linear(features, config["classes"])
         mean = torch.tensor(config["input"]["mean"], dtype=torch.float32)
         std = torch.tensor(config["input"]["std"], dtype=torch.float32)
         scale = torch.tensor(1.0, dtype=torch.float32) / (torch.tensor(255.0, dtype=torch.float32) * std)
@@ -214,8 +377,12 @@ class BagpipeMil(nn.Module):
             raise ValueError("a float bag must be normalised (N,3,H,W), got %s" % (tuple(x.shape),))
         with torch.no_grad():
             h = self.encoder(x).flatten(1)
-            z, weights = self.pooling(h)
-            return torch.softmax(self.head(z), dim=1)[0], weights
+            pooled = self.pooling(h)
+            z, weights = pooled[0], pooled[1]
+            probabilities = torch.softmax(self.head(z), dim=1)[0]
+            if len(pooled) > 2:  # DSMIL: the mean of the bag's and the max instance's probabilities
+                probabilities = 0.5 * probabilities + 0.5 * torch.softmax(pooled[2], dim=1)[0]
+            return probabilities, weights
 
     def predict_slide(self, bags):
         """The mean class probabilities over a slide's bags, as Bagpipe's slide-level metrics use."""

@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
 import com.typesafe.config.Config;
 import io.bagpipe.ExternalTools;
 import io.bagpipe.TrainingFixtures;
@@ -15,10 +17,13 @@ import io.bagpipe.checkpoint.RunState;
 import io.bagpipe.cli.ConfigOptions;
 import io.bagpipe.cli.Main;
 import io.bagpipe.loader.DecodedBag;
+import io.bagpipe.model.BagStream;
 import io.bagpipe.model.EncoderSpec;
+import io.bagpipe.model.MilModel;
 import io.bagpipe.model.ModelSettings;
 import io.bagpipe.model.OptimizerSettings;
 import io.bagpipe.model.PoolingKind;
+import io.bagpipe.model.ZooSettings;
 import io.bagpipe.slide.Rgb;
 import io.bagpipe.slide.Slide;
 import io.bagpipe.worker.DjlReplica;
@@ -87,7 +92,8 @@ class ExportTest {
 
   /** Encoder and pooling of each model the next test exports; together they cover every kind. */
   static final String[][] MODELS = {{"mil-cnn-s", "gated-attention"}, {"mil-cnn-s", "mean"}, {"mil-cnn-s", "max"},
-      {"resnet18", "attention"}, {"resnet50", "gated-attention"}};
+      {"resnet18", "attention"}, {"resnet50", "gated-attention"}, {"mil-cnn-s", "clam-sb"}, {"mil-cnn-s", "clam-mb"},
+      {"mil-cnn-s", "max-instance"}, {"mil-cnn-s", "transmil"}};
 
   @Test
   void everyEncoderAndPoolingScoresAlikeAfterATrainingStep() throws Exception {
@@ -99,16 +105,20 @@ class ExportTest {
     List<float[]> want = new java.util.ArrayList<>();
     List<Path> exports = new java.util.ArrayList<>();
     for (String[] m : MODELS) {
-      ModelSettings model = new ModelSettings(EncoderSpec.named(m[0], null), PoolingKind.named(m[1]), 16, 3, 5);
+      ModelSettings model = new ModelSettings(EncoderSpec.named(m[0], null), PoolingKind.named(m[1]), 16, 3, 5,
+          new ZooSettings(new ZooSettings.Clam(24, 8, 0.7, false), 0.5, new ZooSettings.TransMil(16, 4, 8, 6, 33), 8),
+          false);
       try (DjlReplica bagpipe = replica(model, config)) {
         // One real training step, so weights leave their seeded start and BatchNorm's running statistics move.
         bagpipe.accumulate(bag(noise(7, 42), 7, 2));
         float[] g = new float[bagpipe.gradientLength()];
         bagpipe.gradient(g);
         bagpipe.apply(g, 0);
-        RunState state = new RunState(1, 0, 1, 5, "val_auc", Double.NaN, -1, Map.of("encoder", m[0],
+        Map<String, String> extras = new java.util.HashMap<>(Map.of("encoder", m[0],
             "pooling", m[1], "classes", "3", "patch_size", Integer.toString(P),
             "normalize_mean", join(worker.mean()), "normalize_std", join(worker.std())));
+        model.zoo().asKeys().forEach((k, v) -> extras.put("model." + k, v)); // as a run records them
+        RunState state = new RunState(1, 0, 1, 5, "val_auc", Double.NaN, -1, extras);
         Path runDir = dir.resolve("run-" + m[0] + "-" + m[1]);
         new CheckpointStore(runDir.resolve("checkpoints"), 2)
             .saveLast(new Checkpoint(state, bagpipe.parameters(), bagpipe.optimizerState()));
@@ -122,6 +132,70 @@ class ExportTest {
     for (int i = 0; i < MODELS.length; i++) {
       System.out.printf("export max |diff| %s %s (one step): %.3g%n", MODELS[i][0], MODELS[i][1], diffs[i]);
     }
+  }
+
+  /**
+   * DSMIL predicts with the mean of its bag classifier's and its max-instance probabilities (what
+   * {@code bagpipe predict} writes, {@link BagStream}); the export's forward must give the same.
+   */
+  @Test
+  void aDsmilModelScoresAsPredictDoes() throws Exception {
+    ExternalTools.requirePythonTorch();
+    Config config = ConfigOptions.defaults(List.of("bagpipe.optimizer.lr=0.001", "bagpipe.model.dsmil.query-dim=8",
+        "bagpipe.worker.normalize.mean=[0.5,0.4,0.3]", "bagpipe.worker.normalize.std=[0.2,0.25,0.3]"));
+    WorkerSettings worker = WorkerSettings.fromConfig(config.getConfig("bagpipe.worker"), 0);
+    ModelSettings model = new ModelSettings(new EncoderSpec.MilCnnS(), PoolingKind.DSMIL, 16, 3, 5,
+        ModelSettings.fromConfig(config.getConfig("bagpipe.model")).zoo(), false);
+    int n = 6;
+    ByteBuffer pixels = noise(n, 9);
+    float[] want;
+    Path out = dir.resolve("export-dsmil");
+    try (DjlReplica bagpipe = replica(model, config); NDManager manager = NDManager.newBaseManager()) {
+      bagpipe.accumulate(bag(noise(7, 42), 7, 2));
+      float[] g = new float[bagpipe.gradientLength()];
+      bagpipe.gradient(g);
+      bagpipe.apply(g, 0);
+      RunState state = new RunState(1, 0, 1, 5, "val_auc", Double.NaN, -1, Map.of("encoder", "mil-cnn-s",
+          "pooling", "dsmil", "classes", "3", "patch_size", Integer.toString(P),
+          "normalize_mean", join(worker.mean()), "normalize_std", join(worker.std())));
+      Path runDir = dir.resolve("run-dsmil");
+      new CheckpointStore(runDir.resolve("checkpoints"), 2)
+          .saveLast(new Checkpoint(state, bagpipe.parameters(), bagpipe.optimizerState()));
+      assertEquals(0, Main.commandLine().execute("export", runDir.toString(), "--out", out.toString()));
+      assertTrue(Files.readString(out.resolve(ModelExport.CONFIG)).contains("\"query_dim\": 8"));
+
+      // the same parameters in a model of its own, fed to predict's BagStream
+      MilModel m = MilModel.build(model, manager, P);
+      Map<String, float[]> byName = new java.util.HashMap<>();
+      bagpipe.parameters().forEach(t -> byName.put(t.name(), t.data()));
+      for (var p : m.getParameters()) {
+        p.getValue().getArray().set(byName.get(p.getKey()));
+      }
+      float[] x = new float[n * 3 * P * P];
+      for (int i = 0; i < n; i++) {
+        for (int c = 0; c < 3; c++) {
+          for (int j = 0; j < P * P; j++) {
+            int u8 = pixels.get((i * P * P + j) * 3 + c) & 0xff;
+            x[(i * 3 + c) * P * P + j] = u8 * (1f / (255f * worker.std()[c])) + (-worker.mean()[c] / worker.std()[c]);
+          }
+        }
+      }
+      BagStream stream = new BagStream(m, manager);
+      try (NDManager scope = manager.newSubManager()) {
+        stream.add(scope.create(x, new Shape(n, 3, P, P)));
+      }
+      float[] logits = stream.finish().logits();
+      want = new float[logits.length];
+      double total = 0;
+      for (float l : logits) {
+        total += Math.exp(l);
+      }
+      for (int c = 0; c < logits.length; c++) {
+        want[c] = (float) (Math.exp(logits[c]) / total);
+      }
+    }
+    double diff = compare(List.of(want), List.of(out), pixels, n)[0];
+    System.out.printf("export max |diff| mil-cnn-s dsmil (one step, predict's probabilities): %.3g%n", diff);
   }
 
   @Test
@@ -154,6 +228,13 @@ class ExportTest {
         TorchNames.of("01encoder_20ParallelBlock_01SequentialBlock_08BatchNorm_beta", "resnet50"));
     assertEquals("pooling.U.weight", TorchNames.of("02pooling_02U_weight", "resnet50"));
     assertEquals("head.bias", TorchNames.of("03head_bias", "mil-cnn-s"));
+    assertEquals("pooling.att.V.weight", TorchNames.of("02pooling_01att_01V_weight", "mil-cnn-s"));
+    assertEquals("pooling.inst.1.bias", TorchNames.of("02pooling_06inst1_bias", "mil-cnn-s"));
+    assertEquals("pooling.fc.weight", TorchNames.of("02pooling_01fc_weight", "resnet18"));
+    assertEquals("pooling.q1.bias", TorchNames.of("02pooling_02q1_bias", "mil-cnn-s"));
+    assertEquals("pooling.cls", TorchNames.of("02pooling_cls", "mil-cnn-s"));
+    assertEquals("pooling.norm1.weight", TorchNames.of("02pooling_02norm1_gamma", "mil-cnn-s"));
+    assertEquals("pooling.attn2.res.weight", TorchNames.of("02pooling_08attn2_03res_weight", "mil-cnn-s"));
     var e = assertThrows(IllegalArgumentException.class,
         () -> TorchNames.of("01encoder_21ParallelBlock_01SequentialBlock_01Conv2d_weight", "resnet50"));
     assertTrue(e.getMessage().contains("01encoder_21ParallelBlock"), e.getMessage());
@@ -171,15 +252,18 @@ class ExportTest {
   }
 
   @Test
-  void aZooModelIsRefusedNamingItsPooling() {
+  void anUnknownPoolingOrATransMilWithoutItsRecordedSizesIsRefusedByName() {
     Path ckpt = Path.of("run/checkpoints/best.ckpt");
-    for (String pooling : List.of("clam-sb", "clam-mb", "max-instance", "transmil", "dsmil")) {
-      var e = assertThrows(IllegalArgumentException.class, () -> ModelExport.of(RunState.start(1, "val_auc",
-          Map.of("encoder", "mil-cnn-s", "pooling", pooling, "classes", "2", "patch_size", "32")), ckpt,
-          new float[3], new float[] {1, 1, 1}, List.of()));
-      assertTrue(e.getMessage().contains("bagpipe.model.pooling = " + pooling) && e.getMessage().contains("best.ckpt"),
-          e.getMessage());
-    }
+    var unknown = assertThrows(IllegalArgumentException.class, () -> ModelExport.of(RunState.start(1, "val_auc",
+        Map.of("encoder", "mil-cnn-s", "pooling", "abmil-2030", "classes", "2", "patch_size", "32")), ckpt,
+        new float[3], new float[] {1, 1, 1}, List.of()));
+    assertTrue(unknown.getMessage().contains("bagpipe.model.pooling = abmil-2030")
+        && unknown.getMessage().contains("best.ckpt"), unknown.getMessage());
+    var old = assertThrows(IllegalArgumentException.class, () -> ModelExport.of(RunState.start(1, "val_auc",
+        Map.of("encoder", "mil-cnn-s", "pooling", "transmil", "classes", "2", "patch_size", "32")), ckpt,
+        new float[3], new float[] {1, 1, 1}, List.of()));
+    assertTrue(old.getMessage().contains("model.transmil.landmarks") && old.getMessage().contains("best.ckpt"),
+        old.getMessage());
   }
 
   @Test

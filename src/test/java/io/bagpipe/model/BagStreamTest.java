@@ -3,7 +3,6 @@ package io.bagpipe.model;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
@@ -67,14 +66,77 @@ class BagStreamTest {
     }
   }
 
+  /** Small zoo hyper-parameters, so the test runs in a second. */
+  static ZooSettings smallZoo() {
+    return new ZooSettings(new ZooSettings.Clam(12, 3, 0.7, false), 0.5,
+        new ZooSettings.TransMil(16, 4, 8, 6, 33), 8);
+  }
+
   @ParameterizedTest
   @EnumSource(value = PoolingKind.class, names = {"CLAM_SB", "CLAM_MB", "MAX_INSTANCE", "TRANSMIL", "DSMIL"})
-  void theZooIsRefusedNamingThePooling(PoolingKind pooling) {
+  void theZooChunkedEqualsItsEvalForward(PoolingKind pooling) {
     try (NDManager manager = NDManager.newBaseManager()) {
-      MilModel model = MilModel.build(new ModelSettings(new EncoderSpec.MilCnnS(), pooling, 16, 2, 7), manager, P);
-      IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new BagStream(model, manager));
-      assertTrue(e.getMessage().contains(pooling.configName()) && e.getMessage().contains("bagpipe.model.pooling"),
-          e.getMessage());
+      int classes = 3;
+      MilModel model = MilModel.build(
+          new ModelSettings(new EncoderSpec.MilCnnS(), pooling, 16, classes, 7, smallZoo(), false), manager, P);
+      NDArray bag = ModelFixtures.uniform(manager, 13, -2f, 2f, N, 3, P, P);
+      float[] logits;
+      float[] weights;
+      boolean gradMode = JniUtils.isGradMode();
+      JniUtils.setGradMode(false);
+      try {
+        ParameterStore ps = new ParameterStore(manager, false);
+        NDList full = model.forward(ps, new NDList(bag), false);
+        logits = MilModel.logits(full).toFloatArray();
+        weights = MilModel.weights(full).toFloatArray();
+        if (pooling == PoolingKind.DSMIL) {
+          // DSMIL predicts with the mean of the bag's and the max instance's probabilities
+          NDArray h = model.encoder().forward(ps, new NDList(bag), false).singletonOrThrow();
+          float[] maxInstance = model.pooling().forward(ps, new NDList(h), true).get(2).max(new int[] {0}).toFloatArray();
+          double[] pb = softmax(logits);
+          double[] pi = softmax(maxInstance);
+          for (int c = 0; c < classes; c++) {
+            logits[c] = (float) Math.log(0.5 * pb[c] + 0.5 * pi[c]);
+          }
+        }
+      } finally {
+        JniUtils.setGradMode(gradMode);
+      }
+      for (int chunk : new int[] {1, 5, N}) {
+        BagStream stream = new BagStream(model, manager);
+        for (int from = 0; from < N; from += chunk) {
+          try (NDManager scope = manager.newSubManager()) {
+            NDArray part = bag.get(from + ":" + Math.min(N, from + chunk));
+            part.attach(scope);
+            stream.add(part);
+          }
+        }
+        BagOutput out = stream.finish();
+        assertArrayEquals(logits, out.logits(), 2e-5f, pooling + " logits, chunks of " + chunk);
+        assertArrayEquals(weights, out.weights(), 1e-5f, pooling + " weights, chunks of " + chunk);
+        double total = 0;
+        for (float w : out.weights()) {
+          total += w;
+        }
+        assertEquals(1.0, total, 1e-5);
+      }
     }
+  }
+
+  private static double[] softmax(float[] x) {
+    double max = Double.NEGATIVE_INFINITY;
+    for (float v : x) {
+      max = Math.max(max, v);
+    }
+    double[] p = new double[x.length];
+    double total = 0;
+    for (int i = 0; i < x.length; i++) {
+      p[i] = Math.exp(x[i] - max);
+      total += p[i];
+    }
+    for (int i = 0; i < x.length; i++) {
+      p[i] /= total;
+    }
+    return p;
   }
 }
