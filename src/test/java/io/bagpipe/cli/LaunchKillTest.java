@@ -121,6 +121,24 @@ class LaunchKillTest {
     return new Ended(p.exitValue(), out);
   }
 
+  /** Waits until the run's second epoch (index 1) has a checkpoint written after its step 0. */
+  private static void awaitMidEpochCheckpoint(Process p, Path checkpoints, ByteArrayOutputStream output)
+      throws Exception {
+    Pattern midEpoch = Pattern.compile("epoch-0001-step-(\\d+)\\.ckpt");
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+    while (true) {
+      try (var files = Files.list(checkpoints)) {
+        if (files.map(f -> midEpoch.matcher(f.getFileName().toString()))
+            .anyMatch(m -> m.matches() && Long.parseLong(m.group(1)) > 0)) {
+          return;
+        }
+      }
+      assertTrue(p.isAlive(), "launch ended early:\n" + output);
+      assertTrue(System.nanoTime() < deadline, "no checkpoint within epoch 2 in time:\n" + output);
+      Thread.sleep(20);
+    }
+  }
+
   /** Kills the launcher and every node at once, as losing the whole allocation would. */
   private static void killAll(Process p, ByteArrayOutputStream output) {
     p.descendants().forEach(ProcessHandle::destroyForcibly);
@@ -214,7 +232,13 @@ class LaunchKillTest {
   void everyNodeKilledResumesMidEpochWithTheEpochsLedger() throws Exception {
     Path data = TrainingFixtures.dataSet(dir.resolve("data"), 8);
     Path runDir = dir.resolve("run");
-    during(launch(data, runDir, 3, "--set", "bagpipe.checkpoint.every-steps=1"), runDir, LaunchKillTest::killAll);
+    // Killed once the second epoch has a checkpoint of its own (how long that takes after the
+    // first epoch's record varies with the machine's load; the resume is what is tested).
+    during(launch(data, runDir, 3, "--set", "bagpipe.checkpoint.every-steps=1"), runDir,
+        (p, output) -> {
+          awaitMidEpochCheckpoint(p, runDir.resolve("checkpoints"), output);
+          killAll(p, output);
+        });
     Ended e = toEnd(launch(data, runDir, 3, "--set", "bagpipe.checkpoint.every-steps=1"));
     assertEquals(0, e.exit(), e.output());
     Matcher at = Pattern.compile("resuming at epoch 2 step (\\d+)").matcher(e.output());
