@@ -278,7 +278,8 @@ public final class BagStream {
     return new BagOutput(Float.NaN, logits, MilPooling.weights(pooled).toFloatArray());
   }
 
-  private static double[] softmax(float[] x) {
+  /** Class probabilities of {@code x} (logits), computed in double with the maximum subtracted. */
+  public static double[] softmax(float[] x) {
     double max = Double.NEGATIVE_INFINITY;
     for (float v : x) {
       max = Math.max(max, v);

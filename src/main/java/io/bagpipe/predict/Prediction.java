@@ -2,6 +2,7 @@ package io.bagpipe.predict;
 
 import io.bagpipe.bag.PatchCoordinates;
 import io.bagpipe.model.BagOutput;
+import io.bagpipe.model.BagStream;
 import io.bagpipe.slide.SlidePool;
 import io.bagpipe.slide.SlideSettings;
 import java.io.BufferedWriter;
@@ -159,7 +160,7 @@ public final class Prediction {
       Heatmap.write(out.resolve("heatmaps").resolve(task.slideId() + ".png"), slides, task.slide(), patches, scores, span,
           settings.heatmapSize(), settings.heatmapAlpha());
     }
-    return new SlideResult(task.slideId(), task.label(), softmax(output.logits()), patches.size(),
+    return new SlideResult(task.slideId(), task.label(), BagStream.softmax(output.logits()), patches.size(),
         top(patches, scores, settings.topK()), span);
   }
 
@@ -185,23 +186,6 @@ public final class Prediction {
       xy[2 * j + 1] = patches.y(best[j]);
     }
     return xy;
-  }
-
-  static double[] softmax(float[] logits) {
-    double max = Double.NEGATIVE_INFINITY;
-    for (float l : logits) {
-      max = Math.max(max, l);
-    }
-    double sum = 0;
-    double[] p = new double[logits.length];
-    for (int i = 0; i < p.length; i++) {
-      p[i] = Math.exp(logits[i] - max);
-      sum += p[i];
-    }
-    for (int i = 0; i < p.length; i++) {
-      p[i] /= sum;
-    }
-    return p;
   }
 
   private static void writeAttention(Path file, PatchCoordinates patches, float[] scores) throws IOException {

@@ -21,6 +21,7 @@ import io.bagpipe.bag.PatchCoordinates;
 import io.bagpipe.checkpoint.Checkpoint;
 import io.bagpipe.checkpoint.CheckpointStore;
 import io.bagpipe.loader.Loader;
+import io.bagpipe.model.BagStream;
 import io.bagpipe.model.MilModel;
 import io.bagpipe.model.PoolingKind;
 import io.bagpipe.model.ZooSettings;
@@ -168,11 +169,11 @@ class ZooPredictionTest {
       ParameterStore ps = new ParameterStore(manager, false);
       NDArray bag = scope.create(x, new Shape(n, 3, p, p));
       NDList full = model.forward(ps, new NDList(bag), false);
-      double[] probabilities = Prediction.softmax(MilModel.logits(full).toFloatArray());
+      double[] probabilities = BagStream.softmax(MilModel.logits(full).toFloatArray());
       if (kind == PoolingKind.DSMIL) {
         NDArray h = model.encoder().forward(ps, new NDList(bag), false).singletonOrThrow();
         float[] maxInstance = model.pooling().forward(ps, new NDList(h), true).get(2).max(new int[] {0}).toFloatArray();
-        double[] instance = Prediction.softmax(maxInstance);
+        double[] instance = BagStream.softmax(maxInstance);
         for (int c = 0; c < probabilities.length; c++) {
           probabilities[c] = 0.5 * probabilities[c] + 0.5 * instance[c];
         }
