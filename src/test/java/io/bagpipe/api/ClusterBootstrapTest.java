@@ -92,6 +92,11 @@ class ClusterBootstrapTest {
     for (String h : hosts) {
       nodes.add(node("bagpipe-boot", h, hosts, port, 3, run, "bagpipe.cluster.min-workers=3",
           "bagpipe.train.epochs=2"));
+      // Pods come up one after another; each node's management endpoint answers before the next starts.
+      long up = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      while (status(h, port, "alive") != 200 && System.nanoTime() < up) {
+        Thread.sleep(50);
+      }
     }
     RunTest.Recorder events = new RunTest.Recorder();
     nodes.get(0).events().subscribe(events);
@@ -103,7 +108,15 @@ class ClusterBootstrapTest {
         waiting.removeIf(h -> status(h, port, "ready") == 200);
         Thread.sleep(100);
       }
-      assertEquals(List.of(), waiting, "nodes whose /ready never answered 200");
+      StringBuilder ended = new StringBuilder();
+      for (int i = 0; i < hosts.size(); i++) {
+        var r = nodes.get(i).result().toCompletableFuture();
+        if (r.isDone()) {
+          ended.append("; ").append(hosts.get(i)).append(" ended: ")
+              .append(r.handle((ok, e) -> e == null ? String.valueOf(ok) : String.valueOf(e)).join());
+        }
+      }
+      assertEquals(List.of(), waiting, "nodes whose /ready never answered 200" + ended);
       for (int i = 0; i < hosts.size(); i++) {
         assertEquals(200, status(hosts.get(i), port, "alive"), "/alive of " + hosts.get(i));
         Cluster c = Cluster.get(nodes.get(i).system());
