@@ -41,6 +41,8 @@ class ClusterBootstrapTest {
   }
 
   /** A port free on 127.0.0.1; the other loopback addresses share its number. */
+  private static final int EPOCHS = 40;
+
   static int freePort() throws Exception {
     try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
       return s.getLocalPort();
@@ -90,8 +92,10 @@ class ClusterBootstrapTest {
     Path run = dir.resolve("three");
     List<BagpipeRun> nodes = new ArrayList<>();
     for (String h : hosts) {
+      // Enough epochs that the run is still going while the test probes /ready and membership:
+      // two epochs of this data set can end in under a second, before a probe sees every node.
       nodes.add(node("bagpipe-boot", h, hosts, port, 3, run, "bagpipe.cluster.min-workers=3",
-          "bagpipe.train.epochs=2"));
+          "bagpipe.train.epochs=" + EPOCHS));
       // Pods come up one after another; each node's management endpoint answers before the next starts.
       long up = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
       while (status(h, port, "alive") != 200 && System.nanoTime() < up) {
@@ -131,7 +135,7 @@ class ClusterBootstrapTest {
         n.result().toCompletableFuture().get(1, TimeUnit.MINUTES);
       }
       events.await();
-      assertEquals(2, r.epochsCompleted());
+      assertEquals(EPOCHS, r.epochsCompleted());
       assertEquals(3, events.of(RunEvent.WorkerJoined.class).size());
     } finally {
       for (BagpipeRun n : nodes) {

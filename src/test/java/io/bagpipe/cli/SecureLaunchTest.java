@@ -69,13 +69,16 @@ class SecureLaunchTest {
       waitFor(out, Pattern.compile("epoch 1/3"));
       List<Integer> ports = listeningPorts(launch);
       List<String> refusals = new ArrayList<>();
+      List<String> answers = new ArrayList<>();
       for (int port : ports) {
         String answer = wrongSecretHandshake(port);
+        answers.add(port + ": " + answer);
         if (answer.contains("does not hold this run's secret")) {
           refusals.add(port + ": " + answer);
         }
       }
-      assertEquals(2, refusals.size(), "both data ports refuse a wrong secret; ports " + ports + ": " + refusals);
+      assertEquals(2, refusals.size(), "both data ports refuse a wrong secret; every port's answer: " + answers
+          + "\n" + out);
 
       var stranger = ActorSystem.create("bagpipe", ConfigFactory.parseString("""
           pekko.actor.provider = cluster
