@@ -38,6 +38,8 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class SecureLaunchTest {
 
+  private static final int EPOCHS = 200;
+
   @TempDir Path dir;
 
   @Test
@@ -50,7 +52,10 @@ class SecureLaunchTest {
     Path data = TrainingFixtures.dataSet(dir.resolve("data"), 8);
     Path runDir = dir.resolve("run");
     List<String> cmd = LaunchTest.launchTwoNodes();
-    for (String s : List.of("bagpipe.data.dir=" + data, "bagpipe.train.run-dir=" + runDir, "bagpipe.train.epochs=3",
+    for (String s : List.of("bagpipe.data.dir=" + data, "bagpipe.train.run-dir=" + runDir,
+        // Long enough that the run is still training while strangers knock (an epoch of this data
+        // set can take 0.1 s); the run must carry on through all of it.
+        "bagpipe.train.epochs=" + EPOCHS,
         "bagpipe.plan.patch-size=" + TrainingFixtures.PATCH, "bagpipe.plan.bag-size=4", "bagpipe.plan.bag-num=2",
         "bagpipe.plan.folds.k=4", "bagpipe.plan.folds.train=123", "bagpipe.plan.folds.val=4",
         "bagpipe.allreduce.transport=tcp", // every gradient byte crosses the authenticated TCP connection
@@ -66,7 +71,7 @@ class SecureLaunchTest {
     try {
       // Wait until both nodes train (each node listens on Artery and on its data port).
       Matcher seed = waitFor(out, Pattern.compile("seed 127\\.0\\.0\\.1:(\\d+)"));
-      waitFor(out, Pattern.compile("epoch 1/3"));
+      waitFor(out, Pattern.compile("epoch 1/" + EPOCHS));
       List<Integer> ports = listeningPorts(launch);
       List<String> refusals = new ArrayList<>();
       List<String> answers = new ArrayList<>();
@@ -96,14 +101,15 @@ class SecureLaunchTest {
         assertTrue(java.util.stream.StreamSupport.stream(Cluster.get(stranger).state().getMembers().spliterator(), false)
             .noneMatch(m -> m.address().port().isDefined() && m.address().port().get().toString().equals(seed.group(1))),
             "the stranger never saw the run's members");
+        assertTrue(launch.isAlive(), "the run was still training while the strangers knocked:\n" + out);
       } finally {
         stranger.terminate();
       }
       assertTrue(launch.waitFor(5, TimeUnit.MINUTES), "launch finished:\n" + out);
       pump.join(5000);
       assertEquals(0, launch.exitValue(), out.toString());
-      assertTrue(out.toString().contains("done: 3 epoch(s)"), out.toString());
-      assertEquals(3, Files.readAllLines(runDir.resolve("metrics.jsonl")).size());
+      assertTrue(out.toString().contains("done: " + EPOCHS + " epoch(s)"), out.toString());
+      assertEquals(EPOCHS, Files.readAllLines(runDir.resolve("metrics.jsonl")).size());
     } finally {
       launch.descendants().forEach(ProcessHandle::destroy);
       launch.destroy();
