@@ -78,6 +78,13 @@ public final class RingAllReduce implements AllReduce, AutoCloseable {
       r -> Thread.ofPlatform().daemon().name("bagpipe-ring-watchdog").unstarted(r));
 
   private final DataPort port;
+  /**
+   * Whether all-gather chunks are checked for finiteness too. Their floats are sums their
+   * owner checked before it sent them, so only a rank that is not Bagpipe can make them bad;
+   * on a data channel whose peers proved the run's secret that check is dropped (it cost
+   * a tenth of the bandwidth through shared memory).
+   */
+  private final boolean checkGathered;
   private final long generation;
   private final int rank;
   private final int world;
@@ -175,6 +182,7 @@ public final class RingAllReduce implements AllReduce, AutoCloseable {
       throw new IllegalArgumentException("rank " + rank + " outside world of " + world);
     }
     this.port = port;
+    this.checkGathered = !port.auth().enabled();
     this.generation = generation;
     this.rank = rank;
     this.settings = settings;
@@ -220,12 +228,12 @@ public final class RingAllReduce implements AllReduce, AutoCloseable {
     if (weight < 0) {
       throw new IllegalArgumentException("weight must be >= 0, got " + weight);
     }
-    int bad = firstNonFinite(gradient, 0, gradient.length);
+    // On the ring the check rides along with the passes the round makes anyway: every sum a
+    // rank adds is checked in the adding loop, and the right neighbour's sum covers what this
+    // rank sends raw at step 0. A separate pass over a 100 MB gradient cost a fifth of the round.
+    int bad = world == 1 || settings.direct(gradient.length) ? firstNonFinite(gradient, 0, gradient.length) : -1;
     if (bad >= 0) {
-      RingBrokenException e = new RingBrokenException(generation, rank, addresses.get(rank),
-          "rank " + rank + " of ring generation " + generation + " computed a gradient that is not finite in round "
-              + round + " (element " + bad + " is " + gradient[bad] + "): the step stops here; lower the learning rate"
-              + " (bagpipe.optimizer) or enable gradient clipping", null);
+      RingBrokenException e = nonFiniteGradient(round, bad, gradient[bad]);
       if (world > 1) {
         fail(e, true); // the neighbours learn why at once instead of waiting for frames that will not come
       }
@@ -311,7 +319,13 @@ public final class RingAllReduce implements AllReduce, AutoCloseable {
       out = Link.offer(ch, settings, "g" + generation + "-r" + rank + "to" + rightRank, rightWrites,
           () -> failure.get() != null);
       outbound = out;
-      if (failure.get() != null) {
+      RingBrokenException early = failure.get();
+      if (early != null) {
+        // the ring broke while this side was still connecting (this rank's own gradient,
+        // say): fail() had no right connection to tell, so the reason goes out now
+        if (tellRight(ch, early)) {
+          DataPort.closeQuietly(ch);
+        }
         return;
       }
       sideConnected();
@@ -491,14 +505,13 @@ public final class RingAllReduce implements AllReduce, AutoCloseable {
             } finally {
               receiverReading = false;
             }
-            int bad = plan.reduces(t) ? firstNonFinite(scratch, 0, len) : firstNonFinite(r.result, start, len);
-            if (bad >= 0) {
-              throw broken(leftRank, "got floats that are not finite (round " + r.round + ", step " + t + ", chunk " + c
-                  + ", element " + bad + ") from its left neighbour, which must have checked its own gradient: its"
-                  + " data is corrupt or it is not a Bagpipe rank", null);
-            }
-            if (plan.reduces(t)) {
-              add(r, plan.finishes(t), start, len, scratch);
+            // A NaN or infinity in either addend shows in the sum, so checking the sums (or the
+            // copied chunk in the all-gather) covers this rank's gradient and what came in; only
+            // a chunk that fails is searched for the culprit.
+            boolean finite = plan.reduces(t) ? add(r, plan.finishes(t), start, len, scratch)
+                : !checkGathered || allFinite(r.result, start, len);
+            if (!finite) {
+              throw nonFinite(r, plan, t, c, start, len, scratch);
             }
             in.release();
             processed(r);
@@ -605,9 +618,63 @@ public final class RingAllReduce implements AllReduce, AutoCloseable {
   }
 
   /**
+   * Names where a chunk's non-finite float came from: this rank's gradient, the left
+   * neighbour's raw gradient (step 0: nobody checked it before this rank added it),
+   * an overflow of finite addends, or data the left neighbour should never have sent
+   * (later steps carry sums it checked itself).
+   */
+  private RingBrokenException nonFinite(Round r, RingPlan plan, int t, int c, int start, int len, float[] scratch) {
+    int bad = 0;
+    if (plan.reduces(t)) {
+      while (bad < len - 1 && Float.isFinite(r.gradient[start + bad] + scratch[bad])) {
+        bad++;
+      }
+    } else {
+      bad = Math.max(0, firstNonFinite(r.result, start, len));
+    }
+    int element = start + bad;
+    if (plan.reduces(t) && !Float.isFinite(r.gradient[element])) {
+      return nonFiniteGradient(r.round, element, r.gradient[element]);
+    }
+    if (plan.reduces(t) && Float.isFinite(scratch[bad])) {
+      return broken(rank, "summed finite gradients to a float that overflows (round " + r.round + ", element " + element
+          + "): the step stops here; lower the learning rate (bagpipe.optimizer) or enable gradient clipping", null);
+    }
+    if (t == 0) {
+      return broken(leftRank, "got a gradient that is not finite from its left neighbour: rank " + leftRank
+          + " computed a gradient that is not finite in round " + r.round + " (element " + element + " is "
+          + scratch[bad] + "); the step stops here; lower the learning rate (bagpipe.optimizer) or enable gradient"
+          + " clipping", null);
+    }
+    return broken(leftRank, "got floats that are not finite (round " + r.round + ", step " + t + ", chunk " + c
+        + ", element " + element + ") from its left neighbour, which had checked them itself: its data is corrupt or"
+        + " it is not a Bagpipe rank", null);
+  }
+
+  /**
+   * Whether {@code a[from..from+n)} holds no NaN and no infinity. Written, like the check
+   * in {@link #add}, as an OR of comparisons without a branch or an early exit, which the
+   * JIT vectorises: a float max-reduction or a search loop costs several times as much.
+   */
+  static boolean allFinite(float[] a, int from, int n) {
+    int bad = 0;
+    for (int i = from; i < from + n; i++) {
+      bad |= Math.abs(a[i]) <= Float.MAX_VALUE ? 0 : 1;
+    }
+    return bad == 0;
+  }
+
+  private RingBrokenException nonFiniteGradient(long round, int element, float value) {
+    return new RingBrokenException(generation, rank, addresses.get(rank),
+        "rank " + rank + " of ring generation " + generation + " computed a gradient that is not finite in round "
+            + round + " (element " + element + " is " + value + "): the step stops here; lower the learning rate"
+            + " (bagpipe.optimizer) or enable gradient clipping", null);
+  }
+
+  /**
    * The index (from {@code from}) of the first NaN or infinity among {@code a[from..from+n)},
-   * or -1. Every rank checks its own gradient before it sends and every frame it
-   * receives, so a bad value stops the round with the rank it came from named.
+   * or -1: where a chunk that failed {@link #allFinite} or an adding loop's check
+   * went wrong, so that the round stops with the rank it came from named.
    */
   static int firstNonFinite(float[] a, int from, int n) {
     for (int i = 0; i < n; i++) {
@@ -620,23 +687,33 @@ public final class RingAllReduce implements AllReduce, AutoCloseable {
 
   /**
    * Reduce-scatter: {@code out = own + received}; at the last step, where this rank
-   * owns the segment, that sum divided by the total weight.
+   * owns the segment, that sum divided by the total weight. Returns whether every sum is
+   * finite (false when either addend is not, or the sum overflows).
    */
-  private static void add(Round r, boolean finishes, int start, int len, float[] received) {
+  private static boolean add(Round r, boolean finishes, int start, int len, float[] received) {
     float[] out = r.result;
     float[] g = r.gradient;
+    int bad = 0; // checked in the adding loop, branch-free as in allFinite: nearly free there, a second pass is not
     if (!finishes) {
       for (int i = 0; i < len; i++) {
-        out[start + i] = g[start + i] + received[i];
+        float sum = g[start + i] + received[i];
+        out[start + i] = sum;
+        bad |= Math.abs(sum) <= Float.MAX_VALUE ? 0 : 1;
       }
     } else if (r.totalWeight == 0) {
       Arrays.fill(out, start, start + len, 0f);
+      for (int i = 0; i < len; i++) {
+        bad |= Math.abs(g[start + i] + received[i]) <= Float.MAX_VALUE ? 0 : 1;
+      }
     } else {
       float inv = 1f / r.totalWeight;
       for (int i = 0; i < len; i++) {
-        out[start + i] = (g[start + i] + received[i]) * inv;
+        float sum = g[start + i] + received[i];
+        out[start + i] = sum * inv;
+        bad |= Math.abs(sum) <= Float.MAX_VALUE ? 0 : 1;
       }
     }
+    return bad == 0;
   }
 
   /**
@@ -707,6 +784,28 @@ public final class RingAllReduce implements AllReduce, AutoCloseable {
     }
   }
 
+  /** Writes an abort frame with {@code e}'s message to the right neighbour; whether it went out. */
+  private boolean tellRight(SocketChannel r, RingBrokenException e) {
+    try {
+      if (rightWrites.tryLock(200, TimeUnit.MILLISECONDS)) {
+        try {
+          ByteBuffer b = Frame.abort(e.getMessage());
+          while (b.hasRemaining()) {
+            r.write(b);
+          }
+          return true;
+        } finally {
+          rightWrites.unlock();
+        }
+      }
+    } catch (IOException ignored) {
+      // the right neighbour will see the closed connection instead
+    } catch (InterruptedException ignored) {
+      Thread.currentThread().interrupt();
+    }
+    return false;
+  }
+
   /**
    * Breaks the ring once: fails the pending rounds, tells the right neighbour why
    * (when that connection still works) and closes both connections.
@@ -729,24 +828,17 @@ public final class RingAllReduce implements AllReduce, AutoCloseable {
     }
     SocketChannel r = right;
     Thread.ofVirtual().name("bagpipe-ring-abort").start(() -> {
+      if (tellRight && r == null && outbound == null) {
+        // Not connected to the right yet: the sender tells that neighbour once it is (or
+        // gives up), and the left connection stays open meanwhile so that the reason can
+        // come round to the left neighbour before this side hangs up on it.
+        WATCHDOG.schedule(this::closeChannels, 1, TimeUnit.SECONDS);
+        return;
+      }
       boolean told = false;
       if (tellRight && r != null && r.isConnected()) {
         WATCHDOG.schedule(this::closeChannels, 1, TimeUnit.SECONDS);
-        try {
-          if (rightWrites.tryLock(200, TimeUnit.MILLISECONDS)) {
-            try {
-              ByteBuffer b = Frame.abort(e.getMessage());
-              while (b.hasRemaining()) {
-                r.write(b);
-              }
-              told = true;
-            } finally {
-              rightWrites.unlock();
-            }
-          }
-        } catch (IOException | InterruptedException ignored) {
-          // the right neighbour will see the closed connection instead
-        }
+        told = tellRight(r, e);
       }
       if (told) {
         // The reason travels on around the ring; the left neighbour would otherwise

@@ -3,6 +3,7 @@ package io.bagpipe.cli;
 import com.typesafe.config.ConfigFactory;
 import io.bagpipe.allreduce.AllReduce.Reduced;
 import io.bagpipe.allreduce.AllReduceSettings;
+import io.bagpipe.allreduce.ChannelAuth;
 import io.bagpipe.allreduce.DataPort;
 import io.bagpipe.allreduce.RingAllReduce;
 import java.io.BufferedReader;
@@ -27,6 +28,9 @@ import java.util.concurrent.TimeUnit;
  */
 final class AllReduceBenchNode {
 
+  /** The environment variable that carries the ranks' data-channel secret, if any. */
+  static final String SECRET_ENV = "BAGPIPE_BENCH_SECRET";
+
   private AllReduceBenchNode() {}
 
   public static void main(String[] args) throws Exception {
@@ -37,7 +41,10 @@ final class AllReduceBenchNode {
     int iters = Integer.parseInt(args[4]);
     AllReduceSettings s = AllReduceSettings.fromConfig(ConfigFactory.load().getConfig("bagpipe.allreduce"));
     BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
-    try (DataPort port = DataPort.open(s)) {
+    // launch gives every run a secret, so the bench's ranks prove one too (BenchAllReduceCommand's)
+    String secret = System.getenv(SECRET_ENV);
+    ChannelAuth auth = secret == null ? ChannelAuth.NONE : ChannelAuth.of(secret.getBytes(StandardCharsets.UTF_8));
+    try (DataPort port = DataPort.open(s, auth)) {
       System.out.println("PORT " + port.address().getPort());
       System.out.flush();
       String[] ring = in.readLine().trim().split("\\s+");

@@ -119,7 +119,7 @@ final class BenchAllReduceCommand implements Callable<Integer> {
         .append("- Bagpipe: RingAllReduce, chunk ").append(ring.chunkBytes())
         .append(" B, window ").append(ring.window()).append(", socket buffers ").append(ring.socketBufferBytes())
         .append(" B; ").append(warmup).append(" warm-up then median of ").append(iters)
-        .append(" timed all-reduces, each after a 1-float barrier round; once with `bagpipe.allreduce.transport = ")
+        .append(" timed all-reduces, each after a 1-float barrier round; the data channel authenticated with a per-run secret, as `launch` runs it; once with `bagpipe.allreduce.transport = ")
         .append(ring.transport().name().toLowerCase(Locale.ROOT)).append('`')
         .append(kinds > 1 ? " (the two local JVMs prove they share memory and use it) and once with `tcp` (what ranks on different hosts use)\n" : "\n")
         .append("- probes: ").append(probes.describe()).append('\n')
@@ -200,6 +200,7 @@ final class BenchAllReduceCommand implements Callable<Integer> {
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     String cp = System.getProperty("java.class.path");
     List<Process> nodes = new ArrayList<>();
+    String secret = io.bagpipe.allreduce.ChannelAuth.newSecret(); // as launch gives each run
     try {
       List<BufferedReader> outs = new ArrayList<>();
       List<String> ports = new ArrayList<>();
@@ -213,7 +214,9 @@ final class BenchAllReduceCommand implements Callable<Integer> {
         cmd.add("-Dbagpipe.allreduce.transport=" + transport.name().toLowerCase(Locale.ROOT));
         cmd.addAll(List.of(AllReduceBenchNode.class.getName(), Integer.toString(rank), "2", sizes,
             Integer.toString(warmup), Integer.toString(iters)));
-        Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT);
+        pb.environment().put(AllReduceBenchNode.SECRET_ENV, secret);
+        Process p = pb.start();
         nodes.add(p);
         BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
         outs.add(out);

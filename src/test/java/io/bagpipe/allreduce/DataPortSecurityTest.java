@@ -2,6 +2,7 @@ package io.bagpipe.allreduce;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -29,6 +30,7 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** Who may connect to a data port, and what a port keeps waiting. */
 @Timeout(30)
@@ -206,29 +208,91 @@ class DataPortSecurityTest {
     }
   }
 
-  @Test
-  void aNonFiniteGradientStopsTheRoundNamingItsRank() throws Exception {
-    List<RingAllReduce> ranks = ring(3, ChannelAuth.NONE, Transport.TCP);
-    List<CompletableFuture<Reduced>> fs = new ArrayList<>();
-    for (int r = 0; r < 3; r++) {
-      float[] g = new float[200];
-      if (r == 1) {
-        g[17] = Float.NaN;
+  /**
+   * On the ring a rank's gradient is checked where the round adds it: by rank 1 itself in
+   * the segments it adds, by its right neighbour in the one it sends raw at step 0. Either
+   * way every rank learns that rank 1 computed it. Elements 17, 100 and 180 of 200 lie in
+   * the three segments of a 3-rank ring.
+   */
+  @ParameterizedTest
+  @ValueSource(ints = {17, 100, 180})
+  void aNonFiniteGradientStopsTheRoundNamingItsRank(int element) throws Exception {
+    for (float bad : new float[] {Float.NEGATIVE_INFINITY, Float.NaN}) {
+      List<RingAllReduce> ranks = ring(3, ChannelAuth.NONE, Transport.TCP);
+      List<CompletableFuture<Reduced>> fs = new ArrayList<>();
+      for (int r = 0; r < 3; r++) {
+        float[] g = new float[200];
+        if (r == 1) {
+          g[element] = bad;
+        }
+        fs.add(ranks.get(r).reduce(r, 1, g, 1, false).toCompletableFuture());
       }
-      fs.add(ranks.get(r).reduce(r, 1, g, 1, false).toCompletableFuture());
+      List<String> all = new ArrayList<>();
+      for (int r = 0; r < 3; r++) {
+        ExecutionException e = assertThrows(ExecutionException.class, fs.get(r)::get);
+        all.add(e.getCause().getMessage());
+      }
+      for (int r = 0; r < 3; r++) {
+        ExecutionException e = assertThrows(ExecutionException.class, fs.get(r)::get);
+        RingBrokenException b = assertInstanceOf(RingBrokenException.class, e.getCause());
+        assertTrue(b.getMessage().matches("(?s).*rank 1( of ring generation 1)? computed a gradient that is not finite"
+            + " in round 1 \\(element " + element + " is " + bad + "\\).*"), "rank " + r + ": " + all);
+      }
     }
-    for (int r = 0; r < 3; r++) {
-      ExecutionException e = assertThrows(ExecutionException.class, fs.get(r)::get);
-      RingBrokenException b = assertInstanceOf(RingBrokenException.class, e.getCause());
-      assertTrue(b.getMessage().contains("rank 1 of ring generation 1 computed a gradient that is not finite"),
-          "rank " + r + ": " + b.getMessage());
-    }
-    assertEquals(1, ranks.get(1).rank());
   }
 
   @Test
-  void receivedInfinitiesAreCaughtBeforeTheyAreAdded() {
+  void finiteGradientsWhoseSumOverflowsStopTheRound() throws Exception {
+    List<RingAllReduce> ranks = ring(2, ChannelAuth.NONE, Transport.TCP);
+    List<CompletableFuture<Reduced>> fs = new ArrayList<>();
+    for (int r = 0; r < 2; r++) {
+      float[] g = new float[200];
+      java.util.Arrays.fill(g, Float.MAX_VALUE);
+      fs.add(ranks.get(r).reduce(r, 1, g, 1, false).toCompletableFuture());
+    }
+    for (int r = 0; r < 2; r++) {
+      ExecutionException e = assertThrows(ExecutionException.class, fs.get(r)::get);
+      assertTrue(e.getCause().getMessage().contains("summed finite gradients to a float that overflows"),
+          "rank " + r + ": " + e.getCause().getMessage());
+    }
+  }
+
+  @Test
+  void aNonFiniteGradientOnTheDirectPathStopsTheRoundBeforeItIsSent() throws Exception {
+    AllReduceSettings s = new AllReduceSettings("127.0.0.1", 0, 1024, 2, Duration.ofSeconds(10), 0, Transport.TCP,
+        Path.of(System.getProperty("java.io.tmpdir")), 1024);
+    List<InetSocketAddress> addresses = new ArrayList<>();
+    List<DataPort> ports = new ArrayList<>();
+    for (int r = 0; r < 2; r++) {
+      ports.add(port(s, ChannelAuth.NONE));
+      addresses.add(ports.get(r).address());
+    }
+    List<CompletableFuture<Reduced>> fs = new ArrayList<>();
+    for (int r = 0; r < 2; r++) {
+      RingAllReduce ar = new RingAllReduce(ports.get(r), 1, r, addresses, s);
+      open.add(ar);
+      float[] g = new float[10];
+      g[3] = r == 0 ? Float.POSITIVE_INFINITY : 0f;
+      fs.add(ar.reduce(r, 1, g, 1, false).toCompletableFuture());
+    }
+    for (int r = 0; r < 2; r++) {
+      ExecutionException e = assertThrows(ExecutionException.class, fs.get(r)::get);
+      assertTrue(e.getCause().getMessage().contains("rank 0 of ring generation 1 computed a gradient that is not"
+          + " finite in round 1 (element 3 is Infinity)"), "rank " + r + ": " + e.getCause().getMessage());
+    }
+  }
+
+  @Test
+  void nonFiniteFloatsAreFoundWhereverTheyAre() {
     float[] a = {1, 2, Float.POSITIVE_INFINITY, 4};
+    assertFalse(RingAllReduce.allFinite(a, 0, 4));
+    assertTrue(RingAllReduce.allFinite(a, 3, 1));
+    assertTrue(RingAllReduce.allFinite(new float[] {Float.MAX_VALUE, -Float.MAX_VALUE, Float.MIN_VALUE}, 0, 3));
+    float[] big = new float[10_001];
+    assertTrue(RingAllReduce.allFinite(big, 0, big.length));
+    big[10_000] = Float.NaN;
+    assertFalse(RingAllReduce.allFinite(big, 0, big.length));
+    assertTrue(RingAllReduce.allFinite(big, 0, 10_000));
     assertEquals(2, RingAllReduce.firstNonFinite(a, 0, 4));
     assertEquals(0, RingAllReduce.firstNonFinite(a, 2, 2));
     assertEquals(-1, RingAllReduce.firstNonFinite(a, 0, 2));
