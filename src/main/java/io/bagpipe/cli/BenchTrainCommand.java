@@ -157,8 +157,9 @@ final class BenchTrainCommand implements Callable<Integer> {
       md.append(String.format("| %s | %s%.3f%s | %s |%n", name, name.startsWith("ratio") ? "**" : "",
           BenchReadCommand.median(a), name.startsWith("ratio") ? "**" : "", per));
     }
-    md.append("\nTargets: ratio_bagpipe_cpu_per_bag_to_essential <= 1.05; ratio_bagpipe_step_to_peer_compute >= 1;")
-        .append(" ratio_bagpipe_bags_per_s_to_peer_ddp >= 1.6.\n");
+    md.append("\nTargets: ratio_bagpipe_cpu_per_bag_to_essential <= 0.8 (the essential cost is read through OpenSlide,")
+        .append(" which the default decoder beats); ratio_bagpipe_step_to_peer_compute >= 1;")
+        .append(" ratio_bagpipe_bags_per_s_to_peer_ddp >= 2.0.\n");
     bench.report("train", md);
     return 0;
   }
