@@ -36,7 +36,7 @@ class LoaderPoolTest {
     slide = SlideFixtures.vipsSlide(dir, "s", 700, 500);
     slides = new SlidePool(new SlideSettings(SlideFixtures.WHITE, 4, SlideDecoder.AUTO));
     // 3 patches per task: a 7-patch bag is cut into tasks of 3, 3 and 1 over 2 loaders.
-    pool = kit.spawn(LoaderPool.create(new LoaderSettings(2, 2, 3, 4), slides, new BagBuffers(4)));
+    pool = kit.spawn(LoaderPool.create(LoaderPool.Setup.of(new LoaderSettings(2, 2, 3, 4), slides, new BagBuffers(4))));
   }
 
   @AfterAll
@@ -47,6 +47,18 @@ class LoaderPoolTest {
 
   static BagRef bag(int... xy) {
     return new BagRef("s", slide.toString(), 1, xy, 32, 0, 0, 9);
+  }
+
+  @Test
+  void aSetupKeepsItsOwnCopyOfTheLocalSlidesAndTrustsBagPathsWithout() {
+    LoaderPool.Setup trusting = LoaderPool.Setup.of(new LoaderSettings(2, 2, 3, 4), slides, new BagBuffers(4));
+    assertEquals(java.util.Optional.empty(), trusting.localSlides());
+    java.util.Map<String, String> local = new java.util.HashMap<>(java.util.Map.of("s", slide.toString()));
+    LoaderPool.Setup setup = trusting.withLocalSlides(local);
+    local.put("t", "/elsewhere");
+    assertEquals(java.util.Optional.of(java.util.Map.of("s", slide.toString())), setup.localSlides());
+    LoaderMeter meter = new LoaderMeter();
+    assertTrue(setup.withMeter(meter).meter() == meter && setup.withMeter(meter).localSlides().isPresent());
   }
 
   @Test
@@ -73,8 +85,8 @@ class LoaderPoolTest {
   @Test
   void theMeterCountsDecodedAndFailedBagsAndEmptiesItsQueue() throws Exception {
     LoaderMeter meter = new LoaderMeter();
-    ActorRef<LoaderPool.Command> counted = kit.spawn(LoaderPool.create(new LoaderSettings(2, 2, 3, 4), slides,
-        new BagBuffers(4), meter));
+    ActorRef<LoaderPool.Command> counted = kit.spawn(LoaderPool.create(
+        LoaderPool.Setup.of(new LoaderSettings(2, 2, 3, 4), slides, new BagBuffers(4)).withMeter(meter)));
     TestProbe<LoaderPool.Loaded> probe = kit.createTestProbe();
     counted.tell(new LoaderPool.LoadBag(bag(0, 0, 100, 40, 200, 80, 300, 120, 400, 160), probe.getRef()));
     counted.tell(new LoaderPool.LoadBag(bag(0, 0, 690, 10), probe.getRef())); // its second patch is outside

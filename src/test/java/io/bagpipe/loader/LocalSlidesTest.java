@@ -31,8 +31,8 @@ class LocalSlidesTest {
   static void start() throws Exception {
     slide = SlideFixtures.vipsSlide(dir, "s", 300, 200);
     slides = new SlidePool(new SlideSettings(SlideFixtures.WHITE, 4, io.bagpipe.slide.SlideDecoder.AUTO));
-    pool = kit.spawn(LoaderPool.create(new LoaderSettings(1, 2, 3, 4), slides, new BagBuffers(4),
-        Map.of("s", slide.toString())));
+    pool = kit.spawn(LoaderPool.create(LoaderPool.Setup.of(new LoaderSettings(1, 2, 3, 4), slides, new BagBuffers(4))
+        .withLocalSlides(Map.of("s", slide.toString()))));
   }
 
   @AfterAll
