@@ -67,6 +67,15 @@ public final class TrainingFixtures {
     return ConfigOptions.defaults(o);
   }
 
+  /** Deletes {@code dir} and everything in it. */
+  public static void deleteTree(Path dir) throws IOException {
+    try (Stream<Path> all = Files.walk(dir)) {
+      for (Path p : all.sorted(Comparator.reverseOrder()).toList()) {
+        Files.delete(p);
+      }
+    }
+  }
+
   /**
    * One {@link #dataSet} for a whole test class: made in a folder of its own before the class's
    * first test ({@code @BeforeAll} methods included) and deleted after its last. Register it with
@@ -89,11 +98,7 @@ public final class TrainingFixtures {
 
     @Override
     public void afterAll(ExtensionContext context) throws IOException {
-      try (Stream<Path> all = Files.walk(dir)) {
-        for (Path p : all.sorted(Comparator.reverseOrder()).toList()) {
-          Files.delete(p);
-        }
-      }
+      deleteTree(dir);
     }
 
     /** The class's folder, holding the data set under {@code data/}; room for run directories. */

@@ -1,5 +1,6 @@
 package io.bagpipe.loader;
 
+import io.bagpipe.TrainingFixtures;
 import io.bagpipe.bag.BagRef;
 import io.bagpipe.slide.SlideDecoder;
 import io.bagpipe.slide.SlideFixtures;
@@ -8,8 +9,6 @@ import io.bagpipe.slide.SlideSettings;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Comparator;
-import java.util.stream.Stream;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.junit.jupiter.api.extension.AfterAllCallback;
 import org.junit.jupiter.api.extension.BeforeAllCallback;
@@ -55,11 +54,7 @@ public final class LoaderTesting {
     public void afterAll(ExtensionContext context) throws IOException {
       kit.shutdownTestKit();
       slides.close();
-      try (Stream<Path> all = Files.walk(dir)) {
-        for (Path p : all.sorted(Comparator.reverseOrder()).toList()) {
-          Files.delete(p);
-        }
-      }
+      TrainingFixtures.deleteTree(dir);
     }
 
     /** The class's test kit. */
