@@ -8,7 +8,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.extension.AfterAllCallback;
+import org.junit.jupiter.api.extension.BeforeAllCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
 
 /**
  * A small data set for runtime tests: {@code slides} copies of one vips-written
@@ -60,5 +65,57 @@ public final class TrainingFixtures {
         "pekko.loglevel=WARNING"));
     o.addAll(List.of(extra));
     return ConfigOptions.defaults(o);
+  }
+
+  /** Deletes {@code dir} and everything in it. */
+  public static void deleteTree(Path dir) throws IOException {
+    try (Stream<Path> all = Files.walk(dir)) {
+      for (Path p : all.sorted(Comparator.reverseOrder()).toList()) {
+        Files.delete(p);
+      }
+    }
+  }
+
+  /**
+   * One {@link #dataSet} for a whole test class: made in a folder of its own before the class's
+   * first test ({@code @BeforeAll} methods included) and deleted after its last. Register it with
+   * {@code @RegisterExtension static final TrainingFixtures.Shared DATA = new TrainingFixtures.Shared(8);}.
+   */
+  public static final class Shared implements BeforeAllCallback, AfterAllCallback {
+    private final int slides;
+    private Path dir;
+    private Path data;
+
+    public Shared(int slides) {
+      this.slides = slides;
+    }
+
+    @Override
+    public void beforeAll(ExtensionContext context) throws Exception {
+      dir = Files.createTempDirectory("bagpipe-" + context.getRequiredTestClass().getSimpleName() + "-");
+      data = dataSet(dir.resolve("data"), slides);
+    }
+
+    @Override
+    public void afterAll(ExtensionContext context) throws IOException {
+      deleteTree(dir);
+    }
+
+    /** The class's folder, holding the data set under {@code data/}; room for run directories. */
+    public Path dir() {
+      return dir;
+    }
+
+    /** The data set's folder. */
+    public Path data() {
+      return data;
+    }
+
+    /** {@link #config} for a run in {@code runDir} on this data set with two CPU workers. */
+    public Config twoCpuWorkers(Path runDir, String... extra) {
+      List<String> o = new ArrayList<>(List.of("bagpipe.worker.devices=[cpu,cpu]"));
+      o.addAll(List.of(extra));
+      return config(data, runDir, o.toArray(String[]::new));
+    }
   }
 }

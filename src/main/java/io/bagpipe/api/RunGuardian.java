@@ -85,7 +85,8 @@ final class RunGuardian {
           LoaderMeter loaderMeter = new LoaderMeter();
           metrics.watch(loaderMeter);
           ActorRef<LoaderPool.Command> loaders =
-              ctx.spawn(LoaderPool.create(spec.loader(), slides, buffers, loaderMeter, localSlides(spec)), "loader-pool");
+              ctx.spawn(LoaderPool.create(LoaderPool.Setup.of(spec.loader(), slides, buffers)
+                  .withMeter(loaderMeter).withLocalSlides(localSlides(spec))), "loader-pool");
           ActorRef<RunEvent> events = ctx.messageAdapter(RunEvent.class, Published::new);
           ActorRef<Coordinator.Command> coordinator = topology.coordinator(ctx, spec, events);
           List<String> devices = spec.worker().devices();

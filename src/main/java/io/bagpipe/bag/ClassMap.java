@@ -1,5 +1,6 @@
 package io.bagpipe.bag;
 
+import io.bagpipe.serialization.Json;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Objects;

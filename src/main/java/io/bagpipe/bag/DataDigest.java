@@ -1,5 +1,6 @@
 package io.bagpipe.bag;
 
+import io.bagpipe.serialization.Json;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;

@@ -37,16 +37,16 @@ public final class DataSet {
   private final int featureDim;
   private final Map<String, String> featureEncoder;
 
-  private DataSet(Manifest manifest, Folds folds, List<SlideEntry> train, List<SlideEntry> validation,
-      List<SlideEntry> test, Map<String, PatchCoordinates> coordinates, Map<String, Path> coordinateFiles,
-      Map<String, Integer> patchSizeLevel0, int featureDim, Map<String, String> featureEncoder) {
+  private DataSet(Manifest manifest, Parts parts, Map<String, PatchCoordinates> coordinates,
+      Map<String, Path> coordinateFiles, Map<String, Integer> patchSizeLevel0, int featureDim,
+      Map<String, String> featureEncoder) {
     this.featureDim = featureDim;
     this.featureEncoder = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(featureEncoder));
     this.manifest = manifest;
-    this.folds = folds;
-    this.train = List.copyOf(train);
-    this.validation = List.copyOf(validation);
-    this.test = List.copyOf(test);
+    this.folds = parts.assigned();
+    this.train = List.copyOf(parts.train());
+    this.validation = List.copyOf(parts.validation());
+    this.test = List.copyOf(parts.test());
     this.coordinates = Map.copyOf(coordinates);
     this.coordinateFiles = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(coordinateFiles));
     this.patchSizeLevel0 = Map.copyOf(patchSizeLevel0);
@@ -76,6 +76,11 @@ public final class DataSet {
       }
       return p;
     }
+
+    /** The manifest's training, validation and test slides in manifest order: the ones whose files are read. */
+    List<SlideEntry> read(Manifest manifest) {
+      return manifest.slides().stream().filter(s -> used.contains(s.slideId())).toList();
+    }
   }
 
   /**
@@ -92,18 +97,10 @@ public final class DataSet {
     }
     Manifest manifest = Manifest.read(data.manifest(), data.slides(), data.slideExtensions(), data.classes());
     Parts parts = Parts.of(manifest, folds);
-    Folds assigned = parts.assigned();
-    List<SlideEntry> train = parts.train();
-    List<SlideEntry> validation = parts.validation();
-    List<SlideEntry> test = parts.test();
-    java.util.Set<String> used = parts.used();
     Map<String, PatchCoordinates> coordinates = new HashMap<>();
     Map<String, Path> files = new LinkedHashMap<>();
     Map<String, Integer> sizes = new HashMap<>();
-    for (SlideEntry s : manifest.slides()) {
-      if (!used.contains(s.slideId())) {
-        continue;
-      }
+    for (SlideEntry s : parts.read(manifest)) {
       Path file = coordinateFile(data, manifest, s);
       files.put(s.slideId(), file);
       if (file.getFileName().toString().endsWith(".h5")) {
@@ -123,7 +120,7 @@ public final class DataSet {
         coordinates.put(s.slideId(), PatchCoordinates.read(file));
       }
     }
-    return new DataSet(manifest, assigned, train, validation, test, coordinates, files, sizes, 0, Map.of());
+    return new DataSet(manifest, parts, coordinates, files, sizes, 0, Map.of());
   }
 
   /**
@@ -151,20 +148,12 @@ public final class DataSet {
           + ", or point bagpipe.data.features at the folder of its feature files");
     }
     Parts parts = Parts.of(manifest, folds);
-    Folds assigned = parts.assigned();
-    List<SlideEntry> train = parts.train();
-    List<SlideEntry> validation = parts.validation();
-    List<SlideEntry> test = parts.test();
-    java.util.Set<String> used = parts.used();
     Map<String, PatchCoordinates> coordinates = new HashMap<>();
     Map<String, Path> files = new LinkedHashMap<>();
     int dim = 0;
     Map<String, String> encoder = Map.of();
     Path first = null;
-    for (SlideEntry s : manifest.slides()) {
-      if (!used.contains(s.slideId())) {
-        continue;
-      }
+    for (SlideEntry s : parts.read(manifest)) {
       Path file = s.slide();
       int rows;
       int d;
@@ -192,7 +181,7 @@ public final class DataSet {
       coordinates.put(s.slideId(), PatchCoordinates.wrap(xy));
       files.put(s.slideId(), file);
     }
-    return new DataSet(manifest, assigned, train, validation, test, coordinates, files, Map.of(), dim, encoder);
+    return new DataSet(manifest, parts, coordinates, files, Map.of(), dim, encoder);
   }
 
   /** D of the feature files when training on features ({@code bagpipe.data.features}), else 0. */

@@ -26,7 +26,6 @@ import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 import java.util.concurrent.Flow;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -227,50 +226,11 @@ final class BenchTrainCommand implements Callable<Integer> {
         "bagpipe.plan.folds.val=\"\"", "bagpipe.model.encoder=mil-cnn-s", "bagpipe.optimizer.name=sgd",
         "bagpipe.worker.devices=" + devices + "]", "bagpipe.worker.intra-op-threads=1"))
         .withFallback(base);
-    OperatingSystemMXBean os = (OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
-    AtomicLong startNanos = new AtomicLong(-1);
-    AtomicLong startCpu = new AtomicLong();
-    AtomicLong startBags = new AtomicLong();
-    long[] end = new long[3];
+    ThroughputMeter meter = new ThroughputMeter(warmup);
     BagpipeRun run = Bagpipe.start(config);
-    run.events().subscribe(new Flow.Subscriber<>() {
-      long finished;
-
-      @Override
-      public void onSubscribe(Flow.Subscription s) {
-        s.request(Long.MAX_VALUE);
-      }
-
-      @Override
-      public void onNext(RunEvent e) {
-        if (e instanceof RunEvent.StepCompleted s) {
-          long total = finished + s.bagsDone();
-          if (startNanos.get() < 0 && total >= warmup) {
-            startCpu.set(os.getProcessCpuTime());
-            startBags.set(total);
-            startNanos.set(System.nanoTime());
-          } else if (startNanos.get() >= 0) {
-            end[0] = System.nanoTime();
-            end[1] = os.getProcessCpuTime();
-            end[2] = total;
-          }
-          if (s.step() == s.steps()) {
-            finished += s.bagsDone();
-          }
-        }
-      }
-
-      @Override
-      public void onError(Throwable t) {}
-
-      @Override
-      public void onComplete() {}
-    });
+    run.events().subscribe(meter);
     run.result().toCompletableFuture().get(30, TimeUnit.MINUTES);
-    long measured = end[2] - startBags.get();
-    double secs = (end[0] - startNanos.get()) / 1e9;
-    double cpu = (end[1] - startCpu.get()) / 1e9;
-    return new double[] {measured / secs, 1000 * cpu / measured};
+    return new double[] {meter.bagsPerSecond(), meter.cpuMsPerBag()};
   }
 
   /**
@@ -358,51 +318,86 @@ final class BenchTrainCommand implements Callable<Integer> {
 
   /** A whole run of {@code config}: {bags/s and CPU ms per bag after the warm-up, the last epoch's val AUC}. */
   private double[] measure(Config config) throws Exception {
-    OperatingSystemMXBean os = (OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
-    long[] start = {-1, 0, 0};
-    long[] end = new long[3];
+    ThroughputMeter meter = new ThroughputMeter(warmup);
     BagpipeRun run = Bagpipe.start(config);
-    run.events().subscribe(new Flow.Subscriber<>() {
-      long finished;
-
-      @Override
-      public void onSubscribe(Flow.Subscription s) {
-        s.request(Long.MAX_VALUE);
-      }
-
-      @Override
-      public void onNext(RunEvent e) {
-        if (e instanceof RunEvent.StepCompleted s) {
-          long total = finished + s.bagsDone();
-          if (start[0] < 0 && total >= warmup) {
-            start[0] = System.nanoTime();
-            start[1] = os.getProcessCpuTime();
-            start[2] = total;
-          } else if (start[0] >= 0) {
-            end[0] = System.nanoTime();
-            end[1] = os.getProcessCpuTime();
-            end[2] = total;
-          }
-          if (s.step() == s.steps()) {
-            finished += s.bagsDone();
-          }
-        }
-      }
-
-      @Override
-      public void onError(Throwable t) {}
-
-      @Override
-      public void onComplete() {}
-    });
+    run.events().subscribe(meter);
     var result = run.result().toCompletableFuture().get(60, TimeUnit.MINUTES);
-    long measured = end[2] - start[2];
-    if (start[0] < 0 || measured <= 0) {
+    if (!meter.measured()) {
       throw new IllegalStateException("the run trained too few bags to measure after " + warmup + " warm-up bags");
     }
-    double secs = (end[0] - start[0]) / 1e9;
-    double cpu = (end[1] - start[1]) / 1e9;
-    return new double[] {measured / secs, 1000 * cpu / measured, result.last().auc()};
+    return new double[] {meter.bagsPerSecond(), meter.cpuMsPerBag(), result.last().auc()};
+  }
+
+  /**
+   * Subscribes to a run's events and measures its steady state: bags are counted from
+   * {@link RunEvent.StepCompleted} (each epoch's final count carried into the next), and the
+   * window runs from the first step at which {@code warmup} bags are done to the last step seen,
+   * timed in wall-clock nanoseconds and the JVM's process CPU time.
+   */
+  static final class ThroughputMeter implements Flow.Subscriber<RunEvent> {
+    private final OperatingSystemMXBean os = (OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
+    private final int warmup;
+    private long finished;
+    private long startNanos = -1;
+    private long startCpu;
+    private long startBags;
+    private long endNanos;
+    private long endCpu;
+    private long endBags;
+
+    ThroughputMeter(int warmup) {
+      this.warmup = warmup;
+    }
+
+    @Override
+    public void onSubscribe(Flow.Subscription s) {
+      s.request(Long.MAX_VALUE);
+    }
+
+    @Override
+    public synchronized void onNext(RunEvent e) {
+      if (e instanceof RunEvent.StepCompleted s) {
+        long total = finished + s.bagsDone();
+        if (startNanos < 0 && total >= warmup) {
+          startCpu = os.getProcessCpuTime();
+          startBags = total;
+          startNanos = System.nanoTime();
+        } else if (startNanos >= 0) {
+          endNanos = System.nanoTime();
+          endCpu = os.getProcessCpuTime();
+          endBags = total;
+        }
+        if (s.step() == s.steps()) {
+          finished += s.bagsDone();
+        }
+      }
+    }
+
+    @Override
+    public void onError(Throwable t) {}
+
+    @Override
+    public void onComplete() {}
+
+    /** Whether the window opened and holds at least one bag. */
+    synchronized boolean measured() {
+      return startNanos >= 0 && endBags - startBags > 0;
+    }
+
+    /** Bags trained in the window. */
+    synchronized long bagsMeasured() {
+      return endBags - startBags;
+    }
+
+    /** Bags trained per wall-clock second in the window. */
+    synchronized double bagsPerSecond() {
+      return (endBags - startBags) / ((endNanos - startNanos) / 1e9);
+    }
+
+    /** The process's CPU milliseconds per bag trained in the window. */
+    synchronized double cpuMsPerBag() {
+      return 1000 * ((endCpu - startCpu) / 1e9) / (endBags - startBags);
+    }
   }
 
   private static void deleteTree(Path p) throws java.io.IOException {

@@ -1,5 +1,6 @@
 package io.bagpipe.coordinator;
 
+import io.bagpipe.serialization.Json;
 import java.math.BigDecimal;
 import java.math.BigInteger;
 import java.util.Collections;
@@ -99,10 +100,10 @@ public record EpochRecord(int epoch, double trainLoss, double valLoss, double ac
     key(b.append('}'), ",extras").append('{');
     boolean first = true;
     for (var e : extras.entrySet()) {
-      string(b.append(first ? "" : ","), e.getKey()).append(':');
+      Json.string(b.append(first ? "" : ","), e.getKey()).append(':');
       first = false;
       switch (e.getValue()) {
-        case String v -> string(b, v);
+        case String v -> Json.string(b, v);
         case Boolean v -> b.append(v);
         case Number v -> number(b, v);
         default -> throw new AssertionError(e);
@@ -150,32 +151,5 @@ public record EpochRecord(int epoch, double trainLoss, double valLoss, double ac
 
   static StringBuilder number(StringBuilder b, double d) {
     return Double.isFinite(d) ? b.append(BigDecimal.valueOf(d).toPlainString()) : b.append("null");
-  }
-
-  /** Appends {@code s} as a JSON string; control characters, lone surrogates, U+2028/9 as {@code \}uXXXX. */
-  static StringBuilder string(StringBuilder b, String s) {
-    b.append('"');
-    for (int i = 0; i < s.length(); i++) {
-      char c = s.charAt(i);
-      switch (c) {
-        case '"' -> b.append("\\\"");
-        case '\\' -> b.append("\\\\");
-        case '\n' -> b.append("\\n");
-        case '\r' -> b.append("\\r");
-        case '\t' -> b.append("\\t");
-        case '\b' -> b.append("\\b");
-        case '\f' -> b.append("\\f");
-        default -> {
-          boolean pairedHigh = Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1));
-          boolean pairedLow = Character.isLowSurrogate(c) && i > 0 && Character.isHighSurrogate(s.charAt(i - 1));
-          if (c < 0x20 || c == '\u2028' || c == '\u2029' || Character.isSurrogate(c) && !pairedHigh && !pairedLow) {
-            b.append(String.format("\\u%04x", (int) c));
-          } else {
-            b.append(c);
-          }
-        }
-      }
-    }
-    return b.append('"');
   }
 }

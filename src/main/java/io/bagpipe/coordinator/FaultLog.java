@@ -1,5 +1,6 @@
 package io.bagpipe.coordinator;
 
+import io.bagpipe.serialization.Json;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -69,15 +70,15 @@ final class FaultLog {
     try {
       for (Recovery r : pending) {
         StringBuilder b = new StringBuilder("{\"kind\":");
-        EpochRecord.string(b, r.kind).append(",\"detected_ms\":").append(r.detectedMillis);
+        Json.string(b, r.kind).append(",\"detected_ms\":").append(r.detectedMillis);
         if (r.healStartMillis > 0) {
           b.append(",\"heal_start_ms\":").append(r.healStartMillis).append(",\"healed_ms\":").append(r.healedMillis);
         }
         b.append(",\"ring_formed_ms\":").append(r.ringMillis).append(",\"committed_ms\":").append(now)
             .append(",\"generation\":").append(r.generation).append(",\"workers\":").append(r.workers)
             .append(",\"epoch\":").append(epoch).append(",\"step\":").append(step).append(",\"node\":");
-        EpochRecord.string(b, node).append(",\"detail\":");
-        EpochRecord.string(b, r.detail).append('}');
+        Json.string(b, node).append(",\"detail\":");
+        Json.string(b, r.detail).append('}');
         log.appendLine(b.toString());
       }
     } finally {

@@ -1,5 +1,6 @@
 package io.bagpipe.coordinator;
 
+import io.bagpipe.serialization.Json;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -56,8 +57,8 @@ public final class Quarantine {
   /** Records {@code slide} as quarantined in {@code epoch} because of {@code error}. */
   public void add(String slide, int epoch, String error) throws IOException {
     StringBuilder b = new StringBuilder("{\"slide\":");
-    EpochRecord.string(b, slide).append(",\"epoch\":").append(epoch).append(",\"error\":");
-    EpochRecord.string(b, error).append('}');
+    Json.string(b, slide).append(",\"epoch\":").append(epoch).append(",\"error\":");
+    Json.string(b, error).append('}');
     log.appendLine(b.toString());
   }
 

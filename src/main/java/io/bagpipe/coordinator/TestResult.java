@@ -1,5 +1,6 @@
 package io.bagpipe.coordinator;
 
+import io.bagpipe.serialization.Json;
 import java.util.List;
 
 /**
@@ -31,7 +32,7 @@ public record TestResult(int epochs, int slides, int bags, double loss, double a
     EpochRecord.confusion(b.append(",\"confusion\":"), confusion);
     b.append(",\"left_out\":[");
     for (int i = 0; i < leftOut.size(); i++) {
-      EpochRecord.string(b.append(i == 0 ? "" : ","), leftOut.get(i));
+      Json.string(b.append(i == 0 ? "" : ","), leftOut.get(i));
     }
     return b.append("],\"skipped_bags\":").append(skippedBags).append('}').toString();
   }

@@ -3,6 +3,7 @@ package io.bagpipe.export;
 import io.bagpipe.checkpoint.Checkpoint;
 import io.bagpipe.checkpoint.NamedTensor;
 import io.bagpipe.checkpoint.RunState;
+import io.bagpipe.serialization.Json;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -166,8 +167,8 @@ public record ModelExport(String encoder, String pooling, int classes, int patch
       Map<String, String> names) {
     StringBuilder b = new StringBuilder("{\n");
     b.append("  \"format_version\": 1,\n");
-    b.append("  \"encoder\": ").append(quote(encoder)).append(",\n");
-    b.append("  \"pooling\": ").append(quote(pooling)).append(",\n");
+    b.append("  \"encoder\": ").append(Json.quote(encoder)).append(",\n");
+    b.append("  \"pooling\": ").append(Json.quote(pooling)).append(",\n");
     b.append("  \"attention_dim\": ").append(attentionDim).append(",\n");
     if (pooling.startsWith("clam")) {
       b.append("  \"hidden_dim\": ").append(hiddenDim).append(",\n");
@@ -186,24 +187,25 @@ public record ModelExport(String encoder, String pooling, int classes, int patch
     if (classNames.isEmpty()) {
       b.append("null");
     } else {
-      b.append('[').append(String.join(", ", classNames.stream().map(ModelExport::quote).toList())).append(']');
+      b.append('[').append(String.join(", ", classNames.stream().map(Json::quote).toList())).append(']');
     }
     b.append(",\n  \"patch_size\": ").append(patchSize).append(",\n");
     b.append("  \"input\": {\"layout\": \"NHWC\", \"dtype\": \"uint8\", \"channels\": \"RGB\", \"scale\": 255,\n");
     b.append("            \"mean\": ").append(array(mean)).append(", \"std\": ").append(array(std)).append("},\n");
     b.append("  \"batchnorm\": \"eval\",\n");
-    b.append("  \"output\": ").append(quote(pooling.equals("dsmil")
+    b.append("  \"output\": ").append(Json.quote(pooling.equals("dsmil")
         ? "mean of the softmax of the head's logits and the softmax of the per-class maximum instance logits"
         : "softmax over the head's logits; slide probability = mean over its bags")).append(",\n");
-    b.append("  \"source\": {\"checkpoint\": ").append(quote(String.valueOf(source.toAbsolutePath())))
+    b.append("  \"source\": {\"checkpoint\": ").append(Json.quote(String.valueOf(source.toAbsolutePath())))
         .append(", \"epoch\": ").append(s.epoch()).append(", \"global_step\": ").append(s.globalStep())
-        .append(", \"best_metric\": ").append(quote(s.bestMetric())).append(", \"best_value\": ")
+        .append(", \"best_metric\": ").append(Json.quote(s.bestMetric())).append(", \"best_value\": ")
         .append(s.hasBest() ? Double.toString(s.bestValue()) : "null").append(", \"best_epoch\": ")
         .append(s.bestEpoch()).append("},\n");
     b.append("  \"parameter_names\": {");
     boolean first = true;
     for (var e : names.entrySet()) {
-      b.append(first ? "\n    " : ",\n    ").append(quote(e.getKey())).append(": ").append(quote(e.getValue()));
+      b.append(first ? "\n    " : ",\n    ").append(Json.quote(e.getKey())).append(": ")
+          .append(Json.quote(e.getValue()));
       first = false;
     }
     return b.append("\n  }\n}\n").toString();
@@ -211,10 +213,6 @@ public record ModelExport(String encoder, String pooling, int classes, int patch
 
   private static String array(float[] v) {
     return "[" + v[0] + ", " + v[1] + ", " + v[2] + "]";
-  }
-
-  private static String quote(String s) {
-    return SafeTensors.string(new StringBuilder(), s).toString();
   }
 
   private static String required(Map<String, String> extras, String key, Path source) {

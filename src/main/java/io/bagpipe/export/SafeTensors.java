@@ -1,5 +1,6 @@
 package io.bagpipe.export;
 
+import io.bagpipe.serialization.Json;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -149,8 +150,8 @@ public final class SafeTensors {
       b.append("\"__metadata__\":{");
       boolean first = true;
       for (var e : metadata.entrySet()) {
-        string(b.append(first ? "" : ","), e.getKey()).append(':');
-        string(b, e.getValue());
+        Json.string(b.append(first ? "" : ","), e.getKey()).append(':');
+        Json.string(b, e.getValue());
         first = false;
       }
       b.append('}');
@@ -162,7 +163,7 @@ public final class SafeTensors {
         throw new IllegalArgumentException("two tensors are named " + t.name());
       }
       long end = offset + (long) t.size() * t.width();
-      string(b.append(b.length() > 1 ? "," : ""), t.name()).append(":{\"dtype\":\"").append(t.dtype())
+      Json.string(b.append(b.length() > 1 ? "," : ""), t.name()).append(":{\"dtype\":\"").append(t.dtype())
           .append("\",\"shape\":[");
       for (int i = 0; i < t.shape().length; i++) {
         b.append(i == 0 ? "" : ",").append(t.shape()[i]);
@@ -175,26 +176,6 @@ public final class SafeTensors {
       b.append(' ');
     }
     return b.toString().getBytes(StandardCharsets.UTF_8);
-  }
-
-  /** Appends {@code s} as a JSON string. */
-  static StringBuilder string(StringBuilder b, String s) {
-    b.append('"');
-    for (int i = 0; i < s.length(); i++) {
-      char c = s.charAt(i);
-      switch (c) {
-        case '"' -> b.append("\\\"");
-        case '\\' -> b.append("\\\\");
-        default -> {
-          if (c < 0x20) {
-            b.append(String.format("\\u%04x", (int) c));
-          } else {
-            b.append(c);
-          }
-        }
-      }
-    }
-    return b.append('"');
   }
 
   private static void writeFully(FileChannel ch, ByteBuffer b) throws IOException {

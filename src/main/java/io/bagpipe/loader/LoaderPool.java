@@ -6,6 +6,8 @@ import io.bagpipe.slide.SlidePool;
 import java.nio.ByteBuffer;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.DispatcherSelector;
@@ -72,32 +74,47 @@ public final class LoaderPool {
     }
   }
 
-  public static Behavior<Command> create(LoaderSettings settings, SlidePool slides, BagBuffers buffers) {
-    return create(settings, slides, buffers, new LoaderMeter(), null);
-  }
-
-  /** As {@link #create(LoaderSettings, SlidePool, BagBuffers)}, counting its work in {@code meter}. */
-  public static Behavior<Command> create(LoaderSettings settings, SlidePool slides, BagBuffers buffers,
-      LoaderMeter meter) {
-    return create(settings, slides, buffers, meter, null);
-  }
-
-  /** As {@link #create(LoaderSettings, SlidePool, BagBuffers, LoaderMeter, Map)} with a new meter. */
-  public static Behavior<Command> create(LoaderSettings settings, SlidePool slides, BagBuffers buffers,
-      Map<String, String> localSlides) {
-    return create(settings, slides, buffers, new LoaderMeter(), localSlides);
-  }
-
   /**
-   * A pool that counts its work in {@code meter} and reads each bag's slide from
-   * {@code localSlides} (slide id to this node's path of its slide or feature file, from
-   * this node's own manifest), never from the path a bag arrived with: a bag from another
-   * node names a slide, not a file, and a slide id this node's manifest lacks fails the
-   * bag. Null: trust the bags' paths (a pool fed only by this JVM, as {@code predict} does).
+   * What a pool is made of: its settings, the node's slide pool and bag buffers, the meter that
+   * counts its work, and {@code localSlides}, slide id to this node's path of its slide or feature
+   * file (from this node's own manifest). With that map the pool reads each bag's slide from it,
+   * never from the path a bag arrived with: a bag from another node names a slide, not a file, and
+   * a slide id this node's manifest lacks fails the bag. Empty: trust the bags' paths (a pool fed
+   * only by this JVM, as {@code predict} does). Start from {@link #of} and add what differs.
    */
-  public static Behavior<Command> create(LoaderSettings settings, SlidePool slides, BagBuffers buffers,
-      LoaderMeter meter, Map<String, String> localSlides) {
-    Map<String, String> local = localSlides == null ? null : Map.copyOf(localSlides);
+  public record Setup(LoaderSettings settings, SlidePool slides, BagBuffers buffers, LoaderMeter meter,
+      Optional<Map<String, String>> localSlides) {
+    public Setup {
+      Objects.requireNonNull(settings, "settings");
+      Objects.requireNonNull(slides, "slides");
+      Objects.requireNonNull(buffers, "buffers");
+      Objects.requireNonNull(meter, "meter");
+      localSlides = Objects.requireNonNull(localSlides, "localSlides").map(Map::copyOf);
+    }
+
+    /** A pool with a meter of its own that trusts the bags' paths. */
+    public static Setup of(LoaderSettings settings, SlidePool slides, BagBuffers buffers) {
+      return new Setup(settings, slides, buffers, new LoaderMeter(), Optional.empty());
+    }
+
+    /** This setup counting the pool's work in {@code meter}. */
+    public Setup withMeter(LoaderMeter meter) {
+      return new Setup(settings, slides, buffers, meter, localSlides);
+    }
+
+    /** This setup reading each bag's slide from {@code localSlides} (slide id to this node's path). */
+    public Setup withLocalSlides(Map<String, String> localSlides) {
+      return new Setup(settings, slides, buffers, meter, Optional.of(localSlides));
+    }
+  }
+
+  /** A pool as {@code setup} describes. */
+  public static Behavior<Command> create(Setup setup) {
+    LoaderSettings settings = setup.settings();
+    SlidePool slides = setup.slides();
+    BagBuffers buffers = setup.buffers();
+    LoaderMeter meter = setup.meter();
+    Map<String, String> local = setup.localSlides().orElse(null);
     return Behaviors.setup(
         ctx -> {
           PatchCache cache = settings.cache().enabled() ? new PatchCache(settings.cache()) : null;

@@ -7,9 +7,8 @@ import io.bagpipe.TrainingFixtures;
 import io.bagpipe.checkpoint.NamedTensor;
 import java.nio.file.Path;
 import java.util.List;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * A ResNet-18 (BatchNorm in every block) trained by two CPU workers: the replicas' running
@@ -18,22 +17,15 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class BatchNormRunTest {
 
-  @TempDir static Path dir;
-  static Path data;
-
-  @BeforeAll
-  static void data() throws Exception {
-    data = TrainingFixtures.dataSet(dir.resolve("data"), 8);
-  }
+  @RegisterExtension static final TrainingFixtures.Shared DATA = new TrainingFixtures.Shared(8);
 
   @Test
   void resNet18OnTwoCpuWorkersKeepsItsReplicasIdentical() throws Exception {
-    Path runDir = dir.resolve("run");
+    Path runDir = DATA.dir().resolve("run");
     RunTest.Recorder rec = new RunTest.Recorder();
     // Folds 3 and 4 validate: 4 slides x 3 bags = 3 batches of four, so rank 0 scores two
     // and rank 1 one, and the Coordinator compares both ranks' digests every epoch.
-    RunResult r = RunTest.run(Bagpipe.start(TrainingFixtures.config(data, runDir,
-        "bagpipe.worker.devices=[cpu,cpu]", "bagpipe.train.epochs=2",
+    RunResult r = RunTest.run(Bagpipe.start(DATA.twoCpuWorkers(runDir, "bagpipe.train.epochs=2",
         "bagpipe.model.encoder=resnet18", "bagpipe.plan.patch-size=32",
         "bagpipe.plan.bag-num=3", "bagpipe.plan.folds.train=12", "bagpipe.plan.folds.val=34")), rec);
 

@@ -7,8 +7,7 @@ import io.bagpipe.TrainingFixtures;
 import io.bagpipe.checkpoint.NamedTensor;
 import java.nio.file.Path;
 import java.util.List;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -19,22 +18,16 @@ import org.junit.jupiter.params.provider.CsvSource;
  */
 class ZooRunTest {
 
-  @TempDir static Path dir;
-  static Path data;
-
-  @BeforeAll
-  static void data() throws Exception {
-    data = TrainingFixtures.dataSet(dir.resolve("data"), 8);
-  }
+  @RegisterExtension static final TrainingFixtures.Shared DATA = new TrainingFixtures.Shared(8);
 
   @ParameterizedTest
   @CsvSource({"clam-sb, 06inst1_weight", "clam-mb, 03head_weight", "max-instance, 02inst_weight",
       "transmil, 03attn1_01qkv_weight", "dsmil, 03q2_weight"})
   void trainsOneEpochWithIdenticalReplicas(String pooling, String ownParameter) throws Exception {
-    Path runDir = dir.resolve(pooling);
+    Path runDir = DATA.dir().resolve(pooling);
     RunTest.Recorder rec = new RunTest.Recorder();
-    RunResult r = RunTest.run(Bagpipe.start(TrainingFixtures.config(data, runDir, "bagpipe.worker.devices=[cpu,cpu]",
-        "bagpipe.model.pooling=" + pooling, "bagpipe.model.clam.hidden-dim=32", "bagpipe.model.clam.k-sample=2",
+    RunResult r = RunTest.run(Bagpipe.start(DATA.twoCpuWorkers(runDir, "bagpipe.model.pooling=" + pooling,
+        "bagpipe.model.clam.hidden-dim=32", "bagpipe.model.clam.k-sample=2",
         "bagpipe.model.transmil.dim=32", "bagpipe.model.transmil.heads=4", "bagpipe.model.transmil.landmarks=4",
         "bagpipe.model.dsmil.query-dim=16")), rec);
     assertEquals(1, r.epochsCompleted());

@@ -21,9 +21,8 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import picocli.CommandLine;
 
 /**
@@ -32,20 +31,13 @@ import picocli.CommandLine;
  */
 class StatusCommandTest {
 
-  @TempDir static Path dir;
-  static Path data;
-
-  @BeforeAll
-  static void dataSet() throws Exception {
-    data = TrainingFixtures.dataSet(dir.resolve("data"), 8);
-  }
+  @RegisterExtension static final TrainingFixtures.Shared DATA = new TrainingFixtures.Shared(8);
 
   @Test
   void theEndpointIsScrapedWhileStepsAreCommittedAndStatusShowsTheRun() throws Exception {
-    Path runDir = dir.resolve("run");
+    Path runDir = DATA.dir().resolve("run");
     // Many short epochs: the run is still training when the scrapes come; it is stopped after them.
-    BagpipeRun run = Bagpipe.start(TrainingFixtures.config(data, runDir, "bagpipe.worker.devices=[cpu,cpu]",
-        "bagpipe.train.epochs=200", "bagpipe.plan.bag-num=4"));
+    BagpipeRun run = Bagpipe.start(DATA.twoCpuWorkers(runDir, "bagpipe.train.epochs=200", "bagpipe.plan.bag-num=4"));
     Path targets = runDir.resolve(MetricsEndpoint.TARGETS);
     try {
       URI url = URI.create("http://" + awaitTarget(runDir) + "/metrics");
@@ -119,7 +111,7 @@ class StatusCommandTest {
 
   @Test
   void aListedNodeThatDoesNotAnswerIsNamed() throws Exception {
-    Path runDir = Files.createDirectories(dir.resolve("stale").resolve(MetricsEndpoint.TARGETS)).getParent();
+    Path runDir = Files.createDirectories(DATA.dir().resolve("stale").resolve(MetricsEndpoint.TARGETS)).getParent();
     int closed;
     try (var s = new java.net.ServerSocket(0)) {
       closed = s.getLocalPort();
@@ -138,12 +130,13 @@ class StatusCommandTest {
   @Test
   void aPortInUseFailsTheRunAtItsStartNamingTheKey() throws Exception {
     try (var taken = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-      BagpipeRun run = Bagpipe.start(TrainingFixtures.config(data, dir.resolve("clash"),
+      BagpipeRun run = Bagpipe.start(TrainingFixtures.config(DATA.data(), DATA.dir().resolve("clash"),
           "bagpipe.metrics.port=" + taken.getLocalPort()));
       var e = org.junit.jupiter.api.Assertions.assertThrows(java.util.concurrent.ExecutionException.class,
           () -> run.result().toCompletableFuture().get(1, TimeUnit.MINUTES));
       assertTrue(e.getCause().getMessage().contains("bagpipe.metrics.port"), e.getCause().getMessage());
-      assertFalse(Files.exists(dir.resolve("clash").resolve(MetricsEndpoint.TARGETS)), "no endpoint is listed");
+      assertFalse(Files.exists(DATA.dir().resolve("clash").resolve(MetricsEndpoint.TARGETS)),
+          "no endpoint is listed");
     }
   }
 

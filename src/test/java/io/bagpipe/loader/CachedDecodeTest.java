@@ -76,8 +76,8 @@ class CachedDecodeTest {
     ActorTestKit kit = ActorTestKit.create();
     try {
       long budget = 3L * P * P * 3; // three of the five patches fit
-      ActorRef<LoaderPool.Command> pool = kit.spawn(LoaderPool.create(
-          new LoaderSettings(2, 2, 2, 4, new PatchCacheSettings(budget, 0.5)), slides, new BagBuffers(4)));
+      ActorRef<LoaderPool.Command> pool = kit.spawn(LoaderPool.create(LoaderPool.Setup.of(
+          new LoaderSettings(2, 2, 2, 4, new PatchCacheSettings(budget, 0.5)), slides, new BagBuffers(4))));
       TestProbe<LoaderPool.Loaded> probe = kit.createTestProbe();
       BagRef bag = new BagRef("s", slide.toString(), 1, XY, P, 0, 0, 1);
       ByteBuffer fresh = ByteBuffer.allocateDirect(bag.size() * P * P * 3);
