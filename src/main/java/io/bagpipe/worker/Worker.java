@@ -385,6 +385,8 @@ public final class Worker {
     /** The Coordinator this worker takes orders from, and the reply address it watches; null before the first. */
     private Issuer issuer;
     private ActorRef<Reply> issuerAddress;
+    /** Whether that address stopped: the next issuer to introduce itself is followed. */
+    private boolean issuerStopped;
     /** Introductions of other issuers held back while {@link #issuer} lives, oldest first, at most {@link #HELD}. */
     private final ArrayDeque<Introduce> held = new ArrayDeque<>();
 
@@ -485,12 +487,13 @@ public final class Worker {
       if (m.from() == null) {
         return refused(m);
       }
-      if (issuer == null) {
+      if (issuer == null || (issuerStopped && !issuer.equals(m.from()))) {
         follow(m);
       } else if (issuer.equals(m.from())) {
         if (!m.replyTo().equals(issuerAddress)) { // the same Coordinator, restarted with a new reply address
           ctx.unwatch(issuerAddress);
           issuerAddress = m.replyTo();
+          issuerStopped = false;
           ctx.watchWith(issuerAddress, new IssuerGone(issuer));
         }
         ready(m.replyTo());
@@ -512,8 +515,13 @@ public final class Worker {
     }
 
     private void follow(Introduce m) {
+      if (issuerAddress != null && !issuerStopped) {
+        ctx.unwatch(issuerAddress);
+      }
       issuer = m.from();
       issuerAddress = m.replyTo();
+      issuerStopped = false;
+      held.removeIf(h -> h.from().equals(issuer));
       ctx.watchWith(issuerAddress, new IssuerGone(issuer));
       ctx.getLog().debug("worker {} takes orders from {} ({})", rank, issuerAddress.path(), issuer);
       ready(m.replyTo());
@@ -524,14 +532,18 @@ public final class Worker {
           new Applied(generation, appliedGlobalStep, appliedEpoch, appliedStep)));
     }
 
-    /** The followed Coordinator stopped: follow the oldest introduction held back, if any, else the next to come. */
+    /**
+     * The followed Coordinator stopped: follow the oldest introduction held back, if
+     * any, else the next issuer to introduce itself. Until then the stopped one's orders
+     * are still obeyed: a watch that fired in error costs no run.
+     */
     private Behavior<Command> issuerGone(IssuerGone m) {
       if (!m.issuer().equals(issuer)) {
         return Behaviors.same();
       }
-      ctx.getLog().info("worker {}: the Coordinator it took orders from ({}) stopped", rank, issuer);
-      issuer = null;
-      issuerAddress = null;
+      ctx.getLog().info("worker {}: the Coordinator it took orders from ({}) stopped; it follows the next one", rank,
+          issuer);
+      issuerStopped = true;
       Introduce next = held.poll();
       if (next != null) {
         follow(next);

@@ -173,6 +173,19 @@ class WorkerOrdersTest {
     assertEquals(3, meter.refusedOrders());
     assertEquals(4, meter.generation());
     assertEquals(3, meter.steps());
+
+    // With no introduction held, a stopped Coordinator is followed until the next one introduces itself.
+    TestProbe<Worker.Reply> third = kit.createTestProbe();
+    Worker.Issuer thirdIssuer = Worker.Issuer.draw();
+    next.stop();
+    worker.tell(new Worker.JoinRing(thirdIssuer, 5, 0, List.of("local"), 13, third.getRef()));
+    third.expectNoMessage(QUIET);
+    assertEquals(4, meter.refusedOrders());
+    worker.tell(new Worker.Introduce(thirdIssuer, third.getRef()));
+    assertEquals(new Worker.Applied(4, 12, 1, 6), third.expectMessageClass(Worker.WorkerReady.class).applied());
+    worker.tell(new Worker.JoinRing(thirdIssuer, 5, 0, List.of("local"), 13, third.getRef()));
+    assertEquals(new Worker.RingJoined(5, 0), third.expectMessageClass(Worker.RingJoined.class));
+    assertEquals(4, meter.refusedOrders());
   }
 
   @Test
