@@ -96,7 +96,7 @@ final class RunGuardian {
             ctx.spawn(
                 Worker.create(new Worker.Setup(device, () -> spec.replicas().create(device), topology.ring(i), loaders,
                     spec.loader().prefetchBags(), spec.checkpointDir(), spec.checkpoint().keepLast(), spec.workersKey(),
-                    workerMeter)),
+                    workerMeter, spec.seal())),
                 "worker-" + i,
                 DispatcherSelector.fromConfig("bagpipe.worker.dispatcher"));
           }

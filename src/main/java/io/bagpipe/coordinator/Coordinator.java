@@ -114,13 +114,15 @@ public final class Coordinator {
    *     far enough ahead to keep them busy
    * @param learningRate the learning rate of a global step, as the workers' schedule computes it,
    *     for the epoch record's {@code lr}
+   * @param seal proves to the workers that this Coordinator's issuer belongs to the run
+   *     ({@code bagpipe.security.secret-file}; {@code IssuerSeal.NONE} without one)
    */
   public record Setup(TrainSettings train, PlanSettings plan, ElasticSettings elastic, DataSet data, int classes,
       RunState start, boolean maximize, int prefetchBags, io.bagpipe.checkpoint.CheckpointSettings checkpoint,
       MetricsLog metrics,
       MetricsLog faults, Quarantine quarantine, ActorRef<RunEvent> events,
       ServiceKey<Worker.Command> workersKey, Supplier<java.util.Optional<RunState>> newestCheckpoint,
-      java.util.function.LongToDoubleFunction learningRate) {}
+      java.util.function.LongToDoubleFunction learningRate, io.bagpipe.worker.IssuerSeal seal) {}
 
   /** Times a minute the run is started again after an exception before the run fails. */
   static final int RESTARTS = 3;
@@ -270,7 +272,7 @@ public final class Coordinator {
     private Behavior<Command> listed(WorkersListed m) {
       for (ActorRef<Worker.Command> w : m.workers()) {
         if (introduced.add(w)) {
-          w.tell(new Worker.Introduce(issuer, replies));
+          w.tell(new Worker.Introduce(issuer, setup.seal().prove(issuer), replies));
         }
       }
       return Behaviors.same();

@@ -52,7 +52,7 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
  *
  * <p>Every order carries its {@link Issuer}, the token the Coordinator that sent it drew
  * when it started. A worker takes orders from one Coordinator at a time: the first that
- * introduced itself ({@link Introduce}). An order of any other issuer is refused: logged
+ * introduced itself ({@link Introduce}) with a {@link Proof} its {@link IssuerSeal} admits. An order of any other issuer is refused: logged
  * as a warning naming its type and reply address, counted
  * ({@link WorkerMeter#refusedOrders()}), answered with nothing and changing nothing. A
  * worker moves to another Coordinator only after its own stopped (death watch: the
@@ -92,6 +92,20 @@ public final class Worker {
     }
   }
 
+  /**
+   * What an introduction proves: the first 128 bits of an HMAC of its issuer under the
+   * run's secret ({@link IssuerSeal}), or {@link #NONE} on a run without one.
+   */
+  public record Proof(long high, long low) {
+    /** No proof: a run without {@code bagpipe.security.secret-file}. */
+    public static final Proof NONE = new Proof(0, 0);
+
+    @Override
+    public String toString() {
+      return equals(NONE) ? "no proof" : "a proof";
+    }
+  }
+
   /** An order: a command from the Coordinator, obeyed only when {@link #from()} is the issuer the worker follows. */
   public sealed interface Order extends Command permits Introduce, JoinRing, TrainStep, Evaluate, SaveCheckpoint,
       LeaveRing, SendState, ReceiveState, Stop {
@@ -101,10 +115,11 @@ public final class Worker {
 
   /**
    * Say who you are: sent by the Coordinator to a worker it found through the
-   * Receptionist; answered by {@link WorkerReady} with the worker's
-   * device and data address.
+   * Receptionist, with {@code proof} that its issuer belongs to the run; answered by
+   * {@link WorkerReady} with the worker's device and data address once the worker
+   * follows that issuer (see the class comment).
    */
-  public record Introduce(Issuer from, ActorRef<Reply> replyTo) implements Order {}
+  public record Introduce(Issuer from, Proof proof, ActorRef<Reply> replyTo) implements Order {}
 
   /**
    * Take {@code rank} in ring {@code generation}, whose ranks' data addresses are
@@ -316,10 +331,11 @@ public final class Worker {
    * @param keepCheckpoints versioned checkpoints kept there ({@code bagpipe.checkpoint.keep-last})
    * @param key the Receptionist key the worker registers under, where the run's Coordinator finds it
    * @param meter counts what the worker does, for the node's metrics
+   * @param seal checks the proof of a Coordinator's introduction ({@link IssuerSeal#NONE}: no secret)
    */
   public record Setup(String device, Supplier<Replica> replica, AllReduceFactory allReduce,
       ActorRef<LoaderPool.Command> loaders, int prefetchBags, Path checkpointDir, int keepCheckpoints,
-      ServiceKey<Command> key, WorkerMeter meter) {
+      ServiceKey<Command> key, WorkerMeter meter, IssuerSeal seal) {
     public Setup {
       java.util.Objects.requireNonNull(device, "device");
       java.util.Objects.requireNonNull(replica, "replica");
@@ -328,6 +344,7 @@ public final class Worker {
       java.util.Objects.requireNonNull(checkpointDir, "checkpointDir");
       java.util.Objects.requireNonNull(key, "key");
       java.util.Objects.requireNonNull(meter, "meter");
+      java.util.Objects.requireNonNull(seal, "seal");
       if (prefetchBags < 1) {
         throw new IllegalArgumentException("prefetchBags must be at least 1 (bagpipe.loader.prefetch-bags), not "
             + prefetchBags);
@@ -342,7 +359,7 @@ public final class Worker {
           ctx.getSystem().receptionist().tell(Receptionist.register(setup.key(), ctx.getSelf()));
           return new Worker.Running(ctx, setup.device(), setup.replica().get(), setup.allReduce(), setup.loaders(),
               setup.prefetchBags(), new CheckpointStore(setup.checkpointDir(), setup.keepCheckpoints()),
-              setup.meter()).idle();
+              setup.meter(), setup.seal()).idle();
         });
   }
 
@@ -369,6 +386,7 @@ public final class Worker {
     private final CheckpointStore checkpoints;
     private final float[] gradient;
     private final WorkerMeter meter;
+    private final IssuerSeal seal;
 
     /** Orders ({@link TrainStep}, {@link Evaluate}) not finished, the head in progress. */
     private final ArrayDeque<Command> orders = new ArrayDeque<>();
@@ -391,8 +409,10 @@ public final class Worker {
     private final ArrayDeque<Introduce> held = new ArrayDeque<>();
 
     Running(ActorContext<Command> ctx, String device, Replica replica, AllReduceFactory allReduceFactory,
-        ActorRef<LoaderPool.Command> loaders, int prefetch, CheckpointStore checkpoints, WorkerMeter meter) {
+        ActorRef<LoaderPool.Command> loaders, int prefetch, CheckpointStore checkpoints, WorkerMeter meter,
+        IssuerSeal seal) {
       this.ctx = ctx;
+      this.seal = seal;
       this.meter = meter;
       this.device = device;
       this.replica = replica;
@@ -484,8 +504,12 @@ public final class Worker {
      * is gone, and a stranger never while the run's Coordinator lives.
      */
     private Behavior<Command> introduce(Introduce m) {
-      if (m.from() == null) {
-        return refused(m);
+      String doubt = seal.refusal(m.from(), m.proof());
+      if (!doubt.isEmpty()) {
+        meter.refused();
+        ctx.getLog().warn("worker {} refuses Introduce from {} ({}): {}; see docs/security.md", rank,
+            m.replyTo() == null ? "a sender that named no reply address" : m.replyTo().path(), m.from(), doubt);
+        return Behaviors.same();
       }
       if (issuer == null || (issuerStopped && !issuer.equals(m.from()))) {
         follow(m);

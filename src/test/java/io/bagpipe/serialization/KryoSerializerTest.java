@@ -89,7 +89,7 @@ class KryoSerializerTest {
         new Worker.Stop(ISSUER),
         new Worker.WorkerReady("cpu", "10.0.0.5:40123", worker.getRef(), new Worker.Applied(2, 39, 3, 7)),
         new Worker.RingJoined(3, 1),
-        new Worker.Introduce(ISSUER, coordinator.getRef()),
+        new Worker.Introduce(ISSUER, Worker.Proof.NONE, coordinator.getRef()),
         new Worker.JoinRing(ISSUER, 3, 1, List.of("10.0.0.5:40123", "10.0.0.6:40123"), 40, coordinator.getRef()),
         new Worker.SendState(ISSUER, 7, "10.0.0.6:40123", state(), coordinator.getRef()),
         new Worker.ReceiveState(ISSUER, 7, coordinator.getRef()),
@@ -123,6 +123,9 @@ class KryoSerializerTest {
     assertEquals(40, step.globalStep());
     assertEquals(coordinator.getRef(), step.replyTo());
     assertEquals(ISSUER, step.from(), "all 128 bits of the issuer travel");
+    Worker.Introduce proved = new Worker.Introduce(ISSUER, new Worker.Proof(0x0fed_cba9_8765_4321L, -7L),
+        coordinator.getRef());
+    assertEquals(proved, roundTrip(proved), "issuer, proof and reply address travel whole");
     Worker.Evaluated ev = (Worker.Evaluated) roundTrip(new Worker.Evaluated(1, 2, 3, 5,
         List.of(new Worker.BagScore(17, "slide_001", 1, new float[] {0.25f, 0.75f}, 0.28)), 42L));
     assertArrayEquals(new float[] {0.25f, 0.75f}, ev.scores().getFirst().probabilities());

@@ -69,7 +69,7 @@ class WorkerOrdersRemoteTest {
       ActorRef<Worker.Reply> seen) {
     return Behaviors.setup(ctx -> {
       ActorRef<Worker.Reply> replies = ctx.messageAdapter(Worker.Reply.class, r -> r);
-      worker.tell(new Worker.Introduce(issuer, replies));
+      worker.tell(new Worker.Introduce(issuer, Worker.Proof.NONE, replies));
       worker.tell(new Worker.JoinRing(issuer, 1, 0, List.of("local"), 0, replies));
       return Behaviors.receive(Worker.Reply.class).onAnyMessage(r -> {
         seen.tell(r);
@@ -93,7 +93,7 @@ class WorkerOrdersRemoteTest {
     WorkerTest.CountingReplica replica = new WorkerTest.CountingReplica();
     ActorRef<Worker.Command> worker = workerNode.spawn(Worker.create(new Worker.Setup("cpu", () -> replica,
         new LocalRing().worker(), loaders.getRef(), 2, dir, 2, ServiceKey.create(Worker.Command.class, "remote"),
-        meter)), "worker-0");
+        meter, IssuerSeal.NONE)), "worker-0");
 
     TestProbe<Worker.Reply> oldSeen = oldNode.createTestProbe();
     oldNode.spawn(coordinator(Worker.Issuer.draw(), seenFrom(workerNode, oldNode, worker), oldSeen.getRef()));

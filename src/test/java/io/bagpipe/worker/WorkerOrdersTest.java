@@ -42,9 +42,14 @@ class WorkerOrdersTest {
   private static final Duration QUIET = Duration.ofMillis(200);
 
   private ActorRef<Worker.Command> spawn(TestProbe<LoaderPool.Command> loaders, WorkerMeter meter, String key) {
+    return spawn(loaders, meter, key, IssuerSeal.NONE);
+  }
+
+  private ActorRef<Worker.Command> spawn(TestProbe<LoaderPool.Command> loaders, WorkerMeter meter, String key,
+      IssuerSeal seal) {
     WorkerTest.CountingReplica replica = new WorkerTest.CountingReplica();
     return kit.spawn(Worker.create(new Worker.Setup("cpu", () -> replica, new LocalRing().worker(), loaders.getRef(),
-        2, dir, 2, ServiceKey.create(Worker.Command.class, key), meter)));
+        2, dir, 2, ServiceKey.create(Worker.Command.class, key), meter, seal)));
   }
 
   /** Every order a stranger could send, each naming {@code from} and replying to {@code replyTo}. */
@@ -76,7 +81,7 @@ class WorkerOrdersTest {
     coordinator.expectNoMessage(QUIET);
     assertEquals(1, meter.refusedOrders());
 
-    worker.tell(new Worker.Introduce(boss, coordinator.getRef()));
+    worker.tell(new Worker.Introduce(boss, Worker.Proof.NONE, coordinator.getRef()));
     coordinator.expectMessageClass(Worker.WorkerReady.class);
     worker.tell(new Worker.JoinRing(boss, 1, 0, List.of("local"), 0, coordinator.getRef()));
     assertEquals(new Worker.RingJoined(1, 0), coordinator.expectMessageClass(Worker.RingJoined.class));
@@ -85,7 +90,7 @@ class WorkerOrdersTest {
 
     // Mid-step (the bag is still decoding) a stranger sends every order, once with its own
     // reply address and once with the Coordinator's, and introduces itself.
-    worker.tell(new Worker.Introduce(other, stranger.getRef()));
+    worker.tell(new Worker.Introduce(other, Worker.Proof.NONE, stranger.getRef()));
     List<Worker.Order> forged = Stream.concat(everyOrder(other, stranger.getRef()).stream(),
         everyOrder(other, coordinator.getRef()).stream()).toList();
     forged.forEach(worker::tell);
@@ -109,7 +114,7 @@ class WorkerOrdersTest {
     worker.tell(new Worker.LeaveRing(boss, 1, coordinator.getRef()));
     assertEquals(new Worker.Applied(1, 0, 0, 0), coordinator.expectMessageClass(Worker.RingLeft.class).applied());
     worker.tell(new Worker.Stop(other));
-    worker.tell(new Worker.Introduce(boss, coordinator.getRef()));
+    worker.tell(new Worker.Introduce(boss, Worker.Proof.NONE, coordinator.getRef()));
     coordinator.expectMessageClass(Worker.WorkerReady.class); // still alive after the stranger's Stop
     worker.tell(new Worker.Stop(boss));
     coordinator.expectTerminated(worker);
@@ -127,7 +132,7 @@ class WorkerOrdersTest {
     ActorRef<Worker.Command> worker = spawn(loaders, meter, "takeover-workers");
     BagBuffers buffers = new BagBuffers(2);
 
-    worker.tell(new Worker.Introduce(old, first.getRef()));
+    worker.tell(new Worker.Introduce(old, Worker.Proof.NONE, first.getRef()));
     first.expectMessageClass(Worker.WorkerReady.class);
     worker.tell(new Worker.JoinRing(old, 3, 0, List.of("local"), 10, first.getRef()));
     first.expectMessageClass(Worker.RingJoined.class);
@@ -137,12 +142,12 @@ class WorkerOrdersTest {
     first.expectMessageClass(Worker.StepDone.class);
 
     // The same Coordinator, restarted with another reply address, is still followed there.
-    worker.tell(new Worker.Introduce(old, restarted.getRef()));
+    worker.tell(new Worker.Introduce(old, Worker.Proof.NONE, restarted.getRef()));
     restarted.expectMessageClass(Worker.WorkerReady.class);
     first.stop(); // its old address going away is no change of Coordinator
 
     // A new Coordinator introducing itself while the old one lives is held back, its orders refused.
-    worker.tell(new Worker.Introduce(newer, next.getRef()));
+    worker.tell(new Worker.Introduce(newer, Worker.Proof.NONE, next.getRef()));
     worker.tell(new Worker.LeaveRing(newer, 3, next.getRef()));
     next.expectNoMessage(QUIET);
     assertEquals(2, meter.refusedOrders());
@@ -181,11 +186,72 @@ class WorkerOrdersTest {
     worker.tell(new Worker.JoinRing(thirdIssuer, 5, 0, List.of("local"), 13, third.getRef()));
     third.expectNoMessage(QUIET);
     assertEquals(4, meter.refusedOrders());
-    worker.tell(new Worker.Introduce(thirdIssuer, third.getRef()));
+    worker.tell(new Worker.Introduce(thirdIssuer, Worker.Proof.NONE, third.getRef()));
     assertEquals(new Worker.Applied(4, 12, 1, 6), third.expectMessageClass(Worker.WorkerReady.class).applied());
     worker.tell(new Worker.JoinRing(thirdIssuer, 5, 0, List.of("local"), 13, third.getRef()));
     assertEquals(new Worker.RingJoined(5, 0), third.expectMessageClass(Worker.RingJoined.class));
     assertEquals(4, meter.refusedOrders());
+  }
+
+  static final String SECRET_KEY = "bagpipe.security.secret-file";
+
+  @Test
+  void withTheRunsSecretOnlyAProvedIntroductionIsFollowed() {
+    IssuerSeal seal = IssuerSeal.of("0123456789abcdef-run-secret".getBytes(), SECRET_KEY);
+    IssuerSeal otherSecret = IssuerSeal.of("0123456789abcdef-another-one".getBytes(), SECRET_KEY);
+    TestProbe<LoaderPool.Command> loaders = kit.createTestProbe();
+    TestProbe<Worker.Reply> coordinator = kit.createTestProbe();
+    TestProbe<Worker.Reply> stranger = kit.createTestProbe();
+    Worker.Issuer boss = Worker.Issuer.draw();
+    Worker.Issuer other = Worker.Issuer.draw();
+    WorkerMeter meter = new WorkerMeter();
+    ActorRef<Worker.Command> worker = spawn(loaders, meter, "sealed-workers", seal);
+
+    // A stranger introducing itself first, without the secret, is not followed: no proof, a
+    // proof under another secret, a proof of another issuer copied from the run's Coordinator.
+    worker.tell(new Worker.Introduce(other, Worker.Proof.NONE, stranger.getRef()));
+    worker.tell(new Worker.Introduce(other, otherSecret.prove(other), stranger.getRef()));
+    worker.tell(new Worker.Introduce(other, seal.prove(boss), stranger.getRef()));
+    worker.tell(new Worker.JoinRing(other, 1, 0, List.of("local"), 0, stranger.getRef()));
+    stranger.expectNoMessage(QUIET);
+    assertEquals(4, meter.refusedOrders());
+
+    // The run's Coordinator, proving the secret, is followed, and the stranger stays refused.
+    worker.tell(new Worker.Introduce(boss, seal.prove(boss), coordinator.getRef()));
+    coordinator.expectMessageClass(Worker.WorkerReady.class);
+    worker.tell(new Worker.JoinRing(boss, 1, 0, List.of("local"), 0, coordinator.getRef()));
+    assertEquals(new Worker.RingJoined(1, 0), coordinator.expectMessageClass(Worker.RingJoined.class));
+    worker.tell(new Worker.Stop(other));
+    worker.tell(new Worker.Introduce(boss, seal.prove(boss), coordinator.getRef()));
+    coordinator.expectMessageClass(Worker.WorkerReady.class);
+    assertEquals(5, meter.refusedOrders());
+
+    // A node without the secret refuses a proved introduction instead of training beside the run.
+    WorkerMeter open = new WorkerMeter();
+    ActorRef<Worker.Command> unsealed = spawn(loaders, open, "unsealed-workers");
+    unsealed.tell(new Worker.Introduce(boss, seal.prove(boss), coordinator.getRef()));
+    coordinator.expectNoMessage(QUIET);
+    assertEquals(1, open.refusedOrders());
+  }
+
+  @Test
+  void aSealReadsTheSecretFileAsTheDataChannelDoesAndNamesTheKey() throws Exception {
+    Worker.Issuer issuer = Worker.Issuer.draw();
+    Path file = dir.resolve("secret");
+    Files.writeString(file, "00112233445566778899aabbccddeeff\n");
+    IssuerSeal read = IssuerSeal.fromFile(file, SECRET_KEY);
+    assertEquals(IssuerSeal.of("00112233445566778899aabbccddeeff".getBytes(), SECRET_KEY).prove(issuer),
+        read.prove(issuer), "trailing whitespace is not part of the secret");
+    assertTrue(read.enabled());
+    assertTrue(!read.prove(issuer).equals(read.prove(Worker.Issuer.draw())), "each issuer has its own proof");
+    assertEquals(Worker.Proof.NONE, IssuerSeal.NONE.prove(issuer));
+    Files.writeString(file, "short\n");
+    IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+        () -> IssuerSeal.fromFile(file, SECRET_KEY));
+    assertTrue(e.getMessage().contains(SECRET_KEY) && e.getMessage().contains(file.toString()), e.getMessage());
+    e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+        () -> IssuerSeal.fromFile(dir.resolve("missing"), SECRET_KEY));
+    assertTrue(e.getMessage().contains(SECRET_KEY) && e.getMessage().contains("missing"), e.getMessage());
   }
 
   @Test

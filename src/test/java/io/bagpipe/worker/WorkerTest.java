@@ -110,9 +110,10 @@ class WorkerTest {
     TestProbe<Worker.Reply> coordinator = kit.createTestProbe();
     CountingReplica replica = new CountingReplica();
     WorkerMeter meter = new WorkerMeter();
-    ActorRef<Worker.Command> worker = kit.spawn(Worker.create(new Worker.Setup("cpu", () -> replica, new LocalRing().worker(),
-        loaders.getRef(), 2, dir, 2, ServiceKey.create(Worker.Command.class, "test-workers"), meter)));
-    worker.tell(new Worker.Introduce(BOSS, coordinator.getRef()));
+    ActorRef<Worker.Command> worker = kit.spawn(Worker.create(new Worker.Setup("cpu", () -> replica,
+        new LocalRing().worker(), loaders.getRef(), 2, dir, 2, ServiceKey.create(Worker.Command.class, "test-workers"),
+        meter, IssuerSeal.NONE)));
+    worker.tell(new Worker.Introduce(BOSS, Worker.Proof.NONE, coordinator.getRef()));
     Worker.WorkerReady ready = coordinator.expectMessageClass(Worker.WorkerReady.class);
     assertEquals("cpu", ready.device());
     assertEquals(-1, meter.rank());
@@ -219,8 +220,9 @@ class WorkerTest {
     TestProbe<Worker.Reply> coordinator = kit.createTestProbe();
     CountingReplica replica = new CountingReplica();
     ActorRef<Worker.Command> worker = kit.spawn(Worker.create(new Worker.Setup("cpu", () -> replica, new BrokenRing(),
-        loaders.getRef(), 1, dir, 2, ServiceKey.create(Worker.Command.class, "broken-ring-workers"), new WorkerMeter())));
-    worker.tell(new Worker.Introduce(BOSS, coordinator.getRef()));
+        loaders.getRef(), 1, dir, 2, ServiceKey.create(Worker.Command.class, "broken-ring-workers"), new WorkerMeter(),
+        IssuerSeal.NONE)));
+    worker.tell(new Worker.Introduce(BOSS, Worker.Proof.NONE, coordinator.getRef()));
     coordinator.expectMessageClass(Worker.WorkerReady.class);
     worker.tell(new Worker.JoinRing(BOSS, 4, 0, List.of("127.0.0.1:1", "127.0.0.1:2"), 0, coordinator.getRef()));
     coordinator.expectMessageClass(Worker.RingJoined.class);
@@ -240,7 +242,7 @@ class WorkerTest {
     assertEquals(0, replica.applied.get());
     coordinator.expectNoMessage(Duration.ofMillis(200)); // no StepDone, no second step
     // the worker is idle and answers, waiting for the Coordinator's decision
-    worker.tell(new Worker.Introduce(BOSS, coordinator.getRef()));
+    worker.tell(new Worker.Introduce(BOSS, Worker.Proof.NONE, coordinator.getRef()));
     coordinator.expectMessageClass(Worker.WorkerReady.class);
     worker.tell(new Worker.LeaveRing(BOSS, 4, coordinator.getRef()));
     Worker.RingLeft left = coordinator.expectMessageClass(Worker.RingLeft.class);
@@ -260,8 +262,9 @@ class WorkerTest {
     TestProbe<Worker.Reply> coordinator = kit.createTestProbe();
     CountingReplica replica = new CountingReplica();
     ActorRef<Worker.Command> worker = kit.spawn(Worker.create(new Worker.Setup("cpu", () -> replica, new LocalRing().worker(),
-        loaders.getRef(), 3, dir, 2, ServiceKey.create(Worker.Command.class, "leaving-workers"), new WorkerMeter())));
-    worker.tell(new Worker.Introduce(BOSS, coordinator.getRef()));
+        loaders.getRef(), 3, dir, 2, ServiceKey.create(Worker.Command.class, "leaving-workers"), new WorkerMeter(),
+        IssuerSeal.NONE)));
+    worker.tell(new Worker.Introduce(BOSS, Worker.Proof.NONE, coordinator.getRef()));
     coordinator.expectMessageClass(Worker.WorkerReady.class);
     worker.tell(new Worker.JoinRing(BOSS, 1, 0, List.of("local"), 10, coordinator.getRef()));
     coordinator.expectMessageClass(Worker.RingJoined.class);
