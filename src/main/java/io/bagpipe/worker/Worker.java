@@ -52,12 +52,12 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
  *
  * <p>Every order carries its {@link Issuer}, the token the Coordinator that sent it drew
  * when it started. A worker takes orders from one Coordinator at a time: the first that
- * introduced itself ({@link Introduce}) with a {@link Proof} its {@link IssuerSeal} admits. An order of any other issuer is refused: logged
- * as a warning naming its type and reply address, counted
- * ({@link WorkerMeter#refusedOrders()}), answered with nothing and changing nothing. A
- * worker moves to another Coordinator only after its own stopped (death watch: the
- * singleton's node was lost, or the run ended); an introduction held back meanwhile
- * is then answered (docs/security.md).
+ * introduced itself ({@link Introduce}) with a {@link Proof} its {@link IssuerSeal}
+ * admits. An order of any other issuer is refused: logged as a warning naming its type
+ * and reply address, counted ({@link WorkerMeter#refusedOrders()}), answered with
+ * nothing and changing nothing. A worker moves to another Coordinator only after its
+ * own stopped (death watch: the singleton's node was lost, or the run ended); an
+ * introduction held back meanwhile is then answered (docs/security.md, ADR 19).
  */
 public final class Worker {
 
