@@ -504,7 +504,7 @@ public final class Worker {
      * is gone, and a stranger never while the run's Coordinator lives.
      */
     private Behavior<Command> introduce(Introduce m) {
-      String doubt = seal.refusal(m.from(), m.proof());
+      String doubt = m.replyTo() == null ? "it names no reply address" : seal.refusal(m.from(), m.proof());
       if (!doubt.isEmpty()) {
         meter.refused();
         ctx.getLog().warn("worker {} refuses Introduce from {} ({}): {}; see docs/security.md", rank,

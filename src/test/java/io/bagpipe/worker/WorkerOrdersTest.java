@@ -91,13 +91,15 @@ class WorkerOrdersTest {
     // Mid-step (the bag is still decoding) a stranger sends every order, once with its own
     // reply address and once with the Coordinator's, and introduces itself.
     worker.tell(new Worker.Introduce(other, Worker.Proof.NONE, stranger.getRef()));
+    worker.tell(new Worker.Introduce(other, Worker.Proof.NONE, null)); // refused, not a crash
+    worker.tell(new Worker.Introduce(null, Worker.Proof.NONE, stranger.getRef()));
     List<Worker.Order> forged = Stream.concat(everyOrder(other, stranger.getRef()).stream(),
         everyOrder(other, coordinator.getRef()).stream()).toList();
     forged.forEach(worker::tell);
     stranger.expectNoMessage(QUIET);
     coordinator.expectNoMessage(Duration.ofMillis(50));
     loaders.expectNoMessage(Duration.ofMillis(50)); // no bag of the stranger's TrainStep or Evaluate was asked for
-    assertEquals(1 + 1 + forged.size(), meter.refusedOrders());
+    assertEquals(1 + 3 + forged.size(), meter.refusedOrders());
     try (Stream<Path> files = Files.list(dir)) {
       assertEquals(0, files.count(), "the stranger's SaveCheckpoint wrote nothing");
     }
