@@ -351,7 +351,8 @@ public final class Bagpipe {
     };
     return new RunSpec(slide, loader, worker, train, ElasticSettings.fromConfig(b.getConfig("elastic")), plan, checkpoint, data, model.classes(), start, replicas,
         metrics, step -> habits.schedule().lr(optimizer.lr(), step),
-        MetricsSettings.fromConfig(b.getConfig("metrics")));
+        MetricsSettings.fromConfig(b.getConfig("metrics")),
+        SecuritySettings.fromConfig(b.getConfig("security")).issuerSeal());
   }
 
   /**

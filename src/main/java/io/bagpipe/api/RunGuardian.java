@@ -95,9 +95,9 @@ final class RunGuardian {
             WorkerMeter workerMeter = new WorkerMeter();
             metrics.watch("worker-" + i, device, workerMeter);
             ctx.spawn(
-                Worker.create(device, () -> spec.replicas().create(device), topology.ring(i), loaders,
+                Worker.create(new Worker.Setup(device, () -> spec.replicas().create(device), topology.ring(i), loaders,
                     spec.loader().prefetchBags(), spec.checkpointDir(), spec.checkpoint().keepLast(), spec.workersKey(),
-                    workerMeter),
+                    workerMeter, spec.seal())),
                 "worker-" + i,
                 DispatcherSelector.fromConfig("bagpipe.worker.dispatcher"));
           }

@@ -24,7 +24,7 @@ import org.apache.pekko.actor.typed.receptionist.ServiceKey;
 record RunSpec(SlideSettings slide, LoaderSettings loader, WorkerSettings worker, TrainSettings train,
     ElasticSettings elastic, PlanSettings plan, CheckpointSettings checkpoint, DataSet data, int classes, RunState start,
     ReplicaFactory replicas, MetricsLog metrics, java.util.function.LongToDoubleFunction learningRate,
-    MetricsSettings metricsEndpoint) {
+    MetricsSettings metricsEndpoint, io.bagpipe.worker.IssuerSeal seal) {
 
   Path checkpointDir() {
     return train.runDir().resolve(checkpoint.dir());
@@ -33,7 +33,7 @@ record RunSpec(SlideSettings slide, LoaderSettings loader, WorkerSettings worker
   Coordinator.Setup coordinatorSetup(ActorRef<RunEvent> events) {
     return new Coordinator.Setup(train, plan, elastic, data, classes, start, checkpoint.bestMode() == BestMode.MAX,
         loader.prefetchBags(), checkpoint, metrics,
-        new MetricsLog(train.runDir().resolve("faults.jsonl")), new Quarantine(train.runDir()), events, workersKey(), this::newestCheckpoint, learningRate);
+        new MetricsLog(train.runDir().resolve("faults.jsonl")), new Quarantine(train.runDir()), events, workersKey(), this::newestCheckpoint, learningRate, seal);
   }
 
   /** The run state of the newest good checkpoint in the run directory, if any. */

@@ -62,6 +62,12 @@ public record SecuritySettings(Path secretFile, boolean tls, Path keyStore, Path
     return secretFile == null ? ChannelAuth.NONE : ChannelAuth.fromFile(secretFile, "bagpipe.security.secret-file");
   }
 
+  /** What proves a Coordinator's introductions to the workers: the same secret, or nothing when none is set. */
+  public io.bagpipe.worker.IssuerSeal issuerSeal() {
+    return secretFile == null ? io.bagpipe.worker.IssuerSeal.NONE
+        : io.bagpipe.worker.IssuerSeal.fromFile(secretFile, "bagpipe.security.secret-file");
+  }
+
   /** {@code config} with Artery over TLS 1.3 and mutual authentication when {@link #tls}; unchanged otherwise. */
   public Config applyTo(Config config) {
     if (!tls) {

@@ -114,13 +114,15 @@ public final class Coordinator {
    *     far enough ahead to keep them busy
    * @param learningRate the learning rate of a global step, as the workers' schedule computes it,
    *     for the epoch record's {@code lr}
+   * @param seal proves to the workers that this Coordinator's issuer belongs to the run
+   *     ({@code bagpipe.security.secret-file}; {@code IssuerSeal.NONE} without one)
    */
   public record Setup(TrainSettings train, PlanSettings plan, ElasticSettings elastic, DataSet data, int classes,
       RunState start, boolean maximize, int prefetchBags, io.bagpipe.checkpoint.CheckpointSettings checkpoint,
       MetricsLog metrics,
       MetricsLog faults, Quarantine quarantine, ActorRef<RunEvent> events,
       ServiceKey<Worker.Command> workersKey, Supplier<java.util.Optional<RunState>> newestCheckpoint,
-      java.util.function.LongToDoubleFunction learningRate) {}
+      java.util.function.LongToDoubleFunction learningRate, io.bagpipe.worker.IssuerSeal seal) {}
 
   /** Times a minute the run is started again after an exception before the run fails. */
   static final int RESTARTS = 3;
@@ -134,7 +136,9 @@ public final class Coordinator {
    */
   public static Behavior<Command> create(Setup setup) {
     return Behaviors.setup(ctx -> {
-      ActorRef<Command> run = ctx.spawn(Behaviors.supervise(running(setup)).onFailure(Exception.class,
+      // Drawn here, not in the run: a restarted run is the same Coordinator to the workers that follow it.
+      Worker.Issuer issuer = Worker.Issuer.draw();
+      ActorRef<Command> run = ctx.spawn(Behaviors.supervise(running(setup, issuer)).onFailure(Exception.class,
           SupervisorStrategy.restart().withLimit(RESTARTS, Duration.ofMinutes(1))), "run");
       ctx.watch(run);
       return Behaviors.receive(Command.class)
@@ -155,11 +159,11 @@ public final class Coordinator {
     });
   }
 
-  private static Behavior<Command> running(Setup setup) {
+  private static Behavior<Command> running(Setup setup, Worker.Issuer issuer) {
     return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
       ctx.getSystem().receptionist().tell(Receptionist.subscribe(setup.workersKey(),
           ctx.messageAdapter(Receptionist.Listing.class, l -> new WorkersListed(l.getServiceInstances(setup.workersKey())))));
-      return new Coordinator.Run(ctx, timers, setup).awaitingWorkers();
+      return new Coordinator.Run(ctx, timers, setup, issuer).awaitingWorkers();
     }));
   }
 
@@ -176,6 +180,8 @@ public final class Coordinator {
 
   private static final class Run {
     private final ActorContext<Command> ctx;
+    /** Names this Coordinator in every order; workers obey only the issuer they introduced themselves to. */
+    private final Worker.Issuer issuer;
     /** Where workers send their replies: adapted into {@link FromWorker}. */
     private final ActorRef<Worker.Reply> replies;
     private final TimerScheduler<Command> timers;
@@ -218,8 +224,9 @@ public final class Coordinator {
     /** The current epoch's ledger; null before the first. */
     private EpochLedger ledger;
 
-    Run(ActorContext<Command> ctx, TimerScheduler<Command> timers, Setup setup) {
+    Run(ActorContext<Command> ctx, TimerScheduler<Command> timers, Setup setup, Worker.Issuer issuer) {
       this.ctx = ctx;
+      this.issuer = issuer;
       this.replies = ctx.messageAdapter(Worker.Reply.class, FromWorker::new);
       this.timers = timers;
       this.setup = setup;
@@ -265,7 +272,7 @@ public final class Coordinator {
     private Behavior<Command> listed(WorkersListed m) {
       for (ActorRef<Worker.Command> w : m.workers()) {
         if (introduced.add(w)) {
-          w.tell(new Worker.Introduce(replies));
+          w.tell(new Worker.Introduce(issuer, setup.seal().prove(issuer), replies));
         }
       }
       return Behaviors.same();
@@ -340,7 +347,7 @@ public final class Coordinator {
       for (WorkerReady r : ready.values()) {
         if (r.applied().generation() > 0) {
           asked.add(r.worker());
-          r.worker().tell(new Worker.LeaveRing(r.applied().generation(), replies));
+          r.worker().tell(new Worker.LeaveRing(issuer, r.applied().generation(), replies));
         } else {
           waiting.add(r.worker()); // never trained: it joins, healed, at the first step boundary
         }
@@ -361,7 +368,7 @@ public final class Coordinator {
               ctx.watchWith(m.worker(), new WorkerTerminated(m.worker()));
               if (m.applied().generation() > 0) {
                 asked.add(m.worker());
-                m.worker().tell(new Worker.LeaveRing(m.applied().generation(), replies));
+                m.worker().tell(new Worker.LeaveRing(issuer, m.applied().generation(), replies));
               } else {
                 waiting.add(m.worker());
               }
@@ -391,7 +398,7 @@ public final class Coordinator {
                 ctx.getLog().warn("leaving {} out: it did not say where its replica stands", who(w));
                 ctx.unwatch(w);
                 ready.remove(w);
-                w.tell(Worker.Stop.INSTANCE);
+                w.tell(new Worker.Stop(issuer));
               }
             }
             return decide.get();
@@ -462,7 +469,7 @@ public final class Coordinator {
       ring = members.stream().sorted(Comparator.comparing(w -> w.path().toString())).toList();
       List<String> addresses = ring.stream().map(w -> ready.get(w).address()).toList();
       for (int rank = 0; rank < ring.size(); rank++) {
-        ring.get(rank).tell(new Worker.JoinRing(generation, rank, addresses, committedSteps, replies));
+        ring.get(rank).tell(new Worker.JoinRing(issuer, generation, rank, addresses, committedSteps, replies));
       }
       if (ledger != null) {
         ledger.generations.add(generation);
@@ -538,7 +545,7 @@ public final class Coordinator {
       Set<ActorRef<Worker.Command>> lostWorkers = new HashSet<>(gone);
       for (ActorRef<Worker.Command> w : ring) {
         if (!lostWorkers.contains(w)) {
-          w.tell(new Worker.LeaveRing(generation, replies));
+          w.tell(new Worker.LeaveRing(issuer, generation, replies));
         }
       }
       Duration wait = rankDeadline();
@@ -576,7 +583,7 @@ public final class Coordinator {
                 ctx.getLog().warn("evicting {}: it did not leave ring generation {} within {}", who(w), broken,
                     seconds(wait));
                 ctx.unwatch(w);
-                w.tell(Worker.Stop.INSTANCE);
+                w.tell(new Worker.Stop(issuer));
                 ready.remove(w);
               }
             }
@@ -679,8 +686,8 @@ public final class Coordinator {
       for (ActorRef<Worker.Command> j : targets) {
         long id = ((long) ctx.getSelf().path().uid() << 32) ^ ++transfers;
         transfersTo.put(id, j);
-        j.tell(new Worker.ReceiveState(id, replies));
-        source.tell(new Worker.SendState(id, ready.get(j).address(), at, replies));
+        j.tell(new Worker.ReceiveState(issuer, id, replies));
+        source.tell(new Worker.SendState(issuer, id, ready.get(j).address(), at, replies));
       }
       long firstReady = transfersTo.values().stream().mapToLong(j -> readyAt.getOrDefault(j, System.currentTimeMillis()))
           .min().orElse(System.currentTimeMillis());
@@ -794,7 +801,7 @@ public final class Coordinator {
     private void dropJoiner(ActorRef<Worker.Command> w) {
       ctx.unwatch(w);
       ready.remove(w);
-      w.tell(Worker.Stop.INSTANCE);
+      w.tell(new Worker.Stop(issuer));
     }
 
     /**
@@ -1011,7 +1018,7 @@ public final class Coordinator {
           && run.dealt < run.committed + lookahead()) {
         int step = run.dealt++;
         for (int rank = 0; rank < ring.size(); rank++) {
-          ring.get(rank).tell(new Worker.TrainStep(generation, run.epoch, step, run.globalStep(step),
+          ring.get(rank).tell(new Worker.TrainStep(issuer, generation, run.epoch, step, run.globalStep(step),
               run.schedule.bagsFor(step, rank, ring.size()), replies));
         }
       }
@@ -1239,7 +1246,7 @@ public final class Coordinator {
         while (!v.toDeal.isEmpty() && v.heldBy(rank) < 2) {
           int batch = v.toDeal.poll();
           v.held.put(batch, rank);
-          ring.get(rank).tell(new Worker.Evaluate(generation, v.epoch, batch, v.batches.get(batch), replies));
+          ring.get(rank).tell(new Worker.Evaluate(issuer, generation, v.epoch, batch, v.batches.get(batch), replies));
         }
       }
       long serial = deadline(setup.elastic().deadline(slowestStepNanos * 2L * VALIDATION_BATCH));
@@ -1488,7 +1495,7 @@ public final class Coordinator {
     private Behavior<Command> checkpointing(RunState at, boolean best, Supplier<Behavior<Command>> then, int attempt) {
       // Rank 0 writes; every replica is identical, so any one would do.
       ActorRef<Worker.Command> writer = ring.getFirst();
-      writer.tell(new Worker.SaveCheckpoint(at, best, replies));
+      writer.tell(new Worker.SaveCheckpoint(issuer, at, best, replies));
       long serial = deadline(setup.elastic().deadlineCap());
       Supplier<Behavior<Command>> again = () -> checkpointing(at, best, then);
       return members()
@@ -1554,7 +1561,7 @@ public final class Coordinator {
       timers.cancelAll();
       for (ActorRef<Worker.Command> w : ready.keySet()) {
         ctx.unwatch(w);
-        w.tell(Worker.Stop.INSTANCE);
+        w.tell(new Worker.Stop(issuer));
       }
       return Behaviors.stopped();
     }

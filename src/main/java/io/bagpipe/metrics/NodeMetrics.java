@@ -128,6 +128,8 @@ public final class NodeMetrics {
     workerGauge("bagpipe_worker_ring_generation", "The ring generation this node's worker last joined (0: none).",
         WorkerMeter::generation);
     workerGauge("bagpipe_worker_rank", "This node's worker's rank in that ring (-1: none).", WorkerMeter::rank);
+    workerCounter("bagpipe_worker_refused_orders_total", "Orders this node's worker refused because another"
+        + " Coordinator than the one it follows sent them (docs/security.md).", WorkerMeter::refusedOrders);
 
     GaugeWithCallback.builder().name("bagpipe_loader_bags_in_flight")
         .help("Bags asked of this node's loaders and not yet answered: the loader queue's depth.")

@@ -49,22 +49,77 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
  * worker never makes loaders pile up memory. A bag that fails to decode is
  * reported ({@link BagSkipped}) and contributes weight 0 to its step;
  * the worker still joins the step's all-reduce, so the replicas stay in lockstep.
+ *
+ * <p>Every order carries its {@link Issuer}, the token the Coordinator that sent it drew
+ * when it started. A worker takes orders from one Coordinator at a time: the first that
+ * introduced itself ({@link Introduce}) with a {@link Proof} its {@link IssuerSeal}
+ * admits. An order of any other issuer is refused: logged as a warning naming its type
+ * and reply address, counted ({@link WorkerMeter#refusedOrders()}), answered with
+ * nothing and changing nothing. A worker moves to another Coordinator only after its
+ * own stopped (death watch: the singleton's node was lost, or the run ended); an
+ * introduction held back meanwhile is then answered (docs/security.md, ADR 19).
  */
 public final class Worker {
 
   private Worker() {}
 
-  /** Messages a worker accepts. */
+  /**
+   * Messages a worker accepts: the Coordinator's {@link Order}s, and its own private
+   * ones (loaded bags, all-reduce and transfer results, a watched Coordinator's end),
+   * which never leave its JVM.
+   */
   public sealed interface Command extends BagpipeMessage
-      permits Introduce, JoinRing, TrainStep, Evaluate, SaveCheckpoint, LeaveRing, SendState, ReceiveState, Stop,
-          BagArrived, ReduceDone, StateWritten, StateRead {}
+      permits Order, BagArrived, ReduceDone, StateWritten, StateRead, IssuerGone {}
+
+  /**
+   * Who gives orders: 128 random bits a Coordinator draws once when it starts (a
+   * restart of its run keeps them; the singleton starting on another node draws new
+   * ones). Every order names its issuer, and a worker obeys only the issuer it follows.
+   * A token, not a signature: whoever sees the messages (Artery without TLS) can copy it.
+   */
+  public record Issuer(long high, long low) {
+    private static final java.security.SecureRandom RANDOM = new java.security.SecureRandom();
+
+    /** A fresh issuer, from a cryptographically strong random source. */
+    public static Issuer draw() {
+      return new Issuer(RANDOM.nextLong(), RANDOM.nextLong());
+    }
+
+    /** The first 32 bits in hex: enough to tell issuers apart in a log, too few to copy one. */
+    @Override
+    public String toString() {
+      return String.format("issuer %08x", high >>> 32);
+    }
+  }
+
+  /**
+   * What an introduction proves: the first 128 bits of an HMAC of its issuer under the
+   * run's secret ({@link IssuerSeal}), or {@link #NONE} on a run without one.
+   */
+  public record Proof(long high, long low) {
+    /** No proof: a run without {@code bagpipe.security.secret-file}. */
+    public static final Proof NONE = new Proof(0, 0);
+
+    @Override
+    public String toString() {
+      return equals(NONE) ? "no proof" : "a proof";
+    }
+  }
+
+  /** An order: a command from the Coordinator, obeyed only when {@link #from()} is the issuer the worker follows. */
+  public sealed interface Order extends Command permits Introduce, JoinRing, TrainStep, Evaluate, SaveCheckpoint,
+      LeaveRing, SendState, ReceiveState, Stop {
+    /** The Coordinator that sent the order. */
+    Issuer from();
+  }
 
   /**
    * Say who you are: sent by the Coordinator to a worker it found through the
-   * Receptionist; answered by {@link WorkerReady} with the worker's
-   * device and data address.
+   * Receptionist, with {@code proof} that its issuer belongs to the run; answered by
+   * {@link WorkerReady} with the worker's device and data address once the worker
+   * follows that issuer (see the class comment).
    */
-  public record Introduce(ActorRef<Reply> replyTo) implements Command {}
+  public record Introduce(Issuer from, Proof proof, ActorRef<Reply> replyTo) implements Order {}
 
   /**
    * Take {@code rank} in ring {@code generation}, whose ranks' data addresses are
@@ -72,8 +127,8 @@ public final class Worker {
    * global steps, all of which this replica holds. Answered by
    * {@link RingJoined}; the worker trains only in the ring it last joined.
    */
-  public record JoinRing(long generation, int rank, List<String> addresses, long committedSteps,
-      ActorRef<Reply> replyTo) implements Command {
+  public record JoinRing(Issuer from, long generation, int rank, List<String> addresses, long committedSteps,
+      ActorRef<Reply> replyTo) implements Order {
     public JoinRing {
       addresses = List.copyOf(addresses);
     }
@@ -85,8 +140,8 @@ public final class Worker {
    * the Coordinator one step at a time, in step order; answered by
    * {@link StepDone} once the step's average is applied.
    */
-  public record TrainStep(long generation, int epoch, int step, long globalStep, List<BagRef> bags,
-      ActorRef<Reply> replyTo) implements Command {
+  public record TrainStep(Issuer from, long generation, int epoch, int step, long globalStep, List<BagRef> bags,
+      ActorRef<Reply> replyTo) implements Order {
     public TrainStep {
       bags = List.copyOf(bags);
     }
@@ -96,8 +151,8 @@ public final class Worker {
    * Evaluate these validation bags, batch {@code batch} of {@code epoch}'s
    * validation in ring {@code generation}; answered by one {@link Evaluated}.
    */
-  public record Evaluate(long generation, int epoch, int batch, List<BagRef> bags, ActorRef<Reply> replyTo)
-      implements Command {
+  public record Evaluate(Issuer from, long generation, int epoch, int batch, List<BagRef> bags,
+      ActorRef<Reply> replyTo) implements Order {
     public Evaluate {
       bags = List.copyOf(bags);
     }
@@ -108,34 +163,32 @@ public final class Worker {
    * versioned one, and as {@code best.ckpt} too when {@code best}. Answered by
    * {@link CheckpointWritten}.
    */
-  public record SaveCheckpoint(RunState state, boolean best, ActorRef<Reply> replyTo)
-      implements Command {}
+  public record SaveCheckpoint(Issuer from, RunState state, boolean best, ActorRef<Reply> replyTo)
+      implements Order {}
 
   /**
    * Ring {@code generation} is over (a rank was lost): drop the step in flight, its
    * gradient and every queued order, close this side of the ring, and say which
    * step this replica last applied. Answered by {@link RingLeft}.
    */
-  public record LeaveRing(long generation, ActorRef<Reply> replyTo) implements Command {}
+  public record LeaveRing(Issuer from, long generation, ActorRef<Reply> replyTo) implements Order {}
 
   /**
    * Send this replica's parameters and optimizer state, with run position
    * {@code state}, as bulk transfer {@code transfer} to the worker whose data address
    * is {@code to} (a worker joining the run). Answered by {@link StateSent}.
    */
-  public record SendState(long transfer, String to, RunState state, ActorRef<Reply> replyTo)
-      implements Command {}
+  public record SendState(Issuer from, long transfer, String to, RunState state, ActorRef<Reply> replyTo)
+      implements Order {}
 
   /**
    * Take parameters and optimizer state from bulk transfer {@code transfer}, sent by a
    * live peer: this worker joins a running run. Answered by {@link Healed}.
    */
-  public record ReceiveState(long transfer, ActorRef<Reply> replyTo) implements Command {}
+  public record ReceiveState(Issuer from, long transfer, ActorRef<Reply> replyTo) implements Order {}
 
   /** Release the replica and stop. */
-  public enum Stop implements Command {
-    INSTANCE
-  }
+  public record Stop(Issuer from) implements Order {}
 
   /**
    * What a worker answers the Coordinator's orders with. The Coordinator adapts these
@@ -263,47 +316,58 @@ public final class Worker {
 
   private record StateRead(ReceiveState order, Checkpoint state, Throwable failure) implements Command, NodeLocal {}
 
+  /** The Coordinator of {@code issuer}, whose reply address this worker watched, stopped. */
+  private record IssuerGone(Issuer issuer) implements Command, NodeLocal {}
+
   /**
-   * A worker on {@code device} that registers itself under {@code key} with the
-   * Receptionist, where the run's Coordinator finds it.
+   * What a worker is made of.
    *
+   * @param device the device it trains on, e.g. {@code cpu} or {@code gpu0}
    * @param replica created on the worker's own thread, closed when it stops
    * @param allReduce makes the worker's all-reduce when it joins a ring
+   * @param loaders the node's loader pool, which decodes the bags it asks for
+   * @param prefetchBags bags requested or decoded-and-waiting at most ({@code bagpipe.loader.prefetch-bags})
+   * @param checkpointDir where {@link SaveCheckpoint} writes
+   * @param keepCheckpoints versioned checkpoints kept there ({@code bagpipe.checkpoint.keep-last})
+   * @param key the Receptionist key the worker registers under, where the run's Coordinator finds it
+   * @param meter counts what the worker does, for the node's metrics
+   * @param seal checks the proof of a Coordinator's introduction ({@link IssuerSeal#NONE}: no secret)
    */
-  public static Behavior<Command> create(
-      String device,
-      Supplier<Replica> replica,
-      AllReduceFactory allReduce,
-      ActorRef<LoaderPool.Command> loaders,
-      int prefetchBags,
-      Path checkpointDir,
-      int keepCheckpoints,
-      ServiceKey<Command> key) {
-    return create(device, replica, allReduce, loaders, prefetchBags, checkpointDir, keepCheckpoints, key,
-        new WorkerMeter());
+  public record Setup(String device, Supplier<Replica> replica, AllReduceFactory allReduce,
+      ActorRef<LoaderPool.Command> loaders, int prefetchBags, Path checkpointDir, int keepCheckpoints,
+      ServiceKey<Command> key, WorkerMeter meter, IssuerSeal seal) {
+    public Setup {
+      java.util.Objects.requireNonNull(device, "device");
+      java.util.Objects.requireNonNull(replica, "replica");
+      java.util.Objects.requireNonNull(allReduce, "allReduce");
+      java.util.Objects.requireNonNull(loaders, "loaders");
+      java.util.Objects.requireNonNull(checkpointDir, "checkpointDir");
+      java.util.Objects.requireNonNull(key, "key");
+      java.util.Objects.requireNonNull(meter, "meter");
+      java.util.Objects.requireNonNull(seal, "seal");
+      if (prefetchBags < 1) {
+        throw new IllegalArgumentException("prefetchBags must be at least 1 (bagpipe.loader.prefetch-bags), not "
+            + prefetchBags);
+      }
+    }
   }
 
-  /** As the other {@code create}, counting the worker's applied steps in {@code meter}. */
-  public static Behavior<Command> create(
-      String device,
-      Supplier<Replica> replica,
-      AllReduceFactory allReduce,
-      ActorRef<LoaderPool.Command> loaders,
-      int prefetchBags,
-      Path checkpointDir,
-      int keepCheckpoints,
-      ServiceKey<Command> key,
-      WorkerMeter meter) {
+  /** A worker made of {@code setup} that registers itself with the Receptionist under {@code setup.key()}. */
+  public static Behavior<Command> create(Setup setup) {
     return Behaviors.setup(
         ctx -> {
-          ctx.getSystem().receptionist().tell(Receptionist.register(key, ctx.getSelf()));
-          return new Worker.Running(ctx, device, replica.get(), allReduce, loaders, prefetchBags,
-              new CheckpointStore(checkpointDir, keepCheckpoints), meter).idle();
+          ctx.getSystem().receptionist().tell(Receptionist.register(setup.key(), ctx.getSelf()));
+          return new Worker.Running(ctx, setup.device(), setup.replica().get(), setup.allReduce(), setup.loaders(),
+              setup.prefetchBags(), new CheckpointStore(setup.checkpointDir(), setup.keepCheckpoints()),
+              setup.meter(), setup.seal()).idle();
         });
   }
 
   /** The state shared by all phases. */
   private static final class Running {
+    /** Introductions held back at most: one new Coordinator is all a take-over needs. */
+    static final int HELD = 4;
+
     private final ActorContext<Command> ctx;
     private final String device;
     private final Replica replica;
@@ -322,6 +386,7 @@ public final class Worker {
     private final CheckpointStore checkpoints;
     private final float[] gradient;
     private final WorkerMeter meter;
+    private final IssuerSeal seal;
 
     /** Orders ({@link TrainStep}, {@link Evaluate}) not finished, the head in progress. */
     private final ArrayDeque<Command> orders = new ArrayDeque<>();
@@ -335,10 +400,19 @@ public final class Worker {
     private final Map<Long, LoaderPool.Loaded> arrived = new HashMap<>();
     /** Bags requested from the loaders that have not arrived; with {@link #arrived}, bounded by {@code prefetch}. */
     private int requested;
+    /** The Coordinator this worker takes orders from, and the reply address it watches; null before the first. */
+    private Issuer issuer;
+    private ActorRef<Reply> issuerAddress;
+    /** Whether that address stopped: the next issuer to introduce itself is followed. */
+    private boolean issuerStopped;
+    /** Introductions of other issuers held back while {@link #issuer} lives, oldest first, at most {@link #HELD}. */
+    private final ArrayDeque<Introduce> held = new ArrayDeque<>();
 
     Running(ActorContext<Command> ctx, String device, Replica replica, AllReduceFactory allReduceFactory,
-        ActorRef<LoaderPool.Command> loaders, int prefetch, CheckpointStore checkpoints, WorkerMeter meter) {
+        ActorRef<LoaderPool.Command> loaders, int prefetch, CheckpointStore checkpoints, WorkerMeter meter,
+        IssuerSeal seal) {
       this.ctx = ctx;
+      this.seal = seal;
       this.meter = meter;
       this.device = device;
       this.replica = replica;
@@ -354,11 +428,9 @@ public final class Worker {
 
     Behavior<Command> idle() {
       return Behaviors.receive(Command.class)
-          .onMessage(Introduce.class, m -> {
-            m.replyTo().tell(new WorkerReady(device, allReduceFactory.address(), ctx.getSelf(),
-                new Applied(generation, appliedGlobalStep, appliedEpoch, appliedStep)));
-            return Behaviors.same();
-          })
+          .onMessage(Introduce.class, this::introduce)
+          .onMessage(IssuerGone.class, this::issuerGone)
+          .onMessage(Order.class, m -> !obeys(m), this::refused)
           .onMessage(JoinRing.class, this::joinRing)
           .onMessage(TrainStep.class, this::order)
           .onMessage(Evaluate.class, this::order)
@@ -373,7 +445,7 @@ public final class Worker {
             return Behaviors.same();
           })
           .onMessage(ReduceDone.class, this::stale)
-          .onMessageEquals(Stop.INSTANCE, this::stop)
+          .onMessage(Stop.class, m -> stop())
           .onSignal(PostStop.class, s -> cleanup())
           .build();
     }
@@ -399,25 +471,137 @@ public final class Worker {
     }
 
     /**
-     * What every busy phase does alike: more orders queue, the Coordinator may end
-     * the ring, checkpoints are written between messages, a second ring while busy is
-     * a protocol error, Stop stops, and a stop cleans up.
+     * What every busy phase does alike: orders of another issuer are refused, more
+     * orders queue, the Coordinator may end the ring, checkpoints are written between
+     * messages, a second ring while busy is a protocol error, Stop stops, and a stop
+     * cleans up.
      */
     private Behavior<Command> busy(org.apache.pekko.actor.typed.javadsl.BehaviorBuilder<Command> phase) {
       return phase
+          .onMessage(Introduce.class, this::introduce)
+          .onMessage(IssuerGone.class, this::issuerGone)
+          .onMessage(Order.class, m -> !obeys(m), this::refused)
           .onMessage(TrainStep.class, this::queue)
           .onMessage(Evaluate.class, this::queue)
           .onMessage(LeaveRing.class, this::leaveRing)
           .onMessage(SaveCheckpoint.class, this::saveCheckpoint)
-          .onMessage(Introduce.class, this::refuse)
           .onMessage(JoinRing.class, this::refuse)
           .onMessage(SendState.class, this::refuse)
           .onMessage(ReceiveState.class, this::refuse)
           .onMessage(StateWritten.class, this::stateWritten)
           .onMessage(StateRead.class, this::refuse)
-          .onMessageEquals(Stop.INSTANCE, this::stop)
+          .onMessage(Stop.class, m -> stop())
           .onSignal(PostStop.class, s -> cleanup())
           .build();
+    }
+
+    // ---------------------------------------------------------------- issuers
+
+    /**
+     * Follows the first issuer that introduces itself and answers it (again, when it
+     * asks again); holds back another issuer's introduction until the followed one
+     * stops, so that a Coordinator taking over a run is answered once its predecessor
+     * is gone, and a stranger never while the run's Coordinator lives.
+     */
+    private Behavior<Command> introduce(Introduce m) {
+      String doubt = m.replyTo() == null ? "it names no reply address" : seal.refusal(m.from(), m.proof());
+      if (!doubt.isEmpty()) {
+        meter.refused();
+        ctx.getLog().warn("worker {} refuses Introduce from {} ({}): {}; see docs/security.md", rank,
+            m.replyTo() == null ? "a sender that named no reply address" : m.replyTo().path(), m.from(), doubt);
+        return Behaviors.same();
+      }
+      if (issuer == null || (issuerStopped && !issuer.equals(m.from()))) {
+        follow(m);
+      } else if (issuer.equals(m.from())) {
+        if (!m.replyTo().equals(issuerAddress)) { // the same Coordinator, restarted with a new reply address
+          ctx.unwatch(issuerAddress);
+          issuerAddress = m.replyTo();
+          issuerStopped = false;
+          ctx.watchWith(issuerAddress, new IssuerGone(issuer));
+        }
+        ready(m.replyTo());
+      } else {
+        held.removeIf(h -> h.from().equals(m.from()));
+        if (held.size() == HELD) {
+          Introduce dropped = held.poll();
+          ctx.getLog().warn("worker {} forgets the introduction from {} ({}): more than {} others are held back",
+              rank, dropped.replyTo().path(), dropped.from(), HELD);
+        }
+        held.add(m);
+        meter.refused();
+        ctx.getLog().warn("worker {} refuses Introduce from {} ({}) for now: it takes orders from {} ({}) and answers"
+            + " another Coordinator only once that one stopped. A stranger in the cluster, or a Coordinator taking over"
+            + " before this node saw its predecessor go; see docs/security.md", rank, m.replyTo().path(), m.from(),
+            issuerAddress.path(), issuer);
+      }
+      return Behaviors.same();
+    }
+
+    private void follow(Introduce m) {
+      if (issuerAddress != null && !issuerStopped) {
+        ctx.unwatch(issuerAddress);
+      }
+      issuer = m.from();
+      issuerAddress = m.replyTo();
+      issuerStopped = false;
+      held.removeIf(h -> h.from().equals(issuer));
+      ctx.watchWith(issuerAddress, new IssuerGone(issuer));
+      ctx.getLog().debug("worker {} takes orders from {} ({})", rank, issuerAddress.path(), issuer);
+      ready(m.replyTo());
+    }
+
+    private void ready(ActorRef<Reply> to) {
+      to.tell(new WorkerReady(device, allReduceFactory.address(), ctx.getSelf(),
+          new Applied(generation, appliedGlobalStep, appliedEpoch, appliedStep)));
+    }
+
+    /**
+     * The followed Coordinator stopped: follow the oldest introduction held back, if
+     * any, else the next issuer to introduce itself. Until then the stopped one's orders
+     * are still obeyed: a watch that fired in error costs no run.
+     */
+    private Behavior<Command> issuerGone(IssuerGone m) {
+      if (!m.issuer().equals(issuer)) {
+        return Behaviors.same();
+      }
+      ctx.getLog().info("worker {}: the Coordinator it took orders from ({}) stopped; it follows the next one", rank,
+          issuer);
+      issuerStopped = true;
+      Introduce next = held.poll();
+      if (next != null) {
+        follow(next);
+      }
+      return Behaviors.same();
+    }
+
+    private boolean obeys(Order m) {
+      return issuer != null && issuer.equals(m.from());
+    }
+
+    /** Refuses an order of another issuer: a warning, a count, no answer, no change. */
+    private Behavior<Command> refused(Order m) {
+      meter.refused();
+      ActorRef<Reply> replyTo = replyAddress(m);
+      ctx.getLog().warn("worker {} refuses {} from {} ({}): it takes orders only from {}; see docs/security.md", rank,
+          m.getClass().getSimpleName(), replyTo == null ? "a sender that named no reply address" : replyTo.path(),
+          m.from(), issuer == null ? "the Coordinator that introduced itself first, and none did yet"
+              : "the Coordinator that introduced itself, " + issuerAddress.path() + " (" + issuer + ")");
+      return Behaviors.same();
+    }
+
+    private static ActorRef<Reply> replyAddress(Order m) {
+      return switch (m) {
+        case Introduce o -> o.replyTo();
+        case JoinRing o -> o.replyTo();
+        case TrainStep o -> o.replyTo();
+        case Evaluate o -> o.replyTo();
+        case SaveCheckpoint o -> o.replyTo();
+        case LeaveRing o -> o.replyTo();
+        case SendState o -> o.replyTo();
+        case ReceiveState o -> o.replyTo();
+        case Stop o -> null;
+      };
     }
 
     // ---------------------------------------------------------------- orders

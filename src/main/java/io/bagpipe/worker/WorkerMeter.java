@@ -32,6 +32,7 @@ public final class WorkerMeter {
   private final AtomicLong generation = new AtomicLong();
   private final AtomicLong rank = new AtomicLong(-1);
   private final AtomicLong world = new AtomicLong();
+  private final AtomicLong refusedOrders = new AtomicLong();
 
   /** Steps this worker applied. */
   public long steps() {
@@ -66,6 +67,18 @@ public final class WorkerMeter {
   /** The number of ranks in that ring; 0 before the first. */
   public long world() {
     return world.get();
+  }
+
+  /**
+   * Orders this worker refused because another Coordinator than the one it follows
+   * sent them, introductions held back included (docs/security.md).
+   */
+  public long refusedOrders() {
+    return refusedOrders.get();
+  }
+
+  void refused() {
+    refusedOrders.incrementAndGet();
   }
 
   void joined(long generation, int rank, int world) {

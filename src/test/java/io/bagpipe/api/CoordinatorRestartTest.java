@@ -61,7 +61,7 @@ class CoordinatorRestartTest {
     Coordinator.Setup failing = new Coordinator.Setup(s.train(), s.plan(), s.elastic(), s.data(), s.classes(), s.start(),
         s.maximize(), s.prefetchBags(), s.checkpoint(), s.metrics(), s.faults(), s.quarantine(), s.events(), s.workersKey(), () -> {
           throw new IllegalStateException("injected: the newest checkpoint cannot be read");
-        }, s.learningRate());
+        }, s.learningRate(), s.seal());
     AtomicInteger introductions = new AtomicInteger();
     ActorRef<Worker.Command> worker = kit.spawn(trainedWorker(introductions));
     kit.system().receptionist().tell(Receptionist.register(spec.workersKey(), worker));

@@ -249,7 +249,7 @@ class ElasticRunTest {
       spec = new RunSpec(spec.slide(), spec.loader(), spec.worker(), spec.train(), spec.elastic(), spec.plan(),
           spec.checkpoint(), spec.data(), spec.classes(), spec.start(),
           crashingOnce(spec.replicas(), crashKey, new AtomicBoolean()), spec.metrics(), spec.learningRate(),
-          spec.metricsEndpoint());
+          spec.metricsEndpoint(), spec.seal());
     }
     RunResult r = RunTest.run(Bagpipe.start(spec, config), events);
     assertEquals(2, r.epochsCompleted());

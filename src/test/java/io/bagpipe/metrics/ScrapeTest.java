@@ -65,6 +65,8 @@ class ScrapeTest {
       assertEquals(0, s.value("bagpipe_worker_stage_seconds_total", "worker", "worker-0", "stage", "forward")
           .orElseThrow());
       assertEquals(-1, s.value("bagpipe_worker_rank", "worker", "worker-0", "device", "cpu").orElseThrow());
+      assertEquals(0, s.value("bagpipe_worker_refused_orders_total", "worker", "worker-0", "device", "cpu")
+          .orElseThrow());
       assertEquals(0, s.value("bagpipe_loader_bags_in_flight").orElseThrow());
       assertEquals(7, s.value("bagpipe_validation_bags").orElseThrow());
     }

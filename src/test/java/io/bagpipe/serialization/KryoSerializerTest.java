@@ -65,6 +65,7 @@ class KryoSerializerTest {
     return back;
   }
 
+  static final Worker.Issuer ISSUER = new Worker.Issuer(0x1234_5678_9abc_def0L, -42L);
   static final BagRef BAG = new BagRef("slide_001", "/data/slides/slide_001.tif", 1, new int[] {37, 37, 261, 37}, 224, 0, 3, 17L);
 
   static RunState state() {
@@ -81,17 +82,17 @@ class KryoSerializerTest {
     TestProbe<Worker.Reply> coordinator = kit.createTestProbe();
     TestProbe<Worker.Command> worker = kit.createTestProbe();
     List<Object> messages = List.of(
-        new Worker.TrainStep(2, 3, 2, 40, List.of(BAG), coordinator.getRef()),
-        new Worker.Evaluate(2, 3, 5, List.of(BAG), coordinator.getRef()),
-        new Worker.SaveCheckpoint(state(), true, coordinator.getRef()),
-        new Worker.LeaveRing(2, coordinator.getRef()),
-        Worker.Stop.INSTANCE,
+        new Worker.TrainStep(ISSUER, 2, 3, 2, 40, List.of(BAG), coordinator.getRef()),
+        new Worker.Evaluate(ISSUER, 2, 3, 5, List.of(BAG), coordinator.getRef()),
+        new Worker.SaveCheckpoint(ISSUER, state(), true, coordinator.getRef()),
+        new Worker.LeaveRing(ISSUER, 2, coordinator.getRef()),
+        new Worker.Stop(ISSUER),
         new Worker.WorkerReady("cpu", "10.0.0.5:40123", worker.getRef(), new Worker.Applied(2, 39, 3, 7)),
         new Worker.RingJoined(3, 1),
-        new Worker.Introduce(coordinator.getRef()),
-        new Worker.JoinRing(3, 1, List.of("10.0.0.5:40123", "10.0.0.6:40123"), 40, coordinator.getRef()),
-        new Worker.SendState(7, "10.0.0.6:40123", state(), coordinator.getRef()),
-        new Worker.ReceiveState(7, coordinator.getRef()),
+        new Worker.Introduce(ISSUER, Worker.Proof.NONE, coordinator.getRef()),
+        new Worker.JoinRing(ISSUER, 3, 1, List.of("10.0.0.5:40123", "10.0.0.6:40123"), 40, coordinator.getRef()),
+        new Worker.SendState(ISSUER, 7, "10.0.0.6:40123", state(), coordinator.getRef()),
+        new Worker.ReceiveState(ISSUER, 7, coordinator.getRef()),
         new Worker.StateSent(0, 7, 0x1234L, ""),
         new Worker.Healed(7, 0x1234L, "", worker.getRef()),
         new RunEvent.RunPaused(1, 2, 300, "rank 1"),
@@ -121,6 +122,10 @@ class KryoSerializerTest {
     assertEquals(BAG, step.bags().getFirst());
     assertEquals(40, step.globalStep());
     assertEquals(coordinator.getRef(), step.replyTo());
+    assertEquals(ISSUER, step.from(), "all 128 bits of the issuer travel");
+    Worker.Introduce proved = new Worker.Introduce(ISSUER, new Worker.Proof(0x0fed_cba9_8765_4321L, -7L),
+        coordinator.getRef());
+    assertEquals(proved, roundTrip(proved), "issuer, proof and reply address travel whole");
     Worker.Evaluated ev = (Worker.Evaluated) roundTrip(new Worker.Evaluated(1, 2, 3, 5,
         List.of(new Worker.BagScore(17, "slide_001", 1, new float[] {0.25f, 0.75f}, 0.28)), 42L));
     assertArrayEquals(new float[] {0.25f, 0.75f}, ev.scores().getFirst().probabilities());

@@ -29,6 +29,9 @@ class WorkerTest {
 
   @TempDir Path dir;
 
+  /** The Coordinator the tests' workers follow. */
+  static final Worker.Issuer BOSS = Worker.Issuer.draw();
+
   @AfterAll
   static void stop() {
     kit.shutdownTestKit();
@@ -107,16 +110,17 @@ class WorkerTest {
     TestProbe<Worker.Reply> coordinator = kit.createTestProbe();
     CountingReplica replica = new CountingReplica();
     WorkerMeter meter = new WorkerMeter();
-    ActorRef<Worker.Command> worker = kit.spawn(Worker.create("cpu", () -> replica, new LocalRing().worker(),
-        loaders.getRef(), 2, dir, 2, ServiceKey.create(Worker.Command.class, "test-workers"), meter));
-    worker.tell(new Worker.Introduce(coordinator.getRef()));
+    ActorRef<Worker.Command> worker = kit.spawn(Worker.create(new Worker.Setup("cpu", () -> replica,
+        new LocalRing().worker(), loaders.getRef(), 2, dir, 2, ServiceKey.create(Worker.Command.class, "test-workers"),
+        meter, IssuerSeal.NONE)));
+    worker.tell(new Worker.Introduce(BOSS, Worker.Proof.NONE, coordinator.getRef()));
     Worker.WorkerReady ready = coordinator.expectMessageClass(Worker.WorkerReady.class);
     assertEquals("cpu", ready.device());
     assertEquals(-1, meter.rank());
-    worker.tell(new Worker.JoinRing(1, 0, List.of(ready.address()), 0, coordinator.getRef()));
+    worker.tell(new Worker.JoinRing(BOSS, 1, 0, List.of(ready.address()), 0, coordinator.getRef()));
     assertEquals(new Worker.RingJoined(1, 0), coordinator.expectMessageClass(Worker.RingJoined.class));
     for (int s = 0; s < 5; s++) {
-      worker.tell(new Worker.TrainStep(1, 0, s, s, List.of(bag(2L * s), bag(2L * s + 1)), coordinator.getRef()));
+      worker.tell(new Worker.TrainStep(BOSS, 1, 0, s, s, List.of(bag(2L * s), bag(2L * s + 1)), coordinator.getRef()));
     }
 
     BagBuffers buffers = new BagBuffers(4);
@@ -215,14 +219,15 @@ class WorkerTest {
     TestProbe<LoaderPool.Command> loaders = kit.createTestProbe();
     TestProbe<Worker.Reply> coordinator = kit.createTestProbe();
     CountingReplica replica = new CountingReplica();
-    ActorRef<Worker.Command> worker = kit.spawn(Worker.create("cpu", () -> replica, new BrokenRing(),
-        loaders.getRef(), 1, dir, 2, ServiceKey.create(Worker.Command.class, "broken-ring-workers")));
-    worker.tell(new Worker.Introduce(coordinator.getRef()));
+    ActorRef<Worker.Command> worker = kit.spawn(Worker.create(new Worker.Setup("cpu", () -> replica, new BrokenRing(),
+        loaders.getRef(), 1, dir, 2, ServiceKey.create(Worker.Command.class, "broken-ring-workers"), new WorkerMeter(),
+        IssuerSeal.NONE)));
+    worker.tell(new Worker.Introduce(BOSS, Worker.Proof.NONE, coordinator.getRef()));
     coordinator.expectMessageClass(Worker.WorkerReady.class);
-    worker.tell(new Worker.JoinRing(4, 0, List.of("127.0.0.1:1", "127.0.0.1:2"), 0, coordinator.getRef()));
+    worker.tell(new Worker.JoinRing(BOSS, 4, 0, List.of("127.0.0.1:1", "127.0.0.1:2"), 0, coordinator.getRef()));
     coordinator.expectMessageClass(Worker.RingJoined.class);
-    worker.tell(new Worker.TrainStep(4, 3, 7, 70, List.of(bag(0)), coordinator.getRef()));
-    worker.tell(new Worker.TrainStep(4, 3, 8, 71, List.of(bag(1)), coordinator.getRef()));
+    worker.tell(new Worker.TrainStep(BOSS, 4, 3, 7, 70, List.of(bag(0)), coordinator.getRef()));
+    worker.tell(new Worker.TrainStep(BOSS, 4, 3, 8, 71, List.of(bag(1)), coordinator.getRef()));
     LoaderPool.LoadBag asked = loaders.expectMessageClass(LoaderPool.LoadBag.class);
     asked.replyTo().tell(new LoaderPool.BagLoaded(LoaderTesting.decoded(asked.bag(), new BagBuffers(2))));
 
@@ -237,9 +242,9 @@ class WorkerTest {
     assertEquals(0, replica.applied.get());
     coordinator.expectNoMessage(Duration.ofMillis(200)); // no StepDone, no second step
     // the worker is idle and answers, waiting for the Coordinator's decision
-    worker.tell(new Worker.Introduce(coordinator.getRef()));
+    worker.tell(new Worker.Introduce(BOSS, Worker.Proof.NONE, coordinator.getRef()));
     coordinator.expectMessageClass(Worker.WorkerReady.class);
-    worker.tell(new Worker.LeaveRing(4, coordinator.getRef()));
+    worker.tell(new Worker.LeaveRing(BOSS, 4, coordinator.getRef()));
     Worker.RingLeft left = coordinator.expectMessageClass(Worker.RingLeft.class);
     assertEquals(new Worker.Applied(4, -1, -1, -1), left.applied());
     assertEquals(worker, left.worker());
@@ -256,19 +261,22 @@ class WorkerTest {
     TestProbe<LoaderPool.Command> loaders = kit.createTestProbe();
     TestProbe<Worker.Reply> coordinator = kit.createTestProbe();
     CountingReplica replica = new CountingReplica();
-    ActorRef<Worker.Command> worker = kit.spawn(Worker.create("cpu", () -> replica, new LocalRing().worker(),
-        loaders.getRef(), 3, dir, 2, ServiceKey.create(Worker.Command.class, "leaving-workers")));
-    worker.tell(new Worker.JoinRing(1, 0, List.of("local"), 10, coordinator.getRef()));
+    ActorRef<Worker.Command> worker = kit.spawn(Worker.create(new Worker.Setup("cpu", () -> replica, new LocalRing().worker(),
+        loaders.getRef(), 3, dir, 2, ServiceKey.create(Worker.Command.class, "leaving-workers"), new WorkerMeter(),
+        IssuerSeal.NONE)));
+    worker.tell(new Worker.Introduce(BOSS, Worker.Proof.NONE, coordinator.getRef()));
+    coordinator.expectMessageClass(Worker.WorkerReady.class);
+    worker.tell(new Worker.JoinRing(BOSS, 1, 0, List.of("local"), 10, coordinator.getRef()));
     coordinator.expectMessageClass(Worker.RingJoined.class);
     BagBuffers buffers = new BagBuffers(8);
-    worker.tell(new Worker.TrainStep(1, 0, 0, 10, List.of(bag(0)), coordinator.getRef()));
+    worker.tell(new Worker.TrainStep(BOSS, 1, 0, 0, 10, List.of(bag(0)), coordinator.getRef()));
     LoaderPool.LoadBag b0 = loaders.expectMessageClass(LoaderPool.LoadBag.class);
     b0.replyTo().tell(new LoaderPool.BagLoaded(LoaderTesting.decoded(b0.bag(), buffers)));
     assertEquals(0, coordinator.expectMessageClass(Worker.StepDone.class).step());
 
     // Step 1 has two bags: one trained, one still decoding; step 2 is queued with its bag decoded.
-    worker.tell(new Worker.TrainStep(1, 0, 1, 11, List.of(bag(1), bag(2)), coordinator.getRef()));
-    worker.tell(new Worker.TrainStep(1, 0, 2, 12, List.of(bag(3)), coordinator.getRef()));
+    worker.tell(new Worker.TrainStep(BOSS, 1, 0, 1, 11, List.of(bag(1), bag(2)), coordinator.getRef()));
+    worker.tell(new Worker.TrainStep(BOSS, 1, 0, 2, 12, List.of(bag(3)), coordinator.getRef()));
     List<LoaderPool.LoadBag> asked = List.of(loaders.expectMessageClass(LoaderPool.LoadBag.class),
         loaders.expectMessageClass(LoaderPool.LoadBag.class), loaders.expectMessageClass(LoaderPool.LoadBag.class));
     assertEquals(List.of(1L, 2L, 3L), asked.stream().map(m -> m.bag().key()).toList());
@@ -278,19 +286,19 @@ class WorkerTest {
       decoded.add(d);
       m.replyTo().tell(new LoaderPool.BagLoaded(d));
     }
-    worker.tell(new Worker.LeaveRing(1, coordinator.getRef()));
+    worker.tell(new Worker.LeaveRing(BOSS, 1, coordinator.getRef()));
     assertEquals(new Worker.Applied(1, 10, 0, 0), coordinator.expectMessageClass(Worker.RingLeft.class).applied());
     assertEquals(1, replica.discarded.get(), "step 1's partial gradient is dropped");
     assertEquals(1, replica.applied.get());
     DecodedBag late = LoaderTesting.decoded(asked.get(1).bag(), buffers);
     asked.get(1).replyTo().tell(new LoaderPool.BagLoaded(late)); // arrives after the leave
-    worker.tell(new Worker.TrainStep(1, 0, 1, 11, List.of(bag(1)), coordinator.getRef())); // an order of the old ring
+    worker.tell(new Worker.TrainStep(BOSS, 1, 0, 1, 11, List.of(bag(1)), coordinator.getRef())); // an order of the old ring
     loaders.expectNoMessage(Duration.ofMillis(200));
     coordinator.expectNoMessage(Duration.ofMillis(100));
 
-    worker.tell(new Worker.JoinRing(2, 0, List.of("local"), 11, coordinator.getRef()));
+    worker.tell(new Worker.JoinRing(BOSS, 2, 0, List.of("local"), 11, coordinator.getRef()));
     coordinator.expectMessageClass(Worker.RingJoined.class);
-    worker.tell(new Worker.TrainStep(2, 0, 1, 11, List.of(bag(1), bag(2)), coordinator.getRef()));
+    worker.tell(new Worker.TrainStep(BOSS, 2, 0, 1, 11, List.of(bag(1), bag(2)), coordinator.getRef()));
     for (int i = 0; i < 2; i++) {
       LoaderPool.LoadBag m = loaders.expectMessageClass(LoaderPool.LoadBag.class);
       m.replyTo().tell(new LoaderPool.BagLoaded(LoaderTesting.decoded(m.bag(), buffers)));
