@@ -60,7 +60,7 @@ class LoaderPoolTest {
     ByteBuffer got = d.pixels();
     assertEquals(7 * 32 * 32 * 3, got.remaining());
     ByteBuffer want = ByteBuffer.allocate(7 * 32 * 32 * 3);
-    try (Slide s = Slide.open(slide, SlideFixtures.WHITE)) {
+    try (Slide s = Slide.open(slide, SlideFixtures.WHITE, SlideDecoder.OPENSLIDE)) {
       for (int i = 0; i < 7; i++) {
         s.readRegion(0, xy[2 * i], xy[2 * i + 1], 32, 32, want);
       }
