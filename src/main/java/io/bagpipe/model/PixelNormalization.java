@@ -16,8 +16,8 @@ import java.nio.ByteBuffer;
  * and one add of {@code -mean / std}. Gathering the planes first lets the per-channel constants
  * broadcast over contiguous planes and vectorise: a third of the cost of normalising interleaved RGB.
  *
- * <p>The constants live on the manager given at construction and go when it closes. Thread-safe
- * as long as each caller passes its own scope.
+ * <p>The constants live on the manager given at construction and go when it closes; each
+ * replica, predictor or encoder thread builds its own, on its own device.
  */
 public final class PixelNormalization {
 
