@@ -8,6 +8,7 @@ import io.bagpipe.bag.Manifest;
 import io.bagpipe.bag.PatchCoordinates;
 import io.bagpipe.bag.SlideEntry;
 import io.bagpipe.slide.Slide;
+import io.bagpipe.slide.SlideDecoder;
 import io.bagpipe.slide.SlideSettings;
 import io.bagpipe.slide.ffm.JpegTileDecoder;
 import io.bagpipe.slide.ffm.NativeSlide;
@@ -70,7 +71,9 @@ final class BenchReadCommand implements Callable<Integer> {
     List<PatchCoordinates> coords = new ArrayList<>();
     for (SlideEntry e : manifest.slides()) {
       Extent extent;
-      try (Slide s = Slide.open(e.slide(), slideSettings.background())) {
+      // Only the level-0 size, to check the coordinates: no pixels are read here, so OpenSlide
+      // alone (the measured reads below go through ReadBench's pool, as the decoder says).
+      try (Slide s = Slide.open(e.slide(), slideSettings.background(), SlideDecoder.OPENSLIDE)) {
         extent = new Extent(s.level(0).width(), s.level(0).height());
       }
       slides.add(e.slide());

@@ -76,7 +76,7 @@ final class FeaturesCommand implements Callable<Integer> {
         encoder.identity(), encoder.patchSize(), worker.devices().size(), worker.devices(), target.toAbsolutePath());
     PredictCommand.SlideBar bar = new PredictCommand.SlideBar(err, System.console() != null);
     PatchSource patches = PatchSource.filesOrTissue(dataSettings.coords(),
-        io.bagpipe.slide.tissue.TissueSettings.fromConfig(b.getConfig("patch")), target, slide.background());
+        io.bagpipe.slide.tissue.TissueSettings.fromConfig(b.getConfig("patch")), target, slide);
     FeatureExtraction.Summary s = FeatureExtraction.run(encoder, tasks, patches, slide, worker.devices(), chunk,
         target, bar);
     bar.end();

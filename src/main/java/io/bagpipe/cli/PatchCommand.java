@@ -94,7 +94,7 @@ final class PatchCommand implements Callable<Integer> {
         slides.toAbsolutePath(), out.toAbsolutePath(), settings.patchSize(), settings.targetMpp(), n);
     Progress progress = new Progress(err, System.console() != null, inputs.size());
     long t0 = System.nanoTime();
-    List<PatchJob.Row> rows = PatchJob.run(inputs, out, settings, slide.background(), n, progress::row);
+    List<PatchJob.Row> rows = PatchJob.run(inputs, out, settings, slide, n, progress::row);
     progress.end();
     long ok = rows.stream().filter(r -> r.status().equals("ok")).count();
     long skipped = rows.stream().filter(r -> r.status().equals("skipped")).count();

@@ -92,7 +92,7 @@ final class PredictCommand implements Callable<Integer> {
     SlideBar bar = new SlideBar(err, System.console() != null);
     // A slide without a coordinate file is patched on the fly, as bagpipe patch would (bagpipe.patch).
     PatchSource patches = PatchSource.filesOrTissue(dataSettings.coords(),
-        io.bagpipe.slide.tissue.TissueSettings.fromConfig(b.getConfig("patch")), out, slide.background());
+        io.bagpipe.slide.tissue.TissueSettings.fromConfig(b.getConfig("patch")), out, slide);
     Prediction.Summary s = Prediction.run(model, tasks, patches, settings, slide, worker.devices(), out, bar);
     bar.end();
     err.printf("%d slide(s) predicted, %d failed; outputs in %s%n", s.predicted().size(), s.failed().size(),

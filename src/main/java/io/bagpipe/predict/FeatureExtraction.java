@@ -2,11 +2,8 @@ package io.bagpipe.predict;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.DataType;
-import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.ParameterStore;
 import io.bagpipe.bag.BagRef;
@@ -18,6 +15,7 @@ import io.bagpipe.loader.Loader;
 import io.bagpipe.model.EncoderSpec;
 import io.bagpipe.model.MilModel;
 import io.bagpipe.model.ModelSettings;
+import io.bagpipe.model.PixelNormalization;
 import io.bagpipe.slide.SlidePool;
 import io.bagpipe.slide.SlideSettings;
 import java.io.BufferedWriter;
@@ -223,8 +221,7 @@ public final class FeatureExtraction {
     private final NDManager manager;
     private final MilModel model;
     private final ParameterStore store;
-    private final NDArray scale;
-    private final NDArray shift;
+    private final PixelNormalization normalization;
     private final int chunk;
     private final ByteBuffer pixels;
 
@@ -239,14 +236,7 @@ public final class FeatureExtraction {
           SlidePredictor.load(model, encoder.parameters(), "the checkpoint's encoder (" + encoder.model() + ")");
         }
         this.store = new ParameterStore(manager, false);
-        float[] sc = new float[3];
-        float[] sh = new float[3];
-        for (int c = 0; c < 3; c++) {
-          sc[c] = 1f / (255f * encoder.std()[c]);
-          sh[c] = -encoder.mean()[c] / encoder.std()[c];
-        }
-        this.scale = manager.create(sc).reshape(1, 3, 1, 1);
-        this.shift = manager.create(sh).reshape(1, 3, 1, 1);
+        this.normalization = new PixelNormalization(manager, encoder.mean(), encoder.std());
         this.pixels = ByteBuffer.allocateDirect(Math.multiplyExact(chunk, 3 * encoder.patchSize() * encoder.patchSize()));
       } catch (RuntimeException e) {
         manager.close();
@@ -302,9 +292,7 @@ public final class FeatureExtraction {
       JniUtils.setGradMode(false);
       try (NDManager scope = manager.newSubManager()) {
         pixels.limit(n * 3 * p * p).position(0);
-        NDArray u8 = scope.create(pixels, new Shape(n, p, p, 3), DataType.UINT8);
-        NDArray planes = NDArrays.stack(new NDList(u8.get(":,:,:,0"), u8.get(":,:,:,1"), u8.get(":,:,:,2")), 1);
-        NDArray x = planes.toType(DataType.FLOAT32, false).muli(scale).addi(shift);
+        NDArray x = normalization.upload(scope, pixels, n, p);
         NDArray h = model.encoder().forward(store, new NDList(x), false).singletonOrThrow();
         if (h.getShape().dimension() != 2) {
           h = h.reshape(h.getShape().get(0), -1);

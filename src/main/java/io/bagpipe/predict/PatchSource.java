@@ -64,9 +64,10 @@ public interface PatchSource {
    * TRIDENT {@code <slide_id>.h5}); a slide with neither is patched on the fly: its tissue is found
    * as {@code bagpipe patch} finds it ({@code tissue}), on a grid of the model's patches, and the
    * coordinates and thumbnail are kept in {@code patchedDir} ({@code coords/}, {@code thumbnails/}).
+   * The slide is read as {@code slides} says, as the patches themselves are.
    */
   static PatchSource filesOrTissue(Path dir, io.bagpipe.slide.tissue.TissueSettings tissue, Path patchedDir,
-      io.bagpipe.slide.Rgb background) {
+      io.bagpipe.slide.SlideSettings slides) {
     return (task, span, extent) -> {
       Path csv = dir.resolve(task.slideId() + ".csv");
       if (java.nio.file.Files.isRegularFile(csv)) {
@@ -82,13 +83,13 @@ public interface PatchSource {
         java.nio.file.Files.createDirectories(coords);
         // The grid's cells are the model's patches: span level-0 pixels, whatever the slide's mpp.
         double slideMpp;
-        try (io.bagpipe.slide.Slide s = io.bagpipe.slide.Slide.open(task.slide(), background)) {
+        try (io.bagpipe.slide.Slide s = io.bagpipe.slide.Slide.open(task.slide(), slides)) {
           slideMpp = io.bagpipe.slide.tissue.SlidePatcher.slideMpp(s, tissue.assumeMpp(), "bagpipe.patch.assume-mpp");
         }
         io.bagpipe.slide.tissue.TissueSettings grid = tissue.with(span, slideMpp, tissue.assumeMpp(),
             tissue.minTissueFraction());
         io.bagpipe.slide.tissue.SlidePatcher.patch(task.slide(), task.slideId(), coords,
-            java.nio.file.Files.createDirectories(patchedDir.resolve("thumbnails")), grid, background);
+            java.nio.file.Files.createDirectories(patchedDir.resolve("thumbnails")), grid, slides);
       } catch (java.io.IOException e) {
         throw new java.io.UncheckedIOException("cannot patch slide '" + task.slideId() + "' (" + task.slide()
             + ") on the fly: " + e.getMessage(), e);

@@ -2,10 +2,7 @@ package io.bagpipe.predict;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDArrays;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
 import ai.djl.util.Pair;
@@ -16,6 +13,7 @@ import io.bagpipe.loader.Loader;
 import io.bagpipe.model.BagOutput;
 import io.bagpipe.model.BagStream;
 import io.bagpipe.model.MilModel;
+import io.bagpipe.model.PixelNormalization;
 import io.bagpipe.slide.SlidePool;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -36,8 +34,7 @@ final class SlidePredictor implements AutoCloseable {
   private final TrainedModel trained;
   private final NDManager manager;
   private final MilModel model;
-  private final NDArray scale;
-  private final NDArray shift;
+  private final PixelNormalization normalization;
   private final int chunk;
   private final ByteBuffer pixels;
 
@@ -49,14 +46,7 @@ final class SlidePredictor implements AutoCloseable {
     try {
       this.model = MilModel.build(trained.model(), manager, trained.patchSize());
       load(model, trained.parameters(), "the checkpoint " + trained.source() + " (" + trained.model() + ")");
-      float[] sc = new float[3];
-      float[] sh = new float[3];
-      for (int c = 0; c < 3; c++) {
-        sc[c] = 1f / (255f * trained.std()[c]);
-        sh[c] = -trained.mean()[c] / trained.std()[c];
-      }
-      this.scale = manager.create(sc).reshape(1, 3, 1, 1);
-      this.shift = manager.create(sh).reshape(1, 3, 1, 1);
+      this.normalization = new PixelNormalization(manager, trained.mean(), trained.std());
       this.pixels = ByteBuffer.allocateDirect(Math.multiplyExact(chunk, 3 * trained.patchSize() * trained.patchSize()));
     } catch (RuntimeException e) {
       manager.close();
@@ -117,9 +107,7 @@ final class SlidePredictor implements AutoCloseable {
       Loader.decodeInto(slides, ref, 0, to - from, pixels);
       try (NDManager scope = manager.newSubManager()) {
         pixels.limit((to - from) * 3 * p * p).position(0);
-        NDArray u8 = scope.create(pixels, new Shape(to - from, p, p, 3), DataType.UINT8);
-        NDArray planes = NDArrays.stack(new NDList(u8.get(":,:,:,0"), u8.get(":,:,:,1"), u8.get(":,:,:,2")), 1);
-        stream.add(planes.toType(DataType.FLOAT32, false).muli(scale).addi(shift));
+        stream.add(normalization.upload(scope, pixels, to - from, p));
       }
     }
     return stream.finish();

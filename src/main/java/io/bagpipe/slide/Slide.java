@@ -51,9 +51,15 @@ public final class Slide implements AutoCloseable {
     this.direct = decoder == SlideDecoder.AUTO ? DirectJpegReader.open(path, vendor, levels) : null;
   }
 
-  /** Opens the slide at {@code path}; every read goes through OpenSlide. */
-  public static Slide open(Path path, Rgb background) {
-    return open(path, background, SlideDecoder.OPENSLIDE);
+  /**
+   * Opens the slide at {@code path} as {@code bagpipe.slide} says: its background and its
+   * {@code decoder}. Every command that reads pixels opens slides this way (or through a
+   * {@link SlidePool}, which does), so they all decode alike.
+   *
+   * @throws SlideException as {@link #open(Path, Rgb, SlideDecoder)}
+   */
+  public static Slide open(Path path, SlideSettings settings) {
+    return open(path, settings.background(), settings.decoder());
   }
 
   /**

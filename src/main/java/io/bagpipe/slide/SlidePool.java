@@ -111,7 +111,7 @@ public final class SlidePool implements AutoCloseable {
     }
     if (opener) {
       try {
-        e.slide.complete(Slide.open(key, settings.background(), settings.decoder()));
+        e.slide.complete(Slide.open(key, settings));
       } catch (RuntimeException ex) {
         synchronized (lock) {
           e.users--;

@@ -8,7 +8,7 @@ import com.typesafe.config.ConfigException;
  *
  * @param background colour of pixels outside the image and of transparent pixels
  * @param maxOpenSlides handles a {@link SlidePool} keeps open when idle
- * @param decoder how slides opened by a {@link SlidePool} decode ({@code bagpipe.slide.decoder})
+ * @param decoder how slides decode ({@code bagpipe.slide.decoder}), in every command that reads pixels
  */
 public record SlideSettings(Rgb background, int maxOpenSlides, SlideDecoder decoder) {
   public SlideSettings {

@@ -2,8 +2,6 @@ package io.bagpipe.worker;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDArrays;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
@@ -18,6 +16,7 @@ import io.bagpipe.model.MilModel;
 import io.bagpipe.model.ModelSettings;
 import io.bagpipe.model.OptimizerSettings;
 import io.bagpipe.model.OptimizerState;
+import io.bagpipe.model.PixelNormalization;
 import io.bagpipe.model.RunningStatistics;
 import io.bagpipe.model.TrainingStep;
 import java.util.ArrayList;
@@ -48,11 +47,8 @@ public final class DjlReplica implements Replica {
   private final RunningStatistics statistics;
   /** Bags accumulated since the last step applied or discarded: the weight of this replica's statistics. */
   private int bags;
-  /** 1 / (255 std) and -mean / std per channel, shaped (1,3,1,1). */
-  private final NDArray scale;
-  private final NDArray shift;
-  /** 1 / std and -mean / std per channel, shaped (1,3,1,1): for values already in [0, 1]. */
-  private final NDArray unitScale;
+  /** bagpipe.worker.normalize, on this replica's device. */
+  private final PixelNormalization normalization;
   private final TrainingHabits habits;
   private final Augmentation augmentation;
   private double lastLr = Double.NaN;
@@ -76,19 +72,7 @@ public final class DjlReplica implements Replica {
       this.model = MilModel.build(model, manager, patchSize);
       this.step = new TrainingStep(this.model, optimizer, habits.schedule(), habits.classWeights());
       this.statistics = new RunningStatistics(this.model);
-      float[] sc = new float[3];
-      float[] sh = new float[3];
-      for (int c = 0; c < 3; c++) {
-        sc[c] = 1f / (255f * worker.std()[c]);
-        sh[c] = -worker.mean()[c] / worker.std()[c];
-      }
-      this.scale = manager.create(sc).reshape(1, 3, 1, 1);
-      this.shift = manager.create(sh).reshape(1, 3, 1, 1);
-      float[] unit = new float[3];
-      for (int c = 0; c < 3; c++) {
-        unit[c] = 1f / worker.std()[c];
-      }
-      this.unitScale = manager.create(unit).reshape(1, 3, 1, 1);
+      this.normalization = new PixelNormalization(manager, worker.mean(), worker.std());
     } catch (RuntimeException e) {
       manager.close();
       throw e;
@@ -99,21 +83,13 @@ public final class DjlReplica implements Replica {
     return name.equals("cpu") ? Device.cpu() : Device.gpu(Integer.parseInt(name.substring(3)));
   }
 
-  /**
-   * Uploads the bag as uint8 NHWC and normalises it on the device into contiguous
-   * NCHW float32. The three channel planes are gathered first (a uint8 copy), so
-   * the scale and shift broadcast over contiguous planes and vectorise: a third of
-   * the cost of normalising interleaved RGB.
-   */
+  /** Uploads the bag as uint8 NHWC and normalises it on the device into NCHW float32 ({@link PixelNormalization}). */
   NDArray upload(NDManager scope, DecodedBag bag) {
     if (bag.bag().features()) { // rows of a frozen encoder's features, float32 already
       return scope.create(bag.pixels().order(java.nio.ByteOrder.nativeOrder()).asFloatBuffer(),
           new Shape(bag.patches(), bag.bag().featureDim()));
     }
-    int p = bag.patchSize();
-    NDArray u8 = scope.create(bag.pixels(), new Shape(bag.patches(), p, p, 3), DataType.UINT8);
-    NDArray planes = NDArrays.stack(new NDList(u8.get(":,:,:,0"), u8.get(":,:,:,1"), u8.get(":,:,:,2")), 1);
-    return planes.toType(DataType.FLOAT32, false).muli(scale).addi(shift);
+    return normalization.upload(scope, bag.pixels(), bag.patches(), bag.patchSize());
   }
 
   /**
@@ -124,12 +100,9 @@ public final class DjlReplica implements Replica {
     if (!augmentation.enabled()) {
       return upload(scope, bag);
     }
-    int p = bag.patchSize();
-    NDArray u8 = scope.create(bag.pixels(), new Shape(bag.patches(), p, p, 3), DataType.UINT8);
-    NDArray planes = NDArrays.stack(new NDList(u8.get(":,:,:,0"), u8.get(":,:,:,1"), u8.get(":,:,:,2")), 1);
-    NDArray unit = planes.toType(DataType.FLOAT32, false).divi(255f);
+    NDArray unit = PixelNormalization.unit(scope, bag.pixels(), bag.patches(), bag.patchSize());
     NDArray changed = augmentation.apply(unit, bag.bag().epoch(), bag.bag().key());
-    return changed.mul(unitScale).addi(shift);
+    return normalization.fromUnit(changed);
   }
 
   @Override

@@ -72,7 +72,7 @@ class PatchCommandTest {
     Path slides = Files.createDirectories(dir.resolve("slides"));
     Path tif = io.bagpipe.slide.tissue.NoMppSlides.write(dir, "plain", 512, 512);
     Files.move(tif, slides.resolve("plain.tif"));
-    try (var s = io.bagpipe.slide.Slide.open(slides.resolve("plain.tif"), io.bagpipe.slide.SlideFixtures.WHITE)) {
+    try (var s = io.bagpipe.slide.Slide.open(slides.resolve("plain.tif"), io.bagpipe.slide.SlideFixtures.WHITE, io.bagpipe.slide.SlideDecoder.OPENSLIDE)) {
       assertTrue(s.micronsPerPixelX().isEmpty(), "the slide still says its mpp: " + s.properties());
     }
     Result r = run(new String[] {"patch", "--slides", slides.toString(), "--out", dir.resolve("out").toString()});

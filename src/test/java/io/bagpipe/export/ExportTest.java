@@ -26,6 +26,7 @@ import io.bagpipe.model.PoolingKind;
 import io.bagpipe.model.ZooSettings;
 import io.bagpipe.slide.Rgb;
 import io.bagpipe.slide.Slide;
+import io.bagpipe.slide.SlideDecoder;
 import io.bagpipe.worker.DjlReplica;
 import io.bagpipe.worker.WorkerSettings;
 import java.io.IOException;
@@ -338,7 +339,7 @@ class ExportTest {
   /** Real pixels: {@code patches} 64-px patches read from a slide through OpenSlide. */
   static ByteBuffer slidePatches(Path slide, int patches) {
     ByteBuffer px = ByteBuffer.allocate(patches * P * P * 3);
-    try (Slide s = Slide.open(slide, new Rgb(255, 255, 255))) {
+    try (Slide s = Slide.open(slide, new Rgb(255, 255, 255), SlideDecoder.OPENSLIDE)) {
       for (int i = 0; i < patches; i++) {
         s.readRegion(0, 10 + 80L * i, 30 + 50L * (i % 3), P, P, px);
       }

@@ -34,7 +34,7 @@ class TargetMppReadTest {
     Path slidePath = data.dir().resolve("slides").resolve(data.slides().get(1).id() + ".tif");
     int[] xy = {256, 320, 600, 130, 0, 0};
     try (SlidePool pool = new SlidePool(new SlideSettings(SlideFixtures.WHITE, 2, SlideDecoder.AUTO));
-        Slide slide = Slide.open(slidePath, SlideFixtures.WHITE)) {
+        Slide slide = Slide.open(slidePath, SlideFixtures.WHITE, SlideDecoder.OPENSLIDE)) {
       assertTrue(slide.levelCount() >= 2, slide.toString());
       // target 1.0 um/px: 128 level-0 px per patch, read at level 1 (downsample 2) with no resize;
       // target 1.5 um/px: 192 level-0 px, read at level 1 as 96 px and area-averaged to 64
@@ -77,7 +77,7 @@ class TargetMppReadTest {
   void aSlideWithoutMppIsNamedWhenTargetMppIsSet(@TempDir Path dir) throws Exception {
     Path tif = io.bagpipe.slide.tissue.NoMppSlides.write(dir, "plain", 256, 256);
     try (SlidePool pool = new SlidePool(new SlideSettings(SlideFixtures.WHITE, 2, SlideDecoder.AUTO));
-        Slide slide = Slide.open(tif, SlideFixtures.WHITE)) {
+        Slide slide = Slide.open(tif, SlideFixtures.WHITE, SlideDecoder.OPENSLIDE)) {
       assertTrue(slide.micronsPerPixelX().isEmpty(), "the slide still says its mpp: " + slide.properties());
       BagRef bag = new BagRef("plain", tif.toString(), 0, new int[] {0, 0}, 32, 0, 0, 1, 0.5);
       var e = assertThrows(IllegalArgumentException.class,

@@ -134,7 +134,7 @@ class SlidePoolTest {
     List<Path> slides = List.of(a, b, c);
     int p = 48;
     byte[] expected;
-    try (Slide s = Slide.open(a, SlideFixtures.WHITE)) {
+    try (Slide s = Slide.open(a, SlideFixtures.WHITE, SlideDecoder.OPENSLIDE)) {
       ByteBuffer buf = ByteBuffer.allocate(p * p * 3);
       s.readRegion(0, 123, 45, p, p, buf);
       expected = buf.array();

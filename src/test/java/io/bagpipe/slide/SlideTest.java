@@ -76,7 +76,7 @@ class SlideTest {
     BufferedImage ref = ImageIO.read(png.toFile());
     ByteBuffer buf = ByteBuffer.allocateDirect(w * h * 3 + 7);
     buf.position(7); // reads land at the buffer's position
-    try (Slide slide = Slide.open(slidePath, bg)) {
+    try (Slide slide = Slide.open(slidePath, bg, SlideDecoder.OPENSLIDE)) {
       slide.readRegion(level, x, y, w, h, buf);
     }
     assertEquals(7 + w * h * 3, buf.position());
@@ -101,7 +101,7 @@ class SlideTest {
 
   @Test
   void reportsLevelsVendorAndProperties() throws Exception {
-    try (Slide slide = Slide.open(vips, SlideFixtures.WHITE)) {
+    try (Slide slide = Slide.open(vips, SlideFixtures.WHITE, SlideDecoder.OPENSLIDE)) {
       assertEquals("generic-tiff", slide.vendor());
       assertTrue(slide.levelCount() > 1);
       assertEquals(new Level(0, 1500, 1100, 1.0), slide.level(0));
@@ -114,7 +114,7 @@ class SlideTest {
   @Test
   void missingFileNamesThePath() {
     Path missing = dir.resolve("no-such-slide.svs");
-    SlideException e = assertThrows(SlideException.class, () -> Slide.open(missing, SlideFixtures.WHITE));
+    SlideException e = assertThrows(SlideException.class, () -> Slide.open(missing, SlideFixtures.WHITE, SlideDecoder.OPENSLIDE));
     assertEquals(SlideException.Reason.MISSING, e.reason());
     assertTrue(e.getMessage().contains(missing.toString()), e.getMessage());
   }
@@ -122,7 +122,7 @@ class SlideTest {
   @Test
   void fileThatIsNotASlideNamesThePath() throws IOException {
     Path text = Files.writeString(dir.resolve("notes.txt"), "slide_id,label\n");
-    SlideException e = assertThrows(SlideException.class, () -> Slide.open(text, SlideFixtures.WHITE));
+    SlideException e = assertThrows(SlideException.class, () -> Slide.open(text, SlideFixtures.WHITE, SlideDecoder.OPENSLIDE));
     assertEquals(SlideException.Reason.UNRECOGNISED, e.reason());
     assertTrue(e.getMessage().contains(text.toString()), e.getMessage());
   }
@@ -141,7 +141,7 @@ class SlideTest {
         assertThrows(
             SlideException.class,
             () -> {
-              try (Slide slide = Slide.open(broken, SlideFixtures.WHITE)) {
+              try (Slide slide = Slide.open(broken, SlideFixtures.WHITE, SlideDecoder.OPENSLIDE)) {
                 ByteBuffer buf = ByteBuffer.allocateDirect(1500 * 1100 * 3);
                 slide.readRegion(0, 0, 0, 1500, 1100, buf);
               }
@@ -153,7 +153,7 @@ class SlideTest {
 
   @Test
   void closedSlideRefusesReads() throws Exception {
-    Slide slide = Slide.open(vips, SlideFixtures.WHITE);
+    Slide slide = Slide.open(vips, SlideFixtures.WHITE, SlideDecoder.OPENSLIDE);
     slide.close();
     slide.close();
     assertTrue(slide.isClosed());
@@ -165,7 +165,7 @@ class SlideTest {
 
   @Test
   void refusesAShortBufferAndBadLevels() throws Exception {
-    try (Slide slide = Slide.open(vips, SlideFixtures.WHITE)) {
+    try (Slide slide = Slide.open(vips, SlideFixtures.WHITE, SlideDecoder.OPENSLIDE)) {
       assertThrows(IllegalArgumentException.class, () -> slide.readRegion(0, 0, 0, 16, 16, ByteBuffer.allocate(10)));
       assertThrows(IllegalArgumentException.class, () -> slide.readRegion(9, 0, 0, 16, 16, ByteBuffer.allocate(768)));
       assertThrows(IllegalArgumentException.class, () -> slide.readRegion(0, 0, 0, 0, 16, ByteBuffer.allocate(768)));
@@ -174,7 +174,7 @@ class SlideTest {
 
   @Test
   void heapBuffersWorkToo() throws Exception {
-    try (Slide slide = Slide.open(vips, SlideFixtures.WHITE)) {
+    try (Slide slide = Slide.open(vips, SlideFixtures.WHITE, SlideDecoder.OPENSLIDE)) {
       ByteBuffer direct = ByteBuffer.allocateDirect(3 * 64 * 48);
       ByteBuffer heap = ByteBuffer.allocate(3 * 64 * 48);
       slide.readRegion(0, 333, 222, 64, 48, direct);

@@ -1,6 +1,6 @@
 package io.bagpipe.slide.tissue;
 
-import io.bagpipe.slide.Rgb;
+import io.bagpipe.slide.SlideSettings;
 import java.io.BufferedWriter;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -52,7 +52,7 @@ public final class PatchJob {
    * Patches {@code inputs} with {@code threads} threads; {@code onRow} sees each row as it
    * is done (from pool threads, one at a time). Returns the rows in input order.
    */
-  public static List<Row> run(List<Input> inputs, Path out, TissueSettings s, Rgb background, int threads,
+  public static List<Row> run(List<Input> inputs, Path out, TissueSettings s, SlideSettings slides, int threads,
       Consumer<Row> onRow) throws IOException, InterruptedException {
     Path coords = Files.createDirectories(out.resolve("coords"));
     Path thumbs = Files.createDirectories(out.resolve("thumbnails"));
@@ -63,7 +63,7 @@ public final class PatchJob {
       w.write(SUMMARY_HEADER + "\n");
       Object lock = new Object();
       List<Future<Row>> jobs = inputs.stream().map(in -> pool.submit(() -> {
-        Row row = one(in, coords, thumbs, s, background);
+        Row row = one(in, coords, thumbs, s, slides);
         synchronized (lock) {
           w.write(row.csv() + "\n");
           w.flush();
@@ -86,7 +86,7 @@ public final class PatchJob {
   }
 
   /** Patches one slide; never throws: a failure is a row. */
-  static Row one(Input in, Path coords, Path thumbs, TissueSettings s, Rgb background) {
+  static Row one(Input in, Path coords, Path thumbs, TissueSettings s, SlideSettings slides) {
     long t0 = System.nanoTime();
     if (in.path() == null) {
       return new Row(in.id(), "failed", -1, Double.NaN, Double.NaN, -1, 0, in.missing());
@@ -97,7 +97,7 @@ public final class PatchJob {
         return new Row(in.id(), "skipped", countRows(csv), Double.NaN, Double.NaN, -1, seconds(t0),
             "");
       }
-      SlidePatcher.Result r = SlidePatcher.patch(in.path(), in.id(), coords, thumbs, s, background);
+      SlidePatcher.Result r = SlidePatcher.patch(in.path(), in.id(), coords, thumbs, s, slides);
       return new Row(in.id(), "ok", r.patches(), r.tissueFraction(), r.slideMpp(), r.level(), seconds(t0), "");
     } catch (Exception e) {
       String msg = e.getMessage() == null ? e.toString() : e.getMessage();

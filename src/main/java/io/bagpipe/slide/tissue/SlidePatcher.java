@@ -1,7 +1,7 @@
 package io.bagpipe.slide.tissue;
 
-import io.bagpipe.slide.Rgb;
 import io.bagpipe.slide.Slide;
+import io.bagpipe.slide.SlideSettings;
 import java.awt.image.BufferedImage;
 import java.io.BufferedWriter;
 import java.io.IOException;
@@ -91,11 +91,12 @@ public final class SlidePatcher {
 
   /**
    * Patches the slide at {@code slidePath} into {@code coords/<id>.csv} and
-   * {@code thumbnails/<id>.png} ({@code thumbnails} may be null: none).
+   * {@code thumbnails/<id>.png} ({@code thumbnails} may be null: none), reading the slide as
+   * {@code slides} says (background, {@code bagpipe.slide.decoder}).
    */
-  public static Result patch(Path slidePath, String id, Path coords, Path thumbnails, TissueSettings s, Rgb background)
-      throws IOException {
-    try (Slide slide = Slide.open(slidePath, background)) {
+  public static Result patch(Path slidePath, String id, Path coords, Path thumbnails, TissueSettings s,
+      SlideSettings slides) throws IOException {
+    try (Slide slide = Slide.open(slidePath, slides)) {
       double mpp = slideMpp(slide, s.assumeMpp(), "bagpipe.patch.assume-mpp (--assume-mpp)");
       long extent = extent(s.patchSize(), s.targetMpp(), mpp);
       long w0 = slide.level(0).width();

@@ -10,6 +10,7 @@ import io.bagpipe.bag.Extent;
 import io.bagpipe.bag.PatchCoordinates;
 import io.bagpipe.slide.Rgb;
 import io.bagpipe.slide.Slide;
+import io.bagpipe.slide.SlideDecoder;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -67,7 +68,7 @@ class CountedTumourTest {
       assertEquals(wanted, dense.size(), summary.id() + ": dense patches listed in the coordinates");
       assertEquals(summary.label() == 1 ? wanted : 0, found, summary.id() + ": patches TumourTruth calls tumour");
       // The dense cells are painted: darker (more haematoxylin) than any plain tissue patch's median.
-      try (Slide slide = Slide.open(dir.resolve("slides/" + summary.id() + ".tif"), new Rgb(255, 255, 255))) {
+      try (Slide slide = Slide.open(dir.resolve("slides/" + summary.id() + ".tif"), new Rgb(255, 255, 255), SlideDecoder.OPENSLIDE)) {
         double[] plainGreen = plain.stream().mapToDouble(c -> meanGreen(slide, c)).sorted().toArray();
         double median = plainGreen[plainGreen.length / 2];
         for (int[] c : dense) {

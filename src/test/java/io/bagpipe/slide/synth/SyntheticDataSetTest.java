@@ -12,6 +12,7 @@ import io.bagpipe.bag.Manifest;
 import io.bagpipe.bag.PatchCoordinates;
 import io.bagpipe.slide.Rgb;
 import io.bagpipe.slide.Slide;
+import io.bagpipe.slide.SlideDecoder;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -55,7 +56,7 @@ class SyntheticDataSetTest {
       assertTrue(props.contains("openslide.vendor: 'generic-tiff'"), props);
       assertTrue(props.contains("openslide.level[0].width: '2048'"), props);
       assertTrue(props.contains("openslide.level[0].height: '1536'"), props);
-      try (Slide slide = Slide.open(tif, new Rgb(255, 255, 255))) {
+      try (Slide slide = Slide.open(tif, new Rgb(255, 255, 255), SlideDecoder.OPENSLIDE)) {
         assertTrue(slide.levelCount() > 1);
         assertEquals(2.0, slide.level(1).downsample(), 1e-9);
         assertEquals(0.5, slide.micronsPerPixelX().orElseThrow(), 1e-6);
@@ -91,7 +92,7 @@ class SyntheticDataSetTest {
       assertEquals(0.15, share, 0.03, s.id() + " dense share");
       assertEquals(s.label() == 1 ? s.densePatches() : 0, s.tumourPatches());
       // Every listed patch lies on tissue: its centre is not glass.
-      try (Slide slide = Slide.open(dir.resolve("a/slides/" + s.id() + ".tif"), new Rgb(255, 255, 255))) {
+      try (Slide slide = Slide.open(dir.resolve("a/slides/" + s.id() + ".tif"), new Rgb(255, 255, 255), SlideDecoder.OPENSLIDE)) {
         ByteBuffer px = ByteBuffer.allocate(3);
         for (int i = 0; i < c.size(); i++) {
           px.clear();
@@ -169,7 +170,7 @@ class SyntheticDataSetTest {
     assertEquals(0, p.exitValue(), out);
     java.util.regex.Matcher heap = java.util.regex.Pattern.compile("heapMB=(\\d+)").matcher(out);
     assertTrue(heap.find() && Integer.parseInt(heap.group(1)) <= 512, "ran under a 512 MB heap: " + out);
-    try (Slide slide = Slide.open(big, new Rgb(255, 255, 255))) {
+    try (Slide slide = Slide.open(big, new Rgb(255, 255, 255), SlideDecoder.OPENSLIDE)) {
       assertEquals(30000, slide.level(0).width());
       assertTrue(slide.levelCount() >= 7, "pyramid down to one tile");
     }

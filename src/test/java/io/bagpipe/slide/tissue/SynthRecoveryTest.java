@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.bagpipe.bag.PatchCoordinates;
 import io.bagpipe.slide.Rgb;
+import io.bagpipe.slide.SlideDecoder;
+import io.bagpipe.slide.SlideSettings;
 import io.bagpipe.slide.synth.SynthSettings;
 import io.bagpipe.slide.synth.SyntheticDataSet;
 import java.nio.file.Files;
@@ -40,7 +42,8 @@ class SynthRecoveryTest {
       inputs.add(new PatchJob.Input(s.id(), data.dir().resolve("slides").resolve(s.id() + ".tif"), null));
     }
     Path out = dir.resolve("patched");
-    List<PatchJob.Row> rows = PatchJob.run(inputs, out, settings(0.7), new Rgb(255, 255, 255), 2, r -> {});
+    List<PatchJob.Row> rows = PatchJob.run(inputs, out, settings(0.7), new SlideSettings(new Rgb(255, 255, 255), 4, SlideDecoder.AUTO), 2,
+        r -> {});
     int found = 0;
     int reference = 0;
     int foundMatched = 0;
