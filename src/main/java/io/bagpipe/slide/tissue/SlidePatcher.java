@@ -71,6 +71,12 @@ public final class SlidePatcher {
     return first.startsWith(settingsTag(s) + " ");
   }
 
+  /**
+   * The most a patch may be enlarged from the slide's level 0: past it the slide's
+   * resolution (or the target) is almost surely wrong, and no scanner resolves less.
+   */
+  static final int MAX_UPSAMPLING = 8;
+
   /** Level-0 microns per pixel of {@code slide}, or {@code assumeMpp} when it has none and that is set. */
   public static double slideMpp(Slide slide, double assumeMpp, String settingKey) {
     OptionalDouble mpp = slide.micronsPerPixelX();
@@ -101,6 +107,14 @@ public final class SlidePatcher {
       long extent = extent(s.patchSize(), s.targetMpp(), mpp);
       long w0 = slide.level(0).width();
       long h0 = slide.level(0).height();
+      if (extent * MAX_UPSAMPLING < s.patchSize()) {
+        // A resolution tag that is off by orders of magnitude (1000 um per pixel, say)
+        // would otherwise grid the slide into millions of one-pixel patches.
+        throw new IllegalArgumentException(String.format(Locale.ROOT, "slide %s says it has %s um per level-0 pixel, so"
+            + " a %d px patch at %s um per pixel covers only %d level-0 pixels (upsampled %.0fx): its resolution tags"
+            + " are probably wrong; fix them, or patch nearer the slide's own resolution with bagpipe.patch.target-mpp"
+            + " (--target-mpp)", slidePath, mpp, s.patchSize(), s.targetMpp(), extent, (double) s.patchSize() / extent));
+      }
       if (extent > w0 || extent > h0) {
         throw new IllegalArgumentException("slide " + slidePath + " (" + w0 + "x" + h0 + ") is smaller than one patch of "
             + extent + " level-0 pixels");

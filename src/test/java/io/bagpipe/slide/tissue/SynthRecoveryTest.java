@@ -1,6 +1,7 @@
 package io.bagpipe.slide.tissue;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.bagpipe.bag.PatchCoordinates;
@@ -68,5 +69,25 @@ class SynthRecoveryTest {
         precision, recall);
     assertTrue(precision >= 0.95, "precision " + precision);
     assertTrue(recall >= 0.95, "recall " + recall);
+  }
+
+  @Test
+  void aSlideWhoseResolutionWouldGridItIntoTinyPatchesFailsNamingTheKey(@TempDir Path dir) throws Exception {
+    // 100 um per pixel: a 224 px patch at 0.5 um per pixel would be 1 level-0 pixel
+    SynthSettings synth = new SynthSettings(dir.resolve("synth"), 2, 1024, 1024, 0.12, 0.35, 0.6, PATCH, 1, 11, 0.8f, 100);
+    SyntheticDataSet.Result data = SyntheticDataSet.ensure(synth, line -> {});
+    List<PatchJob.Input> inputs = new ArrayList<>();
+    for (var s : data.slides()) {
+      inputs.add(new PatchJob.Input(s.id(), data.dir().resolve("slides").resolve(s.id() + ".tif"), null));
+    }
+    List<PatchJob.Row> rows = PatchJob.run(inputs, dir.resolve("patched"), settings(0.7),
+        new SlideSettings(new Rgb(255, 255, 255), 4, SlideDecoder.AUTO), 1, r -> {});
+    assertEquals(2, rows.size());
+    for (PatchJob.Row row : rows) {
+      assertTrue(row.failed(), row.toString());
+      assertTrue(row.error().contains("100") && row.error().contains("bagpipe.patch.target-mpp")
+          && row.error().contains("upsampled 224x"), row.error());
+      assertFalse(Files.exists(dir.resolve("patched").resolve("coords").resolve(row.id() + ".csv")));
+    }
   }
 }
