@@ -44,6 +44,13 @@ import java.util.concurrent.CompletableFuture;
  * At most {@value #MAX_HANDSHAKES} handshakes run at once, each within
  * {@value #HANDSHAKE_MILLIS} ms (or the timeout when shorter): a peer that connects
  * and says nothing holds a slot only that long.
+ *
+ * <p><b>Encryption.</b> A connector whose {@link ChannelAuth#encrypts()} uses a third
+ * pair of magic numbers; both sides then derive the connection's keys from the
+ * handshake ({@link Connected#keys()}, {@link Incoming#keys()}) and the link or transfer
+ * seals what follows ({@link ChannelCipher}). A connector that disagrees with the port
+ * is refused after the handshake with a reason naming {@code
+ * bagpipe.security.encrypt-data}.
  */
 public final class DataPort implements AutoCloseable {
 

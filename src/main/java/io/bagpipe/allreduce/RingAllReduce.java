@@ -720,7 +720,7 @@ public final class RingAllReduce implements AllReduce, AutoCloseable {
   }
 
   /**
-   * How this rank's frames travel: {@code "shared-memory"} or {@code "tcp"}, to the right
+   * How this rank's frames travel: {@code "shared-memory"}, {@code "tcp"} or {@code "tcp+encrypted"}, to the right
    * neighbour then from the left one when they differ ({@code "tcp/shared-memory"});
    * null until connected.
    */

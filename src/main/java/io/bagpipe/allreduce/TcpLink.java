@@ -20,7 +20,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * bagpipe.security.encrypt-data = on}) a frame is its 40-byte header in the clear, then
  * the payload (floats, or an abort's reason) encrypted with AES-256-GCM and its 16-byte
  * tag, the header being the associated data and the frame counter the nonce
- * ({@link ChannelCipher}). The sender copies the chunk into a direct buffer and seals
+ * ({@link ChannelCipher}). The sender copies the chunk into its frame buffer and seals
  * it there in place; the receiver reads the sealed frame into one and opens it there
  * before {@link Inbound#next} returns, so no header or payload of a frame that fails its
  * tag reaches the ring.
