@@ -31,11 +31,16 @@ import javax.crypto.spec.SecretKeySpec;
  * for a ring only after the connector's proof matched. MACs are compared in constant
  * time. The header is inside both MACs: a proof for one generation, rank or transfer
  * is worth nothing for another.
+ *
+ * <p><b>Encryption.</b> With {@code bagpipe.security.encrypt-data = on} ({@link #encrypts()})
+ * the connection's magic number says so (it is part of the header, so inside both MACs),
+ * and after the handshake both sides derive the connection's AES-256-GCM keys from the
+ * secret, the header and both nonces ({@link ChannelCipher}).
  */
 public final class ChannelAuth {
 
   /** No secret: handshakes carry no proof (the channel is open to anyone who can reach it). */
-  public static final ChannelAuth NONE = new ChannelAuth(null);
+  public static final ChannelAuth NONE = new ChannelAuth(null, false);
 
   static final int NONCE_BYTES = 32;
   static final int MAC_BYTES = 32;
@@ -49,9 +54,11 @@ public final class ChannelAuth {
   private static final byte[] CONNECTOR = "connector".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
 
   private final byte[] secret;
+  private final boolean encrypt;
 
-  private ChannelAuth(byte[] secret) {
+  private ChannelAuth(byte[] secret, boolean encrypt) {
     this.secret = secret;
+    this.encrypt = encrypt;
   }
 
   /** A channel that admits only holders of {@code secret} (at least 16 bytes). */
@@ -60,7 +67,25 @@ public final class ChannelAuth {
       throw new IllegalArgumentException("the data channel's secret must hold at least " + MIN_SECRET_BYTES
           + " bytes, got " + (secret == null ? 0 : secret.length));
     }
-    return new ChannelAuth(secret.clone());
+    return new ChannelAuth(secret.clone(), false);
+  }
+
+  /**
+   * This secret, with every connection's frames and transfers encrypted too ({@code
+   * bagpipe.security.encrypt-data}) or not; encrypting needs a secret.
+   */
+  public ChannelAuth encrypting(boolean on) {
+    if (on && secret == null) {
+      throw new IllegalArgumentException("bagpipe.security.encrypt-data = on needs the data channel's secret:"
+          + " set bagpipe.security.secret-file (make one with `bagpipe keys --out DIR`; `bagpipe launch` makes one"
+          + " per run)");
+    }
+    return on == encrypt ? this : new ChannelAuth(secret, on);
+  }
+
+  /** Whether connections are encrypted after their handshake ({@code bagpipe.security.encrypt-data}). */
+  public boolean encrypts() {
+    return encrypt;
   }
 
   /**
@@ -86,7 +111,7 @@ public final class ChannelAuth {
       throw new IllegalArgumentException(file + " (" + key + ") holds " + n + " bytes; the data channel's secret needs at"
           + " least " + MIN_SECRET_BYTES + " (make one with `bagpipe keys --out DIR`)");
     }
-    return new ChannelAuth(java.util.Arrays.copyOf(bytes, n));
+    return new ChannelAuth(java.util.Arrays.copyOf(bytes, n), false);
   }
 
   /** A new random secret, hex-encoded (64 characters, 256 bits), for a secret file. */
@@ -102,9 +127,10 @@ public final class ChannelAuth {
 
   /**
    * The port's side, after it read {@code header}: answers the connector's nonce and
-   * checks its proof; throws {@link Refused} when the proof does not match.
+   * checks its proof; throws {@link Refused} when the proof does not match. Returns the
+   * connection's keys when it {@link #encrypts()}, else null.
    */
-  void answer(DataInputStream in, DataOutputStream out, byte[] header) throws IOException {
+  ChannelCipher.Keys answer(DataInputStream in, DataOutputStream out, byte[] header) throws IOException {
     byte[] nc = new byte[NONCE_BYTES];
     in.readFully(nc);
     byte[] np = new byte[NONCE_BYTES];
@@ -117,13 +143,15 @@ public final class ChannelAuth {
     if (!MessageDigest.isEqual(proof, mac(CONNECTOR, header, nc, np))) {
       throw new Refused("the connector does not hold this run's secret (bagpipe.security.secret-file)");
     }
+    return encrypt ? ChannelCipher.derive(secret, header, nc, np) : null;
   }
 
   /**
    * The connector's side, after it wrote {@code header}: checks the port's proof, then
-   * proves itself; throws {@link Refused} when the port does not hold the secret.
+   * proves itself; throws {@link Refused} when the port does not hold the secret. Returns
+   * the connection's keys when it {@link #encrypts()}, else null.
    */
-  void prove(DataInputStream in, DataOutputStream out, byte[] header) throws IOException {
+  ChannelCipher.Keys prove(DataInputStream in, DataOutputStream out, byte[] header) throws IOException {
     byte[] nc = new byte[NONCE_BYTES];
     RANDOM.nextBytes(nc);
     out.write(nc);
@@ -137,6 +165,7 @@ public final class ChannelAuth {
     }
     out.write(mac(CONNECTOR, header, nc, np));
     out.flush();
+    return encrypt ? ChannelCipher.derive(secret, header, nc, np) : null;
   }
 
   private byte[] mac(byte[] role, byte[] header, byte[] nc, byte[] np) {
@@ -162,6 +191,6 @@ public final class ChannelAuth {
 
   @Override
   public String toString() {
-    return enabled() ? "ChannelAuth[HMAC-SHA256]" : "ChannelAuth[none]";
+    return !enabled() ? "ChannelAuth[none]" : encrypt ? "ChannelAuth[HMAC-SHA256, AES-256-GCM]" : "ChannelAuth[HMAC-SHA256]";
   }
 }

@@ -44,6 +44,13 @@ import java.util.concurrent.CompletableFuture;
  * At most {@value #MAX_HANDSHAKES} handshakes run at once, each within
  * {@value #HANDSHAKE_MILLIS} ms (or the timeout when shorter): a peer that connects
  * and says nothing holds a slot only that long.
+ *
+ * <p><b>Encryption.</b> A connector whose {@link ChannelAuth#encrypts()} uses a third
+ * pair of magic numbers; both sides then derive the connection's keys from the
+ * handshake ({@link Connected#keys()}, {@link Incoming#keys()}) and the link or transfer
+ * seals what follows ({@link ChannelCipher}). A connector that disagrees with the port
+ * is refused after the handshake with a reason naming {@code
+ * bagpipe.security.encrypt-data}.
  */
 public final class DataPort implements AutoCloseable {
 
@@ -51,6 +58,10 @@ public final class DataPort implements AutoCloseable {
   static final int STATE_MAGIC = 0x42505354; // "BPST"
   static final int AUTH_MAGIC = 0x42505241; // "BPRA": a ring connection with a proof of the secret
   static final int AUTH_STATE_MAGIC = 0x42505341; // "BPSA": a transfer with a proof of the secret
+  static final int SEALED_MAGIC = 0x42505245; // "BPRE": a ring connection with a proof, encrypted after it
+  static final int SEALED_STATE_MAGIC = 0x42505345; // "BPSE": a transfer with a proof, encrypted after it
+  private static final String ENCRYPT_KEY = "bagpipe.security.encrypt-data";
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(DataPort.class);
   /** Parked connections of each kind (ring, transfer) a port holds at most. */
   static final int MAX_PARKED = 64;
   /** Handshakes in progress at once; more connections are closed at once. */
@@ -68,21 +79,35 @@ public final class DataPort implements AutoCloseable {
   private final Map<Key, Incoming> parked = new HashMap<>();
   private final Map<Key, CompletableFuture<Incoming>> expected = new HashMap<>();
   private final Map<Long, Parked> parkedTransfers = new HashMap<>();
-  private final Map<Long, CompletableFuture<SocketChannel>> expectedTransfers = new HashMap<>();
+  private final Map<Long, CompletableFuture<Connected>> expectedTransfers = new HashMap<>();
   private long newest = Long.MIN_VALUE;
   private volatile boolean closed;
 
   private record Key(long generation, int from) {}
 
-  /** A handshaken connection waiting for its ring to check it and answer. */
-  record Incoming(SocketChannel channel, int to, int world, long parkedNanos) {
+  /**
+   * A handshaken connection waiting for its ring to check it and answer; {@code keys} are
+   * its encryption keys, null on a channel that does not encrypt.
+   */
+  record Incoming(SocketChannel channel, int to, int world, ChannelCipher.Keys keys, long parkedNanos) {
     Incoming(SocketChannel channel, int to, int world) {
-      this(channel, to, world, System.nanoTime());
+      this(channel, to, world, null, System.nanoTime());
+    }
+
+    Incoming(SocketChannel channel, int to, int world, ChannelCipher.Keys keys) {
+      this(channel, to, world, keys, System.nanoTime());
     }
   }
 
+  /** A handshaken connection and its encryption keys (null when the channel does not encrypt). */
+  record Connected(SocketChannel channel, ChannelCipher.Keys keys) {}
+
   /** A handshaken transfer connection waiting for its receiver. */
-  private record Parked(SocketChannel channel, long parkedNanos) {}
+  private record Parked(Connected connection, long parkedNanos) {
+    SocketChannel channel() {
+      return connection.channel();
+    }
+  }
 
   private DataPort(AllReduceSettings settings, ChannelAuth auth) throws IOException {
     this.settings = settings;
@@ -161,9 +186,10 @@ public final class DataPort implements AutoCloseable {
       DataInputStream in = new DataInputStream(ch.socket().getInputStream());
       DataOutputStream out = new DataOutputStream(ch.socket().getOutputStream());
       int magic = in.readInt();
-      boolean proving = magic == AUTH_MAGIC || magic == AUTH_STATE_MAGIC;
-      boolean transfer = magic == STATE_MAGIC || magic == AUTH_STATE_MAGIC;
-      if (!transfer && magic != MAGIC && magic != AUTH_MAGIC) {
+      boolean sealed = magic == SEALED_MAGIC || magic == SEALED_STATE_MAGIC;
+      boolean proving = sealed || magic == AUTH_MAGIC || magic == AUTH_STATE_MAGIC;
+      boolean transfer = magic == STATE_MAGIC || magic == AUTH_STATE_MAGIC || magic == SEALED_STATE_MAGIC;
+      if (!transfer && magic != MAGIC && magic != AUTH_MAGIC && magic != SEALED_MAGIC) {
         ch.close();
         return;
       }
@@ -181,11 +207,12 @@ public final class DataPort implements AutoCloseable {
       }
       if (transfer) {
         long id = first;
-        if (proving) {
-          auth.answer(in, out, transferHeader(id));
+        ChannelCipher.Keys keys = proving ? auth.answer(in, out, transferHeader(magic, id)) : null;
+        if (refusedEncryption(ch, sealed)) {
+          return;
         }
         ch.socket().setSoTimeout(0);
-        CompletableFuture<SocketChannel> waiter;
+        CompletableFuture<Connected> waiter;
         synchronized (this) {
           waiter = expectedTransfers.remove(id);
           if (waiter == null) {
@@ -195,18 +222,19 @@ public final class DataPort implements AutoCloseable {
             } else if (parkedTransfers.size() >= MAX_PARKED) {
               refuse(ch, "the data port " + address + " already holds " + MAX_PARKED + " transfers nobody expects");
             } else {
-              parkedTransfers.put(id, new Parked(ch, System.nanoTime()));
+              parkedTransfers.put(id, new Parked(new Connected(ch, keys), System.nanoTime()));
               expireLater();
             }
             return;
           }
         }
-        waiter.complete(ch);
+        waiter.complete(new Connected(ch, keys));
         return;
       }
       long generation = first;
-      if (proving) {
-        auth.answer(in, out, ringHeader(generation, from, to, world));
+      ChannelCipher.Keys keys = proving ? auth.answer(in, out, ringHeader(magic, generation, from, to, world)) : null;
+      if (refusedEncryption(ch, sealed)) {
+        return;
       }
       ch.socket().setSoTimeout(0);
       CompletableFuture<Incoming> waiter;
@@ -226,13 +254,13 @@ public final class DataPort implements AutoCloseable {
           } else if (parked.size() >= MAX_PARKED) {
             refuse(ch, "the data port " + address + " already holds " + MAX_PARKED + " ring connections no ring expects");
           } else {
-            parked.put(key, new Incoming(ch, to, world));
+            parked.put(key, new Incoming(ch, to, world, keys));
             expireLater();
           }
           return;
         }
       }
-      waiter.complete(new Incoming(ch, to, world));
+      waiter.complete(new Incoming(ch, to, world, keys));
     } catch (ChannelAuth.Refused e) {
       refuse(ch, e.getMessage());
     } catch (IOException e) {
@@ -240,13 +268,45 @@ public final class DataPort implements AutoCloseable {
     }
   }
 
+  /**
+   * Refuses, naming the key, a connection that passed the handshake (so it holds the
+   * secret, and the magic that says whether it encrypts is inside its proof) but
+   * disagrees with this port on encryption; the port's side logs it too, since its own
+   * ring only sees its neighbour fail.
+   */
+  private boolean refusedEncryption(SocketChannel ch, boolean sealed) throws IOException {
+    if (sealed == auth.encrypts()) {
+      return false;
+    }
+    String reason = "the data port " + address + (auth.encrypts()
+        ? " encrypts the data channel (" + ENCRYPT_KEY + " = on) but the connector does not"
+        : " does not encrypt the data channel (" + ENCRYPT_KEY + " = off) but the connector does")
+        + "; set " + ENCRYPT_KEY + " the same on every node";
+    LOG.warn("refused a data channel connection from {}: {}", ch.getRemoteAddress(), reason);
+    refuse(ch, reason);
+    return true;
+  }
+
   static byte[] ringHeader(long generation, int from, int to, int world) {
-    return java.nio.ByteBuffer.allocate(24).putInt(AUTH_MAGIC).putLong(generation).putInt(from).putInt(to)
+    return ringHeader(AUTH_MAGIC, generation, from, to, world);
+  }
+
+  /** A ring connection's header; its magic says whether the connector proves a secret and encrypts. */
+  static byte[] ringHeader(int magic, long generation, int from, int to, int world) {
+    return java.nio.ByteBuffer.allocate(24).putInt(magic).putLong(generation).putInt(from).putInt(to)
         .putInt(world).array();
   }
 
-  static byte[] transferHeader(long id) {
-    return java.nio.ByteBuffer.allocate(12).putInt(AUTH_STATE_MAGIC).putLong(id).array();
+  static byte[] transferHeader(int magic, long id) {
+    return java.nio.ByteBuffer.allocate(12).putInt(magic).putLong(id).array();
+  }
+
+  private static int ringMagic(ChannelAuth auth) {
+    return auth.encrypts() ? SEALED_MAGIC : auth.enabled() ? AUTH_MAGIC : MAGIC;
+  }
+
+  private static int transferMagic(ChannelAuth auth) {
+    return auth.encrypts() ? SEALED_STATE_MAGIC : auth.enabled() ? AUTH_STATE_MAGIC : STATE_MAGIC;
   }
 
   /** Purges parked connections once they could have waited {@code timeout}. */
@@ -333,9 +393,9 @@ public final class DataPort implements AutoCloseable {
 
   private static final int REFUSAL_PROBE_MILLIS = 250;
 
-  /** The connection of bulk transfer {@code id}, once it arrives; not yet answered. */
-  CompletableFuture<SocketChannel> expectTransfer(long id) {
-    CompletableFuture<SocketChannel> f = new CompletableFuture<>();
+  /** The connection of bulk transfer {@code id} and its keys, once it arrives; not yet answered. */
+  CompletableFuture<Connected> expectTransfer(long id) {
+    CompletableFuture<Connected> f = new CompletableFuture<>();
     Parked p;
     synchronized (this) {
       p = parkedTransfers.remove(id);
@@ -344,13 +404,13 @@ public final class DataPort implements AutoCloseable {
         return f;
       }
     }
-    f.complete(p.channel());
+    f.complete(p.connection());
     return f;
   }
 
   /** Stops waiting for transfer {@code id}. */
   synchronized void forgetTransfer(long id) {
-    CompletableFuture<SocketChannel> f = expectedTransfers.remove(id);
+    CompletableFuture<Connected> f = expectedTransfers.remove(id);
     if (f != null) {
       f.completeExceptionally(new ClosedChannelException());
     }
@@ -363,9 +423,10 @@ public final class DataPort implements AutoCloseable {
   /**
    * Opens bulk transfer {@code id} to the data port at {@code peer}: connects (retrying
    * a refused connect until {@code timeout} passed), handshakes and waits for the
-   * receiver to take it. The caller writes the bytes and closes the channel.
+   * receiver to take it. The caller writes the bytes (sealed with the keys when the
+   * channel encrypts) and closes the channel.
    */
-  static SocketChannel connectTransfer(InetSocketAddress peer, long id, AllReduceSettings settings, ChannelAuth auth)
+  static Connected connectTransfer(InetSocketAddress peer, long id, AllReduceSettings settings, ChannelAuth auth)
       throws IOException {
     long deadline = System.nanoTime() + settings.timeout().toNanos();
     SocketChannel ch = connectRetrying(peer, settings, deadline, c -> {}, e -> new IOException(
@@ -373,13 +434,15 @@ public final class DataPort implements AutoCloseable {
             + " (bagpipe.allreduce.timeout): " + e.getMessage(), e));
     DataOutputStream out = new DataOutputStream(ch.socket().getOutputStream());
     DataInputStream in = new DataInputStream(ch.socket().getInputStream());
-    out.writeInt(auth.enabled() ? AUTH_STATE_MAGIC : STATE_MAGIC);
+    int magic = transferMagic(auth);
+    out.writeInt(magic);
     out.writeLong(id);
     out.flush();
     ch.socket().setSoTimeout((int) Math.min(Integer.MAX_VALUE, settings.timeout().toMillis()));
+    ChannelCipher.Keys keys = null;
     if (auth.enabled()) {
       try {
-        auth.prove(in, out, transferHeader(id));
+        keys = auth.prove(in, out, transferHeader(magic, id));
       } catch (IOException e) {
         ch.close();
         throw new IOException("the data port at " + peer + " did not pass the handshake of transfer " + id + ": "
@@ -399,7 +462,7 @@ public final class DataPort implements AutoCloseable {
       ch.close();
       throw new IOException("the data port at " + peer + " refused transfer " + id + ": " + reason);
     }
-    return ch;
+    return new Connected(ch, keys);
   }
 
   /** Stops waiting for {@code generation}'s connection from {@code from}. */
@@ -456,6 +519,13 @@ public final class DataPort implements AutoCloseable {
   static SocketChannel connect(InetSocketAddress peer, long generation, int from, int to, int world,
       AllReduceSettings settings, ChannelAuth auth, long deadlineNanos,
       java.util.function.Consumer<SocketChannel> opened) throws IOException {
+    return connectRing(peer, generation, from, to, world, settings, auth, deadlineNanos, opened).channel();
+  }
+
+  /** Like the method above, returning the connection's encryption keys too (null when {@code auth} does not encrypt). */
+  static Connected connectRing(InetSocketAddress peer, long generation, int from, int to, int world,
+      AllReduceSettings settings, ChannelAuth auth, long deadlineNanos,
+      java.util.function.Consumer<SocketChannel> opened) throws IOException {
     SocketChannel ch = connectRetrying(peer, settings, deadlineNanos, opened, e -> {
       throw new RingBrokenException(generation, to, peer,
           "rank " + from + " cannot connect to rank " + to + " at " + peer + " within "
@@ -463,16 +533,17 @@ public final class DataPort implements AutoCloseable {
     });
     DataOutputStream out = new DataOutputStream(ch.socket().getOutputStream());
     // One write: the port reads the whole header before it answers, even to refuse.
-    out.write(auth.enabled() ? ringHeader(generation, from, to, world)
-        : java.nio.ByteBuffer.allocate(24).putInt(MAGIC).putLong(generation).putInt(from).putInt(to).putInt(world).array());
+    byte[] header = ringHeader(ringMagic(auth), generation, from, to, world);
+    out.write(header);
     out.flush();
     long left = Math.max(1, (deadlineNanos - System.nanoTime()) / 1_000_000);
     ch.socket().setSoTimeout((int) Math.min(Integer.MAX_VALUE, left));
     DataInputStream in = new DataInputStream(ch.socket().getInputStream());
     int status;
+    ChannelCipher.Keys keys = null;
     try {
       if (auth.enabled()) {
-        auth.prove(in, out, ringHeader(generation, from, to, world));
+        keys = auth.prove(in, out, header);
       }
       status = in.readUnsignedByte();
     } catch (SocketTimeoutException e) {
@@ -497,7 +568,7 @@ public final class DataPort implements AutoCloseable {
       throw new RingBrokenException(generation, to, peer,
           "rank " + to + " at " + peer + " refused rank " + from + "'s connection: " + reason, null);
     }
-    return ch;
+    return new Connected(ch, keys);
   }
 
   /**

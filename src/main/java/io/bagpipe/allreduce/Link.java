@@ -65,7 +65,16 @@ final class Link {
     /** Blocks until every frame sent is out of this side's hands (shared memory: taken by the neighbour). */
     void drain() throws IOException;
 
-    /** {@code "tcp"} or {@code "shared-memory"}. */
+    /**
+     * The bytes of an abort frame carrying {@code reason}, to write on the TCP connection
+     * while holding its write lock: sealed like data frames on an encrypted TCP link, in
+     * the clear otherwise.
+     */
+    default ByteBuffer abortFrame(String reason) throws IOException {
+      return Frame.abort(reason);
+    }
+
+    /** {@code "tcp"}, {@code "tcp+encrypted"} or {@code "shared-memory"}. */
     String transport();
 
     @Override
@@ -100,6 +109,16 @@ final class Link {
    */
   static Outbound offer(SocketChannel ch, AllReduceSettings s, String name, ReentrantLock writes,
       BooleanSupplier stopped) throws IOException {
+    return offer(ch, s, name, writes, stopped, null);
+  }
+
+  /**
+   * Like the method above on a connection whose handshake gave {@code keys}: a TCP link
+   * then seals its frames with the connector-to-port key (null: frames in the clear). A
+   * shared-memory link stays in the clear (docs/security.md).
+   */
+  static Outbound offer(SocketChannel ch, AllReduceSettings s, String name, ReentrantLock writes,
+      BooleanSupplier stopped, ChannelCipher.Keys keys) throws IOException {
     SharedMemoryLink.Segment segment = null;
     if (s.transport() == AllReduceSettings.Transport.AUTO && usableDirectory(s.sharedMemoryDir(), name)) {
       try {
@@ -127,7 +146,8 @@ final class Link {
       ByteBuffer answer = ByteBuffer.allocate(1);
       readFully(ch, answer);
       if (segment == null || answer.get(0) != 1) {
-        return new TcpLink.Outbound(ch, s, writes); // a declined segment is removed and unmapped below
+        // a declined segment is removed and unmapped below
+        return new TcpLink.Outbound(ch, s, writes, keys == null ? null : ChannelCipher.sealing(keys.connectorToPort()));
       }
       segment.unlink(); // both sides have it mapped: the file has done its job
       SharedMemoryLink.Outbound out = new SharedMemoryLink.Outbound(segment, ch, stopped);
@@ -143,6 +163,12 @@ final class Link {
 
   /** Answers the left neighbour's offer on {@code ch} (blocking, handshaken). */
   static Inbound answer(SocketChannel ch, AllReduceSettings s, BooleanSupplier stopped) throws IOException {
+    return answer(ch, s, stopped, null);
+  }
+
+  /** Like the method above on a connection whose handshake gave {@code keys} (null: frames in the clear). */
+  static Inbound answer(SocketChannel ch, AllReduceSettings s, BooleanSupplier stopped, ChannelCipher.Keys keys)
+      throws IOException {
     ByteBuffer offer = ByteBuffer.allocate(Math.max(OFFER_BYTES, Frame.BYTES)).order(ByteOrder.LITTLE_ENDIAN);
     offer.limit(4);
     readFully(ch, offer);
@@ -184,7 +210,9 @@ final class Link {
       }
       throw e;
     }
-    return segment == null ? new TcpLink.Inbound(ch, s) : new SharedMemoryLink.Inbound(segment, ch, stopped);
+    return segment == null
+        ? new TcpLink.Inbound(ch, s, keys == null ? null : ChannelCipher.opening(keys.connectorToPort()))
+        : new SharedMemoryLink.Inbound(segment, ch, stopped);
   }
 
   /**

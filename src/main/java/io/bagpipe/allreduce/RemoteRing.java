@@ -68,10 +68,17 @@ public final class RemoteRing implements AllReduceFactory {
   public CompletionStage<Void> send(String to, long id, TransferWriter body) {
     CompletableFuture<Void> done = new CompletableFuture<>();
     Thread.ofVirtual().name("bagpipe-transfer-" + id + "-send").start(() -> {
-      try (SocketChannel ch = DataPort.connectTransfer(socketAddress(to), id, settings, port.auth());
-          OutputStream out = Channels.newOutputStream(ch)) {
+      DataPort.Connected c = null;
+      try {
+        c = DataPort.connectTransfer(socketAddress(to), id, settings, port.auth());
+      } catch (IOException | RuntimeException e) {
+        done.completeExceptionally(e);
+        return;
+      }
+      try (SocketChannel ch = c.channel();
+          OutputStream out = sealed(Channels.newOutputStream(ch), c.keys())) {
         body.write(out);
-        out.flush();
+        out.close(); // a sealed stream's last record: the receiver tells a finished transfer from a cut one
         done.complete(null);
       } catch (IOException | RuntimeException e) {
         done.completeExceptionally(e);
@@ -80,10 +87,15 @@ public final class RemoteRing implements AllReduceFactory {
     return done;
   }
 
+  /** {@code out} itself, or records sealed with the connection's connector-to-port key. */
+  private static OutputStream sealed(OutputStream out, ChannelCipher.Keys keys) {
+    return keys == null ? out : new ChannelCipher.SealedOutputStream(out, ChannelCipher.sealing(keys.connectorToPort()));
+  }
+
   @Override
   public <T> CompletionStage<T> receive(long id, TransferReader<T> reader) {
     CompletableFuture<T> result = new CompletableFuture<>();
-    port.expectTransfer(id).orTimeout(settings.timeout().toMillis(), TimeUnit.MILLISECONDS).whenComplete((ch, e) -> {
+    port.expectTransfer(id).orTimeout(settings.timeout().toMillis(), TimeUnit.MILLISECONDS).whenComplete((c, e) -> {
       if (e != null) {
         port.forgetTransfer(id);
         result.completeExceptionally(new IOException("transfer " + id + " did not arrive at " + port.address()
@@ -91,10 +103,15 @@ public final class RemoteRing implements AllReduceFactory {
         return;
       }
       Thread.ofVirtual().name("bagpipe-transfer-" + id + "-receive").start(() -> {
-        try (ch) {
+        try (SocketChannel ch = c.channel()) {
           DataPort.accept(ch);
           ch.socket().setSoTimeout((int) Math.min(Integer.MAX_VALUE, settings.timeout().toMillis()));
-          result.complete(reader.read(ch.socket().getInputStream()));
+          java.io.InputStream in = ch.socket().getInputStream();
+          if (c.keys() != null) {
+            in = new ChannelCipher.SealedInputStream(in, ChannelCipher.opening(c.keys().connectorToPort()),
+                "transfer " + id + " to " + port.address());
+          }
+          result.complete(reader.read(in));
         } catch (IOException | RuntimeException x) {
           result.completeExceptionally(x);
         }

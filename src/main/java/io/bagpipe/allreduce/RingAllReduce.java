@@ -313,11 +313,12 @@ public final class RingAllReduce implements AllReduce, AutoCloseable {
     InetSocketAddress peer = addresses.get(rightRank);
     Link.Outbound out = null;
     try {
-      SocketChannel ch = DataPort.connect(peer, generation, rank, rightRank, world, settings, port.auth(),
-          System.nanoTime() + settings.timeout().toNanos(), c -> right = c);
+      DataPort.Connected connection = DataPort.connectRing(peer, generation, rank, rightRank, world, settings,
+          port.auth(), System.nanoTime() + settings.timeout().toNanos(), c -> right = c);
+      SocketChannel ch = connection.channel();
       right = ch;
       out = Link.offer(ch, settings, "g" + generation + "-r" + rank + "to" + rightRank, rightWrites,
-          () -> failure.get() != null);
+          () -> failure.get() != null, connection.keys());
       outbound = out;
       RingBrokenException early = failure.get();
       if (early != null) {
@@ -454,7 +455,7 @@ public final class RingAllReduce implements AllReduce, AutoCloseable {
       DataPort.configure(ch, settings);
       DataPort.accept(ch);
       left = ch;
-      in = Link.answer(ch, settings, () -> failure.get() != null);
+      in = Link.answer(ch, settings, () -> failure.get() != null, accepted.keys());
       inbound = in;
       if (failure.get() != null) {
         return;
@@ -521,6 +522,8 @@ public final class RingAllReduce implements AllReduce, AutoCloseable {
       }
     } catch (RingBrokenException e) {
       fail(e, true);
+    } catch (ChannelCipher.Tampered e) {
+      fail(broken(leftRank, "got a frame that failed authentication from its left neighbour", e), true);
     } catch (IOException e) {
       fail(broken(leftRank, "lost the connection from its left neighbour", e), true);
     } catch (InterruptedException e) {
@@ -717,7 +720,7 @@ public final class RingAllReduce implements AllReduce, AutoCloseable {
   }
 
   /**
-   * How this rank's frames travel: {@code "shared-memory"} or {@code "tcp"}, to the right
+   * How this rank's frames travel: {@code "shared-memory"}, {@code "tcp"} or {@code "tcp+encrypted"}, to the right
    * neighbour then from the left one when they differ ({@code "tcp/shared-memory"});
    * null until connected.
    */
@@ -789,7 +792,8 @@ public final class RingAllReduce implements AllReduce, AutoCloseable {
     try {
       if (rightWrites.tryLock(200, TimeUnit.MILLISECONDS)) {
         try {
-          ByteBuffer b = Frame.abort(e.getMessage());
+          Link.Outbound o = outbound;
+          ByteBuffer b = o == null ? Frame.abort(e.getMessage()) : o.abortFrame(e.getMessage());
           while (b.hasRemaining()) {
             r.write(b);
           }
@@ -828,10 +832,12 @@ public final class RingAllReduce implements AllReduce, AutoCloseable {
     }
     SocketChannel r = right;
     Thread.ofVirtual().name("bagpipe-ring-abort").start(() -> {
-      if (tellRight && r == null && outbound == null) {
-        // Not connected to the right yet: the sender tells that neighbour once it is (or
-        // gives up), and the left connection stays open meanwhile so that the reason can
-        // come round to the left neighbour before this side hangs up on it.
+      if (tellRight && outbound == null) {
+        // Not connected to the right yet, or still in the handshake (where an abort frame
+        // would be read as a nonce or a proof, and the neighbour would never learn why):
+        // the sender tells that neighbour once the link is up (or gives up), and the left
+        // connection stays open meanwhile so that the reason can come round to the left
+        // neighbour before this side hangs up on it.
         WATCHDOG.schedule(this::closeChannels, 1, TimeUnit.SECONDS);
         return;
       }

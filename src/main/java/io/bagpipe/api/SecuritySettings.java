@@ -18,10 +18,18 @@ import java.util.List;
  * @param keyStore this node's PKCS12 key store (its key and certificate)
  * @param trustStore PKCS12 store of the certificates a peer must present
  * @param password the stores' password
+ * @param encryptData whether the data channel's TCP frames and transfers are encrypted
+ *     (AES-256-GCM with keys derived from the secret), which needs {@code secretFile}
  */
-public record SecuritySettings(Path secretFile, boolean tls, Path keyStore, Path trustStore, String password) {
+public record SecuritySettings(Path secretFile, boolean tls, Path keyStore, Path trustStore, String password,
+    boolean encryptData) {
 
   public SecuritySettings {
+    if (encryptData && secretFile == null) {
+      throw new IllegalArgumentException("bagpipe.security.encrypt-data = on needs the data channel's secret, and"
+          + " bagpipe.security.secret-file is empty: set it (make one with `bagpipe keys --out DIR`; `bagpipe launch`"
+          + " makes one per run), or set bagpipe.security.encrypt-data = off");
+    }
     if (tls) {
       String[] keys = {"key-store", "trust-store"};
       Path[] stores = {keyStore, trustStore};
@@ -46,7 +54,7 @@ public record SecuritySettings(Path secretFile, boolean tls, Path keyStore, Path
     String trustStore = read(c, "tls.trust-store", c::getString);
     return new SecuritySettings(secret.isBlank() ? null : Path.of(secret), tls,
         keyStore.isBlank() ? null : Path.of(keyStore), trustStore.isBlank() ? null : Path.of(trustStore),
-        read(c, "tls.password", c::getString));
+        read(c, "tls.password", c::getString), read(c, "encrypt-data", c::getBoolean));
   }
 
   private static <T> T read(Config c, String key, java.util.function.Function<String, T> getter) {
@@ -57,9 +65,13 @@ public record SecuritySettings(Path secretFile, boolean tls, Path keyStore, Path
     }
   }
 
-  /** Who may use this node's data port: holders of the secret file's secret, or anyone when none is set. */
+  /**
+   * Who may use this node's data port: holders of the secret file's secret, or anyone when
+   * none is set; with {@link #encryptData} the connections are encrypted too.
+   */
   public ChannelAuth channelAuth() {
-    return secretFile == null ? ChannelAuth.NONE : ChannelAuth.fromFile(secretFile, "bagpipe.security.secret-file");
+    return secretFile == null ? ChannelAuth.NONE
+        : ChannelAuth.fromFile(secretFile, "bagpipe.security.secret-file").encrypting(encryptData);
   }
 
   /** What proves a Coordinator's introductions to the workers: the same secret, or nothing when none is set. */

@@ -30,6 +30,8 @@ final class AllReduceBenchNode {
 
   /** The environment variable that carries the ranks' data-channel secret, if any. */
   static final String SECRET_ENV = "BAGPIPE_BENCH_SECRET";
+  /** Set to {@code on}: the ranks encrypt their data channel too ({@code bagpipe.security.encrypt-data}). */
+  static final String ENCRYPT_ENV = "BAGPIPE_BENCH_ENCRYPT";
 
   private AllReduceBenchNode() {}
 
@@ -43,7 +45,8 @@ final class AllReduceBenchNode {
     BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
     // launch gives every run a secret, so the bench's ranks prove one too (BenchAllReduceCommand's)
     String secret = System.getenv(SECRET_ENV);
-    ChannelAuth auth = secret == null ? ChannelAuth.NONE : ChannelAuth.of(secret.getBytes(StandardCharsets.UTF_8));
+    ChannelAuth auth = secret == null ? ChannelAuth.NONE : ChannelAuth.of(secret.getBytes(StandardCharsets.UTF_8))
+        .encrypting("on".equals(System.getenv(ENCRYPT_ENV)));
     try (DataPort port = DataPort.open(s, auth)) {
       System.out.println("PORT " + port.address().getPort());
       System.out.flush();

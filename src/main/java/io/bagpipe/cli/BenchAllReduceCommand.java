@@ -30,7 +30,9 @@ import picocli.CommandLine.Option;
  * one iperf3 stream) and the peer's gloo all-reduce ({@code gloo_allreduce.py}),
  * interleaved over rounds in one run; reports medians and the ratios busbw ÷ iperf3
  * and busbw ÷ gloo, for the configured transport (shared memory between two local
- * JVMs by default) and for TCP (what ranks on different hosts use).
+ * JVMs by default), for TCP (what ranks on different hosts use) and for TCP with the data
+ * channel encrypted ({@code bagpipe.security.encrypt-data = on}), whose row also gives its
+ * bandwidth over the plain TCP row of the same round.
  */
 @Command(
     name = "allreduce",
@@ -74,9 +76,10 @@ final class BenchAllReduceCommand implements Callable<Integer> {
 
     // The configured transport (shared memory between these two local JVMs by default)
     // and TCP, which is what links between hosts use.
+    // The last kind is TCP again with the data channel encrypted (bagpipe.security.encrypt-data).
     List<AllReduceSettings.Transport> transports = ring.transport() == AllReduceSettings.Transport.TCP
-        ? List.of(AllReduceSettings.Transport.TCP)
-        : List.of(ring.transport(), AllReduceSettings.Transport.TCP);
+        ? List.of(AllReduceSettings.Transport.TCP, AllReduceSettings.Transport.TCP)
+        : List.of(ring.transport(), AllReduceSettings.Transport.TCP, AllReduceSettings.Transport.TCP);
     int cells = tags.size();
     int kinds = transports.size();
     double[] iperfGBps = new double[rounds];
@@ -95,7 +98,8 @@ final class BenchAllReduceCommand implements Callable<Integer> {
         glooBus[i][r] = Double.parseDouble(byTag(gl, tags.get(i), "gloo").get("busbw_GBps"));
       }
       for (int k = 0; k < kinds; k++) {
-        Map<String, Map<String, String>> ours = runRing(tags, config.getConfig("bagpipe.allreduce"), transports.get(k));
+        Map<String, Map<String, String>> ours = runRing(tags, config.getConfig("bagpipe.allreduce"), transports.get(k),
+            k == kinds - 1);
         for (int i = 0; i < cells; i++) {
           Map<String, String> o = ours.get(tags.get(i));
           if (!"True".equals(o.get("correct"))) {
@@ -121,7 +125,8 @@ final class BenchAllReduceCommand implements Callable<Integer> {
         .append(" B; ").append(warmup).append(" warm-up then median of ").append(iters)
         .append(" timed all-reduces, each after a 1-float barrier round; the data channel authenticated with a per-run secret, as `launch` runs it; once with `bagpipe.allreduce.transport = ")
         .append(ring.transport().name().toLowerCase(Locale.ROOT)).append('`')
-        .append(kinds > 1 ? " (the two local JVMs prove they share memory and use it) and once with `tcp` (what ranks on different hosts use)\n" : "\n")
+        .append(kinds > 2 ? " (the two local JVMs prove they share memory and use it), once with `tcp` (what ranks on different hosts use)" : "")
+        .append(" and once with `tcp` and `bagpipe.security.encrypt-data = on` (`tcp+encrypted`: AES-256-GCM per frame)\n")
         .append("- probes: ").append(probes.describe()).append('\n')
         .append("- gloo: `").append(String.join(" ", gloo)).append(" --sizes ").append(sizes).append(" --iters ")
         .append(iters).append(" --warmup ").append(warmup).append(" --port P` (TCP on loopback)\n")
@@ -129,8 +134,8 @@ final class BenchAllReduceCommand implements Callable<Integer> {
         .append("- busbw = bytes / time x 2(n-1)/n (nccl-tests convention; = algbw for n = 2)\n")
         .append("- rounds: ").append(rounds).append(", interleaved iperf3, gloo, Bagpipe; medians of rounds\n\n")
         .append(String.format("iperf3 loopback: **%.3f GB/s** (per round: %s)%n%n", BenchReadCommand.median(iperfGBps), list(iperfGBps)))
-        .append("| floats | MB | Bagpipe transport | s/op | busbw GB/s | gloo busbw GB/s | ÷ iperf3 (median of rounds) | ÷ gloo | ÷ iperf3 per round |\n")
-        .append("|---|---|---|---|---|---|---|---|---|\n");
+        .append("| floats | MB | Bagpipe transport | s/op | busbw GB/s | gloo busbw GB/s | ÷ iperf3 (median of rounds) | ÷ gloo | ÷ iperf3 per round | ÷ plain tcp (median; per round) |\n")
+        .append("|---|---|---|---|---|---|---|---|---|---|\n");
     for (int i = 0; i < cells; i++) {
       for (int k = 0; k < kinds; k++) {
         double[] vsIperf = new double[rounds];
@@ -139,16 +144,25 @@ final class BenchAllReduceCommand implements Callable<Integer> {
           vsIperf[r] = ringBus[k][i][r] / iperfGBps[r];
           vsGloo[r] = ringBus[k][i][r] / glooBus[i][r];
         }
-        md.append(String.format("| %s | %.0f | %s | %.6f | %.3f | %.3f | **%.3f** | %.2f | %s |%n",
+        String vsPlain = "";
+        if (k == kinds - 1) { // the encrypted row against the plain TCP row of the same rounds
+          double[] ratio = new double[rounds];
+          for (int r = 0; r < rounds; r++) {
+            ratio[r] = ringBus[k][i][r] / ringBus[k - 1][i][r];
+          }
+          vsPlain = String.format("**%.3f** (%s)", BenchReadCommand.median(ratio), list(ratio));
+        }
+        md.append(String.format("| %s | %.0f | %s | %.6f | %.3f | %.3f | **%.3f** | %.2f | %s | %s |%n",
             tags.get(i), AllReduceBenchNode.parseSize(tags.get(i)) * 4 / 1e6, used[k][i],
             BenchReadCommand.median(ringSecs[k][i]), BenchReadCommand.median(ringBus[k][i]),
             BenchReadCommand.median(glooBus[i]), BenchReadCommand.median(vsIperf), BenchReadCommand.median(vsGloo),
-            list(vsIperf)));
+            list(vsIperf), vsPlain));
       }
     }
     md.append("\nTarget: busbw ÷ iperf3 >= 0.8 at 25M floats with the default transport (gloo reaches ~0.4).")
         .append(" Two JVMs on one host share memory (ADR 0006); the tcp rows are the ring's own TCP channel (ADR 0005),")
-        .append(" whose two directions on loopback share the CPUs with each other where one iperf3 stream has them to itself.\n");
+        .append(" whose two directions on loopback share the CPUs with each other where one iperf3 stream has them to itself;")
+        .append(" the tcp+encrypted row seals and opens every frame on those same CPUs.\n");
     bench.report("allreduce", md);
     return 0;
   }
@@ -196,7 +210,7 @@ final class BenchAllReduceCommand implements Callable<Integer> {
 
   /** Starts the two ranks as child JVMs, introduces them, and returns rank 0's RESULT lines by size tag. */
   private Map<String, Map<String, String>> runRing(List<String> tags, Config allreduce,
-      AllReduceSettings.Transport transport) throws Exception {
+      AllReduceSettings.Transport transport, boolean encrypt) throws Exception {
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     String cp = System.getProperty("java.class.path");
     List<Process> nodes = new ArrayList<>();
@@ -216,6 +230,7 @@ final class BenchAllReduceCommand implements Callable<Integer> {
             Integer.toString(warmup), Integer.toString(iters)));
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT);
         pb.environment().put(AllReduceBenchNode.SECRET_ENV, secret);
+        pb.environment().put(AllReduceBenchNode.ENCRYPT_ENV, encrypt ? "on" : "off");
         Process p = pb.start();
         nodes.add(p);
         BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));

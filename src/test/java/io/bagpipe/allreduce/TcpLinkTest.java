@@ -46,6 +46,37 @@ class TcpLinkTest {
     server.close();
   }
 
+  /** Sealed frames: data frames, then an abort frame whose reason is longer than a chunk, read back in order. */
+  @Test
+  void sealedFramesAndAbortsArriveOpened() throws Exception {
+    byte[] key = new byte[32];
+    key[5] = 7;
+    TcpLink.Outbound out = new TcpLink.Outbound(sending, settings, new ReentrantLock(), ChannelCipher.sealing(key));
+    TcpLink.Inbound in = new TcpLink.Inbound(receiving, settings, ChannelCipher.opening(key));
+    float[] src = new float[16 * 3];
+    for (int i = 0; i < src.length; i++) {
+      src[i] = i - 20.25f;
+    }
+    Frame f = new Frame();
+    for (int c = 0; c < 3; c++) {
+      out.send(f.data(9, 1, c, 16, src.length, 2, false), src, 16 * c);
+    }
+    String reason = "rank 3 broke: " + "x".repeat(500);
+    sending.write(out.abortFrame(reason));
+    float[] dst = new float[src.length];
+    for (int c = 0; c < 3; c++) {
+      in.next(f);
+      assertEquals(Frame.DATA, f.type);
+      assertEquals(c, f.chunk);
+      in.payload(dst, 16 * c, f.floats);
+    }
+    assertArrayEquals(src, dst);
+    in.next(f);
+    assertEquals(Frame.ABORT, f.type);
+    assertEquals(reason, f.reason);
+    assertEquals("tcp+encrypted", in.transport());
+  }
+
   @Test
   void framesFlowWithoutAnythingComingBack() throws Exception {
     TcpLink.Outbound out = new TcpLink.Outbound(sending, settings, new ReentrantLock());

@@ -109,11 +109,21 @@ class ElasticRunTest {
     }
   }
 
-  @Test
-  void aNodeStartedLaterJoinsTheRunHealedFromALivePeer() throws Exception {
-    Path run = dir.resolve("joiner");
-    String[] common = {"bagpipe.train.epochs=" + EPOCHS, "bagpipe.plan.bag-num=16", "bagpipe.cluster.port=0",
-        "bagpipe.cluster.min-workers=2", "bagpipe.cluster.system-name=bagpipe-joiner", "bagpipe.allreduce.timeout=20s"};
+  /** Also with the data channel encrypted: the joiner's state then crosses as sealed records, its ring links sealed. */
+  @org.junit.jupiter.params.ParameterizedTest
+  @org.junit.jupiter.params.provider.ValueSource(booleans = {false, true})
+  void aNodeStartedLaterJoinsTheRunHealedFromALivePeer(boolean encrypted) throws Exception {
+    Path run = dir.resolve(encrypted ? "joiner-encrypted" : "joiner");
+    List<String> settings = new ArrayList<>(List.of("bagpipe.train.epochs=" + EPOCHS, "bagpipe.plan.bag-num=16",
+        "bagpipe.cluster.port=0", "bagpipe.cluster.min-workers=2", "bagpipe.cluster.system-name=bagpipe-joiner",
+        "bagpipe.allreduce.timeout=20s"));
+    if (encrypted) {
+      Path secret = dir.resolve("secret");
+      java.nio.file.Files.writeString(secret, io.bagpipe.allreduce.ChannelAuth.newSecret() + "\n");
+      settings.addAll(List.of("bagpipe.security.secret-file=\"" + secret + "\"", "bagpipe.security.encrypt-data=on",
+          "bagpipe.allreduce.transport=tcp"));
+    }
+    String[] common = settings.toArray(String[]::new);
     BagpipeRun first = Bagpipe.startNode(TrainingFixtures.config(data, run, common));
     List<String> joining = new ArrayList<>(List.of(common));
     joining.add("bagpipe.cluster.seed-nodes=[\"" + first.nodeAddress().orElseThrow() + "\"]");
