@@ -93,6 +93,15 @@ public final class ChannelAuth {
    * the setting that pointed here in errors.
    */
   public static ChannelAuth fromFile(Path file, String key) {
+    return new ChannelAuth(readSecret(file, key), false);
+  }
+
+  /**
+   * The run's secret in {@code file}: its bytes, trailing whitespace removed, at least
+   * {@link #MIN_SECRET_BYTES}; {@code key} names the setting that pointed here in errors.
+   * The data channel and the Coordinator's seal on its orders read it alike.
+   */
+  public static byte[] readSecret(Path file, String key) {
     byte[] bytes;
     try {
       if (Files.size(file) > MAX_SECRET_BYTES) {
@@ -101,17 +110,17 @@ public final class ChannelAuth {
       }
       bytes = Files.readAllBytes(file);
     } catch (IOException e) {
-      throw new IllegalArgumentException("cannot read the data channel's secret " + file + " (" + key + "): " + e, e);
+      throw new IllegalArgumentException("cannot read the run's secret " + file + " (" + key + "): " + e, e);
     }
     int n = bytes.length;
     while (n > 0 && Character.isWhitespace(bytes[n - 1])) {
       n--;
     }
     if (n < MIN_SECRET_BYTES) {
-      throw new IllegalArgumentException(file + " (" + key + ") holds " + n + " bytes; the data channel's secret needs at"
+      throw new IllegalArgumentException(file + " (" + key + ") holds " + n + " bytes; the run's secret needs at"
           + " least " + MIN_SECRET_BYTES + " (make one with `bagpipe keys --out DIR`)");
     }
-    return new ChannelAuth(java.util.Arrays.copyOf(bytes, n), false);
+    return java.util.Arrays.copyOf(bytes, n);
   }
 
   /** A new random secret, hex-encoded (64 characters, 256 bits), for a secret file. */

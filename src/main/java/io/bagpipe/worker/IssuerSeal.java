@@ -1,9 +1,7 @@
 package io.bagpipe.worker;
 
-import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import javax.crypto.Mac;
@@ -26,7 +24,6 @@ public final class IssuerSeal {
   /** At least as long as the data channel's secret must be. */
   static final int MIN_SECRET_BYTES = 16;
 
-  private static final int MAX_SECRET_BYTES = 4096;
   private static final byte[] LABEL = "bagpipe-issuer".getBytes(StandardCharsets.US_ASCII);
 
   private final byte[] secret;
@@ -51,25 +48,7 @@ public final class IssuerSeal {
    * whitespace removed), so both hold the same key; {@code key} names the setting.
    */
   public static IssuerSeal fromFile(Path file, String key) {
-    byte[] bytes;
-    try {
-      if (Files.size(file) > MAX_SECRET_BYTES) {
-        throw new IllegalArgumentException(file + " (" + key + ") is larger than " + MAX_SECRET_BYTES
-            + " bytes: is it the secret file `bagpipe keys` wrote?");
-      }
-      bytes = Files.readAllBytes(file);
-    } catch (IOException e) {
-      throw new IllegalArgumentException("cannot read the run's secret " + file + " (" + key + "): " + e, e);
-    }
-    int n = bytes.length;
-    while (n > 0 && Character.isWhitespace(bytes[n - 1])) {
-      n--;
-    }
-    if (n < MIN_SECRET_BYTES) {
-      throw new IllegalArgumentException(file + " (" + key + ") holds " + n + " bytes; the run's secret needs at"
-          + " least " + MIN_SECRET_BYTES + " (make one with `bagpipe keys --out DIR`)");
-    }
-    return new IssuerSeal(java.util.Arrays.copyOf(bytes, n), key);
+    return new IssuerSeal(io.bagpipe.allreduce.ChannelAuth.readSecret(file, key), key);
   }
 
   /** Whether this seal holds a secret. */
