@@ -59,7 +59,12 @@ final class AllReduceBenchNode {
         ar.connected().toCompletableFuture().get(s.timeout().toSeconds() + 5, TimeUnit.SECONDS);
         long round = 0;
         float[] one = {1f};
-        for (String tag : sizes) {
+        // Largest first: its warm-up moves the most bytes, and HotSpot compiles AES-GCM only
+        // after some hundreds of 1 MiB frames (before that it seals at interpreter speed,
+        // about 60 MB/s), so smaller sizes measured first would time the JIT, not the ring.
+        String[] order = sizes.clone();
+        java.util.Arrays.sort(order, java.util.Comparator.comparingInt(AllReduceBenchNode::parseSize).reversed());
+        for (String tag : order) {
           int n = parseSize(tag);
           float[] g = new float[n];
           Arrays.fill(g, rank + 1);

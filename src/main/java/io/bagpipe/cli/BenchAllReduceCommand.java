@@ -83,6 +83,9 @@ final class BenchAllReduceCommand implements Callable<Integer> {
     int cells = tags.size();
     int kinds = transports.size();
     double[] iperfGBps = new double[rounds];
+    // One stream each way at once: what a 2-rank ring asks of loopback and the same two
+    // CPUs (the project's probe only; an outside set may not know the mode).
+    double[] bidirGBps = probes.own() ? new double[rounds] : null;
     double[][] glooBus = new double[cells][rounds];
     double[][][] ringBus = new double[kinds][cells][rounds];
     double[][][] ringSecs = new double[kinds][cells][rounds];
@@ -92,6 +95,11 @@ final class BenchAllReduceCommand implements Callable<Integer> {
           with(iperf, Integer.toString(iperfSeconds), Integer.toString(freePort())),
           iperfSeconds + 60).getFirst();
       iperfGBps[r] = Double.parseDouble(ip.get("GBps"));
+      if (bidirGBps != null) {
+        bidirGBps[r] = Double.parseDouble(PeerTools.results(
+            with(iperf, Integer.toString(iperfSeconds), Integer.toString(freePort()), "both"),
+            iperfSeconds + 60).getFirst().get("GBps"));
+      }
       List<Map<String, String>> gl = PeerTools.results(with(gloo, "--sizes", sizes,
           "--iters", Integer.toString(iters), "--warmup", Integer.toString(warmup), "--port", Integer.toString(freePort())), 1800);
       for (int i = 0; i < cells; i++) {
@@ -130,10 +138,14 @@ final class BenchAllReduceCommand implements Callable<Integer> {
         .append("- probes: ").append(probes.describe()).append('\n')
         .append("- gloo: `").append(String.join(" ", gloo)).append(" --sizes ").append(sizes).append(" --iters ")
         .append(iters).append(" --warmup ").append(warmup).append(" --port P` (TCP on loopback)\n")
-        .append("- loopback TCP: `").append(String.join(" ", iperf)).append(' ').append(iperfSeconds).append(" PORT` (iperf3, one stream)\n")
+        .append("- loopback TCP: `").append(String.join(" ", iperf)).append(' ').append(iperfSeconds).append(" PORT` (iperf3, one stream)" + (bidirGBps == null ? "" : "; with `both` after PORT, one stream each way at once") + "\n")
         .append("- busbw = bytes / time x 2(n-1)/n (nccl-tests convention; = algbw for n = 2)\n")
         .append("- rounds: ").append(rounds).append(", interleaved iperf3, gloo, Bagpipe; medians of rounds\n\n")
-        .append(String.format("iperf3 loopback: **%.3f GB/s** (per round: %s)%n%n", BenchReadCommand.median(iperfGBps), list(iperfGBps)))
+        .append(String.format("iperf3 loopback: **%.3f GB/s** (per round: %s)%n", BenchReadCommand.median(iperfGBps), list(iperfGBps)))
+        .append(bidirGBps == null ? "" : String.format("iperf3 loopback, one stream each way at once (`both`), mean of the"
+            + " two directions: **%.3f GB/s** (per round: %s); a 2-rank ring sends and receives at once, so this is its"
+            + " loopback ceiling on these CPUs%n", BenchReadCommand.median(bidirGBps), list(bidirGBps)))
+        .append('\n')
         .append("| floats | MB | Bagpipe transport | s/op | busbw GB/s | gloo busbw GB/s | ÷ iperf3 (median of rounds) | ÷ gloo | ÷ iperf3 per round | ÷ plain tcp (median; per round) |\n")
         .append("|---|---|---|---|---|---|---|---|---|---|\n");
     for (int i = 0; i < cells; i++) {
@@ -157,6 +169,19 @@ final class BenchAllReduceCommand implements Callable<Integer> {
             BenchReadCommand.median(ringSecs[k][i]), BenchReadCommand.median(ringBus[k][i]),
             BenchReadCommand.median(glooBus[i]), BenchReadCommand.median(vsIperf), BenchReadCommand.median(vsGloo),
             list(vsIperf), vsPlain));
+      }
+    }
+    if (bidirGBps != null) {
+      md.append("\n| floats | Bagpipe transport | ÷ iperf3 both ways (median of rounds) | per round |\n|---|---|---|---|\n");
+      for (int i = 0; i < cells; i++) {
+        for (int k = 0; k < kinds; k++) {
+          double[] vs = new double[rounds];
+          for (int r = 0; r < rounds; r++) {
+            vs[r] = ringBus[k][i][r] / bidirGBps[r];
+          }
+          md.append(String.format("| %s | %s | **%.3f** | %s |%n", tags.get(i), used[k][i], BenchReadCommand.median(vs),
+              list(vs)));
+        }
       }
     }
     md.append("\nTarget: busbw ÷ iperf3 >= 0.8 at 25M floats with the default transport (gloo reaches ~0.4).")

@@ -61,6 +61,11 @@ final class PeerTools {
     return folder;
   }
 
+  /** Whether these are the project's own probes (which know more modes than an outside set). */
+  boolean own() {
+    return kind == Kind.PROJECT;
+  }
+
   /** One line for reports: which probes ran. */
   String describe() {
     return kind == Kind.PROJECT ? folder + " (Bagpipe's own probes)" : folder + " (peers, cross-check)";
