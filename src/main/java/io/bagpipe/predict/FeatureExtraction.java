@@ -1,6 +1,5 @@
 package io.bagpipe.predict;
 
-import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
@@ -12,6 +11,7 @@ import io.bagpipe.checkpoint.NamedTensor;
 import io.bagpipe.features.FeatureFile;
 import io.bagpipe.features.FeatureFileException;
 import io.bagpipe.loader.Loader;
+import io.bagpipe.model.DeviceNames;
 import io.bagpipe.model.EncoderSpec;
 import io.bagpipe.model.MilModel;
 import io.bagpipe.model.ModelSettings;
@@ -228,8 +228,7 @@ public final class FeatureExtraction {
     Worker(Encoder encoder, String device, int chunk) {
       this.encoder = encoder;
       this.chunk = chunk;
-      this.manager = NDManager.newBaseManager(device.equals("cpu") ? Device.cpu()
-          : Device.gpu(Integer.parseInt(device.substring(3))));
+      this.manager = NDManager.newBaseManager(DeviceNames.of(device));
       try {
         this.model = MilModel.build(encoder.model(), manager, encoder.patchSize());
         if (!encoder.parameters().isEmpty()) {

@@ -1,6 +1,5 @@
 package io.bagpipe.predict;
 
-import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
@@ -12,6 +11,7 @@ import io.bagpipe.checkpoint.NamedTensor;
 import io.bagpipe.loader.Loader;
 import io.bagpipe.model.BagOutput;
 import io.bagpipe.model.BagStream;
+import io.bagpipe.model.DeviceNames;
 import io.bagpipe.model.MilModel;
 import io.bagpipe.model.PixelNormalization;
 import io.bagpipe.slide.SlidePool;
@@ -42,7 +42,7 @@ final class SlidePredictor implements AutoCloseable {
   SlidePredictor(TrainedModel trained, String device, int chunk) {
     this.trained = trained;
     this.chunk = chunk;
-    this.manager = NDManager.newBaseManager(device.equals("cpu") ? Device.cpu() : Device.gpu(Integer.parseInt(device.substring(3))));
+    this.manager = NDManager.newBaseManager(DeviceNames.of(device));
     try {
       this.model = MilModel.build(trained.model(), manager, trained.patchSize());
       load(model, trained.parameters(), "the checkpoint " + trained.source() + " (" + trained.model() + ")");

@@ -10,6 +10,7 @@ import ai.djl.util.Pair;
 import io.bagpipe.checkpoint.NamedTensor;
 import io.bagpipe.loader.DecodedBag;
 import io.bagpipe.model.BagOutput;
+import io.bagpipe.model.DeviceNames;
 import io.bagpipe.model.GradientClipping;
 import io.bagpipe.model.HostCopies;
 import io.bagpipe.model.MilModel;
@@ -65,7 +66,7 @@ public final class DjlReplica implements Replica {
   /** As above, training with {@code habits}: schedule, clipping, class weights, augmentation. */
   public DjlReplica(ModelSettings model, OptimizerSettings optimizer, WorkerSettings worker, String device, int patchSize,
       TrainingHabits habits) {
-    this.manager = NDManager.newBaseManager(device(device));
+    this.manager = NDManager.newBaseManager(DeviceNames.of(device));
     try {
       this.habits = habits;
       this.augmentation = new Augmentation(habits.augment(), habits.seed());
@@ -77,10 +78,6 @@ public final class DjlReplica implements Replica {
       manager.close();
       throw e;
     }
-  }
-
-  static Device device(String name) {
-    return name.equals("cpu") ? Device.cpu() : Device.gpu(Integer.parseInt(name.substring(3)));
   }
 
   /** Uploads the bag as uint8 NHWC and normalises it on the device into NCHW float32 ({@link PixelNormalization}). */
