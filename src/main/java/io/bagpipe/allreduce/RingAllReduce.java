@@ -473,15 +473,7 @@ public final class RingAllReduce implements AllReduce, AutoCloseable {
         for (int t = 0; plan != null && t < plan.steps(); t++) {
           int seg = plan.receiveSegment(rank, t);
           for (int c = 0; c < plan.chunks(seg); c++) {
-            receiverReading = true;
-            try {
-              in.next(frame);
-            } finally {
-              receiverReading = false;
-            }
-            if (frame.type == Frame.ABORT) {
-              throw broken(leftRank, "was told by its left neighbour that the ring broke: " + frame.reason, null);
-            }
+            nextFrame(in, frame);
             int len = plan.chunkLength(seg, c);
             if (frame.type != Frame.DATA || frame.round != r.round || frame.step != t || frame.chunk != c
                 || frame.length != plan.length() || frame.floats != len) {
@@ -538,6 +530,19 @@ public final class RingAllReduce implements AllReduce, AutoCloseable {
     }
   }
 
+  /** Reads the next frame header from the left neighbour; an abort frame breaks the ring with its reason. */
+  private void nextFrame(Link.Inbound in, Frame frame) throws IOException {
+    receiverReading = true;
+    try {
+      in.next(frame);
+    } finally {
+      receiverReading = false;
+    }
+    if (frame.type == Frame.ABORT) {
+      throw broken(leftRank, "was told by its left neighbour that the ring broke: " + frame.reason, null);
+    }
+  }
+
   private void processed(Round r) {
     lastProgressNanos = System.nanoTime();
     lock.lock();
@@ -558,15 +563,7 @@ public final class RingAllReduce implements AllReduce, AutoCloseable {
     int n = r.gradient.length;
     for (int t = 0; t < world - 1; t++) {
       int origin = Math.floorMod(rank - 1 - t, world);
-      receiverReading = true;
-      try {
-        in.next(frame);
-      } finally {
-        receiverReading = false;
-      }
-      if (frame.type == Frame.ABORT) {
-        throw broken(leftRank, "was told by its left neighbour that the ring broke: " + frame.reason, null);
-      }
+      nextFrame(in, frame);
       if (frame.type != Frame.WHOLE || frame.round != r.round || frame.step != t || frame.chunk != origin
           || frame.length != n || frame.floats != n) {
         throw broken(leftRank, "got frame (type " + frame.type + ", round " + frame.round + ", step " + frame.step

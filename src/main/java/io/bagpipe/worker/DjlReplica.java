@@ -10,6 +10,7 @@ import ai.djl.util.Pair;
 import io.bagpipe.checkpoint.NamedTensor;
 import io.bagpipe.loader.DecodedBag;
 import io.bagpipe.model.BagOutput;
+import io.bagpipe.model.BagStream;
 import io.bagpipe.model.DeviceNames;
 import io.bagpipe.model.GradientClipping;
 import io.bagpipe.model.HostCopies;
@@ -125,22 +126,14 @@ public final class DjlReplica implements Replica {
     }
   }
 
+  /** Class probabilities of {@code logits}, as {@link BagStream#softmax} computes them, in floats. */
   static float[] softmax(float[] logits) {
-    double max = Double.NEGATIVE_INFINITY;
-    for (float l : logits) {
-      max = Math.max(max, l);
-    }
-    double sum = 0;
-    double[] e = new double[logits.length];
-    for (int i = 0; i < logits.length; i++) {
-      e[i] = Math.exp(logits[i] - max);
-      sum += e[i];
-    }
-    float[] p = new float[logits.length];
+    double[] p = BagStream.softmax(logits);
+    float[] out = new float[p.length];
     for (int i = 0; i < p.length; i++) {
-      p[i] = (float) (e[i] / sum);
+      out[i] = (float) p[i];
     }
-    return p;
+    return out;
   }
 
   @Override
