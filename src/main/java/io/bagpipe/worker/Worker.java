@@ -407,6 +407,9 @@ public final class Worker {
     private boolean issuerStopped;
     /** Introductions of other issuers held back while {@link #issuer} lives, oldest first, at most {@link #HELD}. */
     private final ArrayDeque<Introduce> held = new ArrayDeque<>();
+    /** Orders refused so far; the first {@link #LOGGED_REFUSALS} are logged one by one. */
+    private long refusals;
+    private static final int LOGGED_REFUSALS = 10;
 
     Running(ActorContext<Command> ctx, String device, Replica replica, AllReduceFactory allReduceFactory,
         ActorRef<LoaderPool.Command> loaders, int prefetch, CheckpointStore checkpoints, WorkerMeter meter,
@@ -506,9 +509,11 @@ public final class Worker {
     private Behavior<Command> introduce(Introduce m) {
       String doubt = m.replyTo() == null ? "it names no reply address" : seal.refusal(m.from(), m.proof());
       if (!doubt.isEmpty()) {
-        meter.refused();
-        ctx.getLog().warn("worker {} refuses Introduce from {} ({}): {}; see docs/security.md", rank,
-            m.replyTo() == null ? "a sender that named no reply address" : m.replyTo().path(), m.from(), doubt);
+        if (refuse()) {
+          ctx.getLog().warn("worker {} refuses Introduce from {} ({}): {}; see docs/security.md{}", rank,
+              m.replyTo() == null ? "a sender that named no reply address" : m.replyTo().path(), m.from(), doubt,
+              sofar());
+        }
         return Behaviors.same();
       }
       if (issuer == null || (issuerStopped && !issuer.equals(m.from()))) {
@@ -523,17 +528,18 @@ public final class Worker {
         ready(m.replyTo());
       } else {
         held.removeIf(h -> h.from().equals(m.from()));
-        if (held.size() == HELD) {
-          Introduce dropped = held.poll();
-          ctx.getLog().warn("worker {} forgets the introduction from {} ({}): more than {} others are held back",
-              rank, dropped.replyTo().path(), dropped.from(), HELD);
-        }
+        Introduce dropped = held.size() == HELD ? held.poll() : null;
         held.add(m);
-        meter.refused();
-        ctx.getLog().warn("worker {} refuses Introduce from {} ({}) for now: it takes orders from {} ({}) and answers"
-            + " another Coordinator only once that one stopped. A stranger in the cluster, or a Coordinator taking over"
-            + " before this node saw its predecessor go; see docs/security.md", rank, m.replyTo().path(), m.from(),
-            issuerAddress.path(), issuer);
+        if (refuse()) {
+          if (dropped != null) {
+            ctx.getLog().warn("worker {} forgets the introduction from {} ({}): more than {} others are held back",
+                rank, dropped.replyTo().path(), dropped.from(), HELD);
+          }
+          ctx.getLog().warn("worker {} refuses Introduce from {} ({}) for now: it takes orders from {} ({}) and"
+              + " answers another Coordinator only once that one stopped. A stranger in the cluster, or a Coordinator"
+              + " taking over before this node saw its predecessor go; see docs/security.md{}", rank,
+              m.replyTo().path(), m.from(), issuerAddress.path(), issuer, sofar());
+        }
       }
       return Behaviors.same();
     }
@@ -581,13 +587,32 @@ public final class Worker {
 
     /** Refuses an order of another issuer: a warning, a count, no answer, no change. */
     private Behavior<Command> refused(Order m) {
-      meter.refused();
+      if (!refuse()) {
+        return Behaviors.same();
+      }
       ActorRef<Reply> replyTo = replyAddress(m);
-      ctx.getLog().warn("worker {} refuses {} from {} ({}): it takes orders only from {}; see docs/security.md", rank,
+      ctx.getLog().warn("worker {} refuses {} from {} ({}): it takes orders only from {}; see docs/security.md{}", rank,
           m.getClass().getSimpleName(), replyTo == null ? "a sender that named no reply address" : replyTo.path(),
           m.from(), issuer == null ? "the Coordinator that introduced itself first, and none did yet"
-              : "the Coordinator that introduced itself, " + issuerAddress.path() + " (" + issuer + ")");
+              : "the Coordinator that introduced itself, " + issuerAddress.path() + " (" + issuer + ")",
+          sofar());
       return Behaviors.same();
+    }
+
+    /**
+     * Counts a refused order or introduction and says whether to log it: the first
+     * {@link #LOGGED_REFUSALS}, then every 1000th, so that a stranger that keeps sending
+     * cannot flood the log (the metric counts every one).
+     */
+    private boolean refuse() {
+      meter.refused();
+      refusals++;
+      return refusals <= LOGGED_REFUSALS || refusals % 1000 == 0;
+    }
+
+    private String sofar() {
+      return refusals < LOGGED_REFUSALS ? "" : " (" + refusals + " refused so far; from now on every 1000th is"
+          + " logged, all are counted in bagpipe_worker_refused_orders_total)";
     }
 
     private static ActorRef<Reply> replyAddress(Order m) {

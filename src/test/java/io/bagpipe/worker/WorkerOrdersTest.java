@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.LoggingTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.receptionist.ServiceKey;
@@ -234,6 +235,30 @@ class WorkerOrdersTest {
     unsealed.tell(new Worker.Introduce(boss, seal.prove(boss), coordinator.getRef()));
     coordinator.expectNoMessage(QUIET);
     assertEquals(1, open.refusedOrders());
+  }
+
+  @Test
+  void aStrangerThatKeepsSendingIsCountedEveryTimeButLoggedOnlyTenTimes() {
+    TestProbe<LoaderPool.Command> loaders = kit.createTestProbe();
+    TestProbe<Worker.Reply> coordinator = kit.createTestProbe();
+    TestProbe<Worker.Reply> stranger = kit.createTestProbe();
+    Worker.Issuer boss = Worker.Issuer.draw();
+    Worker.Issuer other = Worker.Issuer.draw();
+    WorkerMeter meter = new WorkerMeter();
+    ActorRef<Worker.Command> worker = spawn(loaders, meter, "flooded-workers");
+    worker.tell(new Worker.Introduce(boss, Worker.Proof.NONE, coordinator.getRef()));
+    coordinator.expectMessageClass(Worker.WorkerReady.class);
+    // 10 warnings for the first 10 refusals, none for the next 989, one at the 1000th
+    LoggingTestKit.warn("refuses").withOccurrences(11).expect(kit.system(), () -> {
+      for (int i = 0; i < 1000; i++) {
+        worker.tell(new Worker.JoinRing(other, 1, 0, List.of("local"), 0, stranger.getRef()));
+      }
+      worker.tell(new Worker.Introduce(boss, Worker.Proof.NONE, coordinator.getRef()));
+      coordinator.expectMessageClass(Worker.WorkerReady.class); // every order before it was handled
+      return null;
+    });
+    stranger.expectNoMessage(QUIET);
+    assertEquals(1000, meter.refusedOrders());
   }
 
   @Test
