@@ -28,7 +28,7 @@ public record SecuritySettings(Path secretFile, boolean tls, Path keyStore, Path
     if (encryptData && secretFile == null) {
       throw new IllegalArgumentException("bagpipe.security.encrypt-data = on needs the data channel's secret, and"
           + " bagpipe.security.secret-file is empty: set it (make one with `bagpipe keys --out DIR`; `bagpipe launch`"
-          + " makes one per run), or set bagpipe.security.encrypt-data = off");
+          + " makes one per run unless given --no-secret), or set bagpipe.security.encrypt-data = off");
     }
     if (tls) {
       String[] keys = {"key-store", "trust-store"};
